@@ -1,0 +1,238 @@
+/*
+ * reel.h - fibers on io_uring: Python asyncio's model in C.
+ *
+ * A program is a set of fibers (stackful coroutines) on one event loop per
+ * thread. A fiber calls ordinary-looking functions (reel_sleep, reel_join,
+ * reel_nop, ...) that may *park* it: the call queues work on the loop's
+ * io_uring or timer wheel and switches to the next ready fiber; the fiber runs
+ * again when that work completes. Parking is asyncio's "await".
+ *
+ * Conventions (as in liburing): every function returns >= 0 on success or a
+ * negative errno; there is no global error state. "Context: fiber only" means
+ * the function returns -EPERM when called outside a fiber.
+ *
+ * Semantics are fixed by shared/DESIGN.md §1b; docs/core.md explains the
+ * decisions taken where it is silent.
+ */
+#ifndef REEL_H
+#define REEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define REEL_API __attribute__((visibility("default")))
+#else
+#define REEL_API
+#endif
+
+#define REEL_VERSION_MAJOR 0
+#define REEL_VERSION_MINOR 1
+
+/* A fiber body: returns >= 0, or -errno. Its value is the task's status. */
+typedef int (*reel_fn)(void *arg);
+
+/*
+ * A task handle: an id that packs a slot index and a generation, never a
+ * pointer, so a stale handle (joined, detached, never issued) is detected
+ * and answered with -ESRCH. Id 0 is never issued.
+ */
+typedef struct reel_task {
+	uint64_t id;
+} reel_task;
+
+/* reel_run_opts.disable: optional ring and stack features to leave off even
+ * where the kernel has them (tests of the fallbacks; also the REEL_DISABLE
+ * environment variable, a comma list of the lower-case names). */
+#define REEL_NO_SINGLE_ISSUER  (1u << 0)  /* "single_issuer" */
+#define REEL_NO_DEFER_TASKRUN  (1u << 1)  /* "defer_taskrun" */
+#define REEL_NO_COOP_TASKRUN   (1u << 2)  /* "coop_taskrun" */
+#define REEL_NO_EXT_ARG        (1u << 3)  /* "ext_arg": timed waits use a TIMEOUT SQE */
+#define REEL_NO_GUARD_INSTALL  (1u << 4)  /* "guard_install": guards by mprotect */
+
+/*
+ * Options of reel_run. NULL, or any field left zero, means the default.
+ * @ring_entries:    submission queue size (default 256, rounded up to a
+ *                   power of two by the kernel; the CQ is twice as large).
+ * @tick_shift:      timer wheel tick is 2^tick_shift ns; 10..30, default 16
+ *                   (65.536 us). Sleeps round *up* to the tick.
+ * @disable:         REEL_NO_* bits.
+ * @errbuf:          when reel_run fails to start, a sentence explaining why
+ *                   is written here (NUL-terminated, truncated to
+ *                   @errbuf_len); when NULL, the sentence goes to stderr.
+ */
+struct reel_run_opts {
+	unsigned ring_entries;
+	unsigned tick_shift;
+	unsigned disable;
+	char *errbuf;
+	size_t errbuf_len;
+};
+
+/*
+ * Options of reel_spawn. NULL, or any field left zero, means the default.
+ * @stack_size: usable stack in bytes (default 64 KiB, minimum 16 KiB),
+ *              rounded up to whole pages, committed lazily by the kernel,
+ *              with a guard page below it.
+ * @name:       shown in traces, debugger listings and the stack-overflow
+ *              message. The string must outlive the task (a literal is ideal).
+ */
+struct reel_spawn_opts {
+	size_t stack_size;
+	const char *name;
+};
+
+/*
+ * reel_run - run @main as the first fiber of a new event loop on this thread
+ * (asyncio.run). Returns when @main has returned and every task still alive
+ * (detached ones too) has been cancelled and has ended; tasks that had not
+ * started yet never run.
+ * Returns 0 with main's return value in *@status (if @status is not NULL);
+ * -EBUSY when this thread is already running a loop; -EINVAL for a NULL
+ * @main or out-of-range options; another -errno when the loop cannot start
+ * (the reason is explained in words, see reel_run_opts.errbuf).
+ * Context: any thread, outside a fiber. The thread may call reel_run again
+ * after it returns.
+ */
+REEL_API int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts,
+		      int *status);
+
+/*
+ * reel_spawn - create a task running @fn(@arg) (asyncio.create_task). It is
+ * queued at the tail of the ready queue and first runs when the caller parks
+ * or yields, never inside reel_spawn.
+ * Returns 0 and the handle in *@task; -EINVAL for NULL @fn or @task or a
+ * stack size that is too large; -ENOMEM when no stack or slot can be had.
+ * Ownership: the caller owns the handle and must reel_join or reel_detach it
+ * exactly once; the loop owns the task's stack.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_spawn(reel_task *task, reel_fn fn, void *arg,
+			const struct reel_spawn_opts *opts);
+
+/*
+ * reel_join - wait for @task to end (await task), store its return value in
+ * *@status (if not NULL) and free it; the handle is stale afterwards.
+ * Returns 0; -ECANCELED when the caller is cancelled before or while it
+ * waits (-ETIMEDOUT when an enclosing deadline passes): @task is then
+ * cancelled too, and join still waits for it, stores its status and frees
+ * it. -ESRCH for a stale handle; -EINVAL for main's handle or a task that
+ * another fiber is already joining; -EDEADLK for the caller's own handle.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_join(reel_task task, int *status);
+
+/*
+ * reel_detach - give up the handle: the task runs on, its status is
+ * discarded, and it is cancelled at the end of reel_run if still alive.
+ * Returns 0; -ESRCH for a stale handle; -EINVAL for main's handle or a task
+ * that another fiber is joining.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_detach(reel_task task);
+
+/*
+ * reel_cancel - ask @task to stop (task.cancel()). Idempotent and sticky:
+ * from now on every parking call of the task returns -ECANCELED at once
+ * (outside shield sections). A task that has not run yet never runs and
+ * ends with status -ECANCELED. A fiber may cancel itself.
+ * Returns 0 (also for a task that has ended but is not yet joined); -ESRCH
+ * for a stale handle.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_cancel(reel_task task);
+
+/*
+ * reel_yield - let every other ready fiber run once (asyncio.sleep(0)).
+ * Returns 0; -ECANCELED if the task is cancelled; -ETIMEDOUT if an
+ * enclosing deadline has passed.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_yield(void);
+
+/*
+ * reel_sleep - park the calling fiber for at least @ns nanoseconds
+ * (asyncio.sleep). The deadline is reel_now() + @ns rounded up to the wheel's
+ * tick, so the wake-up is never early; reel_sleep(0) yields once.
+ * Returns 0 once the time has passed; -ECANCELED if the task was cancelled;
+ * -ETIMEDOUT if an enclosing deadline passed first.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_sleep(uint64_t ns);
+
+/*
+ * reel_wait_for - run @fn(@arg) on the calling fiber under a deadline of
+ * @timeout_ns from now (asyncio.wait_for / asyncio.timeout). Once the nearest
+ * deadline passes (this one or an enclosing one: inner deadlines never
+ * extend outer ones), every parking call inside @fn returns -ETIMEDOUT.
+ * reel_wait_for always waits for @fn to return and stores its return value in
+ * *@status (if not NULL); partial results stay valid in @arg.
+ * Returns 0 when @fn ended in time; -ETIMEDOUT when the deadline passed;
+ * -ECANCELED when the caller was cancelled meanwhile. A caller already
+ * cancelled, or @timeout_ns == 0, does not run @fn: the return value and
+ * *@status are then -ECANCELED or -ETIMEDOUT. -EINVAL for NULL @fn.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg,
+			   int *status);
+
+/*
+ * reel_shield - run cleanup code @fn(@arg) that may park although the task
+ * is cancelled or its deadlines have passed (asyncio.shield for cleanup).
+ * Inside, cancellation and enclosing deadlines are masked; @timeout_ns is
+ * the section's own deadline, so cleanup can never hang a cancelled task:
+ * once it passes, parking calls inside return -ETIMEDOUT. After the section
+ * the masked cancellation or deadline applies again.
+ * Returns 0 with fn's value in *@status (if not NULL); -ETIMEDOUT when the
+ * section's own deadline passed; -EINVAL for NULL @fn or @timeout_ns == 0.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_shield(uint64_t timeout_ns, reel_fn fn, void *arg,
+			 int *status);
+
+/*
+ * reel_nop - round-trip one IORING_OP_NOP through the loop's ring: the
+ * smallest parking I/O, used to measure the ring path. Submission is batched
+ * with every other fiber's SQEs of the same scheduler pass.
+ * Returns 0; -ECANCELED or -ETIMEDOUT as reel_sleep, but only after the
+ * NOP's completion has arrived.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_nop(void);
+
+/* reel_now - CLOCK_MONOTONIC in nanoseconds, read afresh on each call.
+ * Context: anywhere. */
+REEL_API uint64_t reel_now(void);
+
+/* reel_self - the calling task's handle; id 0 outside a fiber. */
+REEL_API reel_task reel_self(void);
+
+/*
+ * reel_capabilities - probe the kernel and describe, in readable lines,
+ * which io_uring features and stack guards reel would use on this machine,
+ * which fallbacks it would take and why, RLIMIT_MEMLOCK, and whether io_uring
+ * is blocked (sysctl kernel.io_uring_disabled, seccomp). @opts as reel_run's.
+ * Writes at most @len bytes to @buf, NUL-terminated.
+ * Returns the length of the full report (snprintf-style; may exceed @len),
+ * or -EINVAL for a NULL @buf with nonzero @len.
+ * Context: anywhere; sets up and tears down a ring of its own.
+ */
+REEL_API int reel_capabilities(char *buf, size_t len,
+			       const struct reel_run_opts *opts);
+
+/* reel_strerror - a short constant description of a -errno value returned by
+ * reel, e.g. "operation canceled" for -ECANCELED. Never NULL. */
+REEL_API const char *reel_strerror(int err);
+
+/* reel_gather is specified in shared/DESIGN.md §1c; it joins this header with
+ * the toolkit layer. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REEL_H */

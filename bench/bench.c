@@ -1,0 +1,403 @@
+/*
+ * bench.c - the helpers declared in bench.h: repeated measurement, the
+ * table, the CSV, pinning and /proc readers.
+ *
+ * Rows are printed as soon as they are measured, so a run that is stopped
+ * half way still shows what it had; the CSV is written once at the end from
+ * the rows kept here.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A reported row, copied: the series it points to live on callers' stacks. */
+struct kept_row {
+	char bench[16];
+	char name[96];
+	char unit[8];
+	char base_name[48];
+	char goal[40];
+	const char *result;
+	double reel[3], base[3];        /* median, min, max */
+	double ratio;
+};
+
+static struct kept_row kept[64];
+static unsigned nkept;
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* @out: median, min, max of @s. */
+static void summarize(const struct bench_series *s, double out[3])
+{
+	double v[BENCH_MAX_REPS];
+	unsigned n = s->n;
+
+	if (n == 0) {
+		out[0] = out[1] = out[2] = NAN;
+		return;
+	}
+	memcpy(v, s->v, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	out[0] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	out[1] = v[0];
+	out[2] = v[n - 1];
+}
+
+void bench_series_add(struct bench_series *s, double v)
+{
+	if (s->n < BENCH_MAX_REPS)
+		s->v[s->n++] = v;
+}
+
+/* ---- measuring ---- */
+
+/*
+ * calibrate - find how many iterations of @c take cfg->target_ns. Grows the
+ * count until one run takes a quarter of the target, then scales: short runs
+ * are all timer resolution and cold caches, so they only serve as warm-up.
+ */
+static int calibrate(const struct bench_cfg *cfg, struct bench_case *c)
+{
+	uint64_t n = 64, ns = 0;
+	int err;
+
+	for (;;) {
+		err = c->fn(c->ctx, n, &ns);
+		if (err < 0)
+			return err;
+		if (ns >= cfg->target_ns / 4 || n >= (UINT64_C(1) << 34))
+			break;
+		n *= ns < cfg->target_ns / 64 ? 8 : 2;
+	}
+	c->iters = ns ? (uint64_t)((double)n * (double)cfg->target_ns / (double)ns) : n;
+	if (c->iters == 0)
+		c->iters = 1;
+	return 0;
+}
+
+int bench_measure(const struct bench_cfg *cfg, struct bench_case *cases,
+		  unsigned n, struct bench_series *out)
+{
+	int err;
+
+	for (unsigned i = 0; i < n; i++) {
+		out[i].n = 0;
+		if (cases[i].iters == 0 && (err = calibrate(cfg, &cases[i])) < 0)
+			return err;
+	}
+	/* Interleaved: repetition r of every case runs before r + 1 of any. */
+	for (unsigned r = 0; r < cfg->reps; r++) {
+		for (unsigned i = 0; i < n; i++) {
+			struct bench_case *c = &cases[i];
+			uint64_t ops = c->iters * (c->ops_per_iter ? c->ops_per_iter : 1);
+			uint64_t ns;
+
+			err = c->fn(c->ctx, c->iters, &ns);
+			if (err < 0)
+				return err;
+			bench_series_add(&out[i], (double)ns / (double)ops);
+		}
+	}
+	return 0;
+}
+
+/* ---- the table ---- */
+
+/* Digits enough to tell two values of about @v apart, not more. */
+static const char *fmt_num(char *buf, size_t len, double v)
+{
+	int prec = v < 1 ? 3 : v < 10 ? 2 : v < 100 ? 1 : 0;
+
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f", prec, v);
+	return buf;
+}
+
+static void fmt_cell(char *buf, size_t len, const double st[3], const char *unit)
+{
+	char a[32], b[32], c[32];
+
+	snprintf(buf, len, "%s %s (%s-%s)", fmt_num(a, sizeof(a), st[0]), unit,
+		 fmt_num(b, sizeof(b), st[1]), fmt_num(c, sizeof(c), st[2]));
+}
+
+static void fmt_goal(char *buf, size_t len, const struct bench_row *row)
+{
+	char g[32];
+
+	fmt_num(g, sizeof(g), row->goal_value);
+	switch (row->goal) {
+	case BENCH_RATIO_LE:
+		snprintf(buf, len, "reel/base <= %s", g);
+		break;
+	case BENCH_SPEEDUP_GE:
+		snprintf(buf, len, "base/reel >= %s", g);
+		break;
+	case BENCH_ABS_LE:
+		snprintf(buf, len, "reel <= %s %s", g, row->unit);
+		break;
+	case BENCH_BELOW_BASE:
+		snprintf(buf, len, "reel < base");
+		break;
+	default:
+		snprintf(buf, len, "-");
+	}
+}
+
+static const char *judge(const struct bench_row *row, const double r[3],
+			 const double b[3], double ratio)
+{
+	switch (row->goal) {
+	case BENCH_RATIO_LE:
+		return ratio <= row->goal_value ? "pass" : "FAIL";
+	case BENCH_SPEEDUP_GE:
+		return ratio >= row->goal_value ? "pass" : "FAIL";
+	case BENCH_ABS_LE:
+		return r[0] <= row->goal_value ? "pass" : "FAIL";
+	case BENCH_BELOW_BASE:
+		/* A limit: the worst repetition must stay under it. */
+		return r[2] < b[1] ? "pass" : "FAIL";
+	default:
+		return "-";
+	}
+}
+
+#define ROW_FMT "| %-46s | %-30s | %-24s | %-30s | %7s | %-20s | %-4s |\n"
+
+void bench_table_header(void)
+{
+	printf(ROW_FMT, "benchmark", "reel median (min-max)", "baseline",
+	       "baseline median (min-max)", "ratio", "goal", "ok");
+	printf("|%.48s|%.32s|%.26s|%.32s|%.9s|%.22s|%.6s|\n",
+	       "------------------------------------------------",
+	       "--------------------------------", "--------------------------",
+	       "--------------------------------", "---------",
+	       "----------------------", "------");
+	fflush(stdout);
+}
+
+void bench_report(const char *bench, const struct bench_row *row)
+{
+	struct kept_row *k = &kept[nkept < 64 ? nkept++ : 63];
+	char rc[64], bc[64], rt[32];
+
+	summarize(row->reel, k->reel);
+	summarize(row->base, k->base);
+	k->ratio = row->goal == BENCH_SPEEDUP_GE ? k->base[0] / k->reel[0]
+						 : k->reel[0] / k->base[0];
+	k->result = judge(row, k->reel, k->base, k->ratio);
+	snprintf(k->bench, sizeof(k->bench), "%s", bench);
+	snprintf(k->name, sizeof(k->name), "%s", row->name);
+	snprintf(k->unit, sizeof(k->unit), "%s", row->unit);
+	snprintf(k->base_name, sizeof(k->base_name), "%s", row->base_name);
+	fmt_goal(k->goal, sizeof(k->goal), row);
+
+	fmt_cell(rc, sizeof(rc), k->reel, row->unit);
+	fmt_cell(bc, sizeof(bc), k->base, row->unit);
+	fmt_num(rt, sizeof(rt) - 1, k->ratio);
+	strcat(rt, "x");
+	printf(ROW_FMT, row->name, rc, row->base_name, bc, rt, k->goal, k->result);
+	fflush(stdout);
+}
+
+/* Notes wait for the end of the table, which they would otherwise cut. */
+static char notes[32][200];
+static unsigned nnotes;
+
+void bench_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nnotes == 32)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(notes[nnotes++], sizeof(notes[0]), fmt, ap);
+	va_end(ap);
+}
+
+void bench_print_notes(void)
+{
+	if (nnotes)
+		putchar('\n');
+	for (unsigned i = 0; i < nnotes; i++)
+		printf("- %s\n", notes[i]);
+	fflush(stdout);
+}
+
+/* ---- the CSV ---- */
+
+/* mkdir -p of the folders above @path. */
+static int make_parents(const char *path)
+{
+	char dir[4096];
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Names may hold commas: quote every text field, doubling its quotes. */
+static void csv_text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputs("\",", f);
+}
+
+int bench_write_csv(const char *path, const struct bench_cfg *cfg)
+{
+	FILE *f;
+	int err = make_parents(path);
+
+	if (err < 0)
+		return err;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs("bench,name,unit,reel_median,reel_min,reel_max,baseline,"
+	      "baseline_median,baseline_min,baseline_max,ratio,goal,result,"
+	      "reps,mode\n", f);
+	for (unsigned i = 0; i < nkept; i++) {
+		const struct kept_row *k = &kept[i];
+
+		csv_text(f, k->bench);
+		csv_text(f, k->name);
+		csv_text(f, k->unit);
+		fprintf(f, "%.6g,%.6g,%.6g,", k->reel[0], k->reel[1], k->reel[2]);
+		csv_text(f, k->base_name);
+		fprintf(f, "%.6g,%.6g,%.6g,%.6g,", k->base[0], k->base[1],
+			k->base[2], k->ratio);
+		csv_text(f, k->goal);
+		csv_text(f, k->result);
+		fprintf(f, "%u,%s\n", cfg->reps, cfg->quick ? "quick" : "full");
+	}
+	if (fclose(f) != 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- failures, pinning, reel_run ---- */
+
+int bench_fail(const char *bench, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err >= 0)
+		err = -EIO;
+	fprintf(stderr, "reel-bench: %s: could not run: ", bench);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(-err));
+	return err;
+}
+
+int bench_pin(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return -errno;
+	if (sched_getaffinity(0, sizeof(*saved), saved) < 0)
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return -errno;
+	return cpu;
+}
+
+void bench_unpin(const cpu_set_t *saved)
+{
+	/* Only fails for a mask the kernel gave us a moment ago: ignore. */
+	(void)sched_setaffinity(0, sizeof(*saved), saved);
+}
+
+int bench_reel_run(const char *bench, reel_fn main, void *arg)
+{
+	char why[256] = "";
+	struct reel_run_opts opts = { .errbuf = why, .errbuf_len = sizeof(why) };
+	int status = 0;
+	int ret = reel_run(main, arg, &opts, &status);
+
+	if (ret < 0)
+		return bench_fail(bench, ret, "reel_run (%s)",
+				  why[0] ? why : "no reason given");
+	return status;
+}
+
+/* ---- /proc ---- */
+
+uint64_t bench_rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+long bench_maps_lines(void)
+{
+	char buf[65536];
+	long lines = 0;
+	size_t n;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -errno;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (size_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	fclose(f);
+	return lines;
+}
+
+long bench_read_long(const char *path)
+{
+	long v;
+	FILE *f = fopen(path, "r");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%ld", &v);
+	fclose(f);
+	return n == 1 ? v : -EINVAL;
+}

@@ -1,0 +1,161 @@
+/*
+ * bench.h - what the micro-benchmarks of reel-bench share: timing, repeated
+ * measurement, the result table and its CSV copy, CPU pinning and /proc
+ * readers.
+ *
+ * A benchmark measures reel and its baseline in the same run, alternating
+ * them repetition by repetition, so that a machine that slows down part way
+ * (other tenants, frequency changes) slows both sides alike. Each side yields
+ * a series of R values; a table row shows the median with min-max beside it,
+ * and the ratio of the two medians, because on a shared machine the ratio is
+ * the result and the absolute numbers are only context (DESIGN.md §9).
+ */
+#ifndef REEL_BENCH_H
+#define REEL_BENCH_H
+
+/* Included first by every bench file: cpu_set_t and sched_getcpu need it. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "reel.h"
+
+#define BENCH_MAX_REPS 16
+
+/* Settings of one reel-bench run, fixed by the command line. */
+struct bench_cfg {
+	bool quick;
+	unsigned reps;          /* R: repetitions of every measurement */
+	uint64_t target_ns;     /* how long one calibrated repetition should take */
+};
+
+/* One side of a row: a value per repetition. */
+struct bench_series {
+	double v[BENCH_MAX_REPS];
+	unsigned n;
+};
+
+/*
+ * How a row passes. The ratio column is reel/baseline of the medians for
+ * every kind but BENCH_SPEEDUP_GE, where it is baseline/reel ("N times
+ * faster"); the goal column spells out which.
+ */
+enum bench_goal {
+	BENCH_INFO,             /* no goal: shown for context */
+	BENCH_RATIO_LE,         /* reel/base <= goal */
+	BENCH_SPEEDUP_GE,       /* base/reel >= goal */
+	BENCH_ABS_LE,           /* reel median <= goal, in the row's unit */
+	BENCH_BELOW_BASE,       /* every reel value < its baseline (a limit) */
+};
+
+struct bench_row {
+	const char *name;       /* what reel did */
+	const char *unit;       /* of both sides: "ns", "s", "KiB", "lines" */
+	const struct bench_series *reel;
+	const char *base_name;
+	const struct bench_series *base;
+	enum bench_goal goal;
+	double goal_value;
+};
+
+/* A measured loop: do @iters operations, store the time they took. Returns
+ * 0, or -errno when it could not run (after saying why with bench_fail). */
+typedef int (*bench_fn)(void *ctx, uint64_t iters, uint64_t *elapsed_ns);
+
+/* One contestant of bench_measure. */
+struct bench_case {
+	const char *name;       /* for messages */
+	bench_fn fn;
+	void *ctx;
+	uint64_t ops_per_iter;  /* operations one iteration stands for (0 = 1) */
+	uint64_t iters;         /* 0: calibrated to cfg->target_ns */
+};
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Keep the compiler from deleting a loop whose result nobody reads. */
+#define bench_keep(x) __asm__ volatile("" : : "g"(x) : "memory")
+
+/*
+ * bench_measure - calibrate every case with iters == 0 (which also warms it
+ * up), then run all @n cases once per repetition, in turn, and store each
+ * repetition's ns per operation in @out[i].
+ * Returns 0 or the first case's -errno.
+ */
+int bench_measure(const struct bench_cfg *cfg, struct bench_case *cases,
+		  unsigned n, struct bench_series *out);
+
+void bench_series_add(struct bench_series *s, double v);
+
+/* Print @row to the table on stdout and keep it for the CSV. */
+void bench_report(const char *bench, const struct bench_row *row);
+void bench_table_header(void);
+/* A line of context (what a ring used, a limit), printed as a list item
+ * under the table by bench_print_notes. */
+void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bench_print_notes(void);
+/* Write every reported row to @path, creating its folders. 0 or -errno. */
+int bench_write_csv(const char *path, const struct bench_cfg *cfg);
+
+/*
+ * bench_fail - say on stderr why benchmark @bench could not run: @err is the
+ * -errno that stopped it and @fmt names the call. Returns @err (or -EIO when
+ * @err is not negative) so callers can write "return bench_fail(...)".
+ */
+int bench_fail(const char *bench, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * bench_pin - confine the calling thread (and the threads it creates) to the
+ * CPU it is running on, saving the old mask in @saved. On a 2-vCPU guest a
+ * wake-up that crosses to the other vCPU costs tens of microseconds, which
+ * would drown what a switch or spawn costs. Returns the CPU or -errno.
+ */
+int bench_pin(cpu_set_t *saved);
+void bench_unpin(const cpu_set_t *saved);
+
+/*
+ * bench_reel_run - reel_run(@main, @arg) with default options. Returns
+ * main's status (0 or -errno). When the loop cannot start, prints the
+ * loop's own explanation, tagged with @bench, and returns its -errno.
+ */
+int bench_reel_run(const char *bench, reel_fn main, void *arg);
+
+/* Resident set size of this process in bytes (/proc/self/statm), or 0. */
+uint64_t bench_rss_bytes(void);
+/* Lines of /proc/self/maps: one per VMA. -errno when unreadable. */
+long bench_maps_lines(void);
+/* The first number in file @path (a sysctl), or -errno. */
+long bench_read_long(const char *path);
+
+/* splitmix64: the benchmarks' only source of randomness, seeded for
+ * repeatability so reel and its baseline see the same numbers. */
+static inline uint64_t bench_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* The benchmarks, one per file; each reports its rows and returns 0, or
+ * -errno when it could not run. */
+int bench_switch(const struct bench_cfg *cfg);
+int bench_spawn(const struct bench_cfg *cfg);
+int bench_timer(const struct bench_cfg *cfg);
+int bench_sleep(const struct bench_cfg *cfg);
+int bench_mem(const struct bench_cfg *cfg);
+int bench_ring(const struct bench_cfg *cfg);
+
+#endif /* REEL_BENCH_H */

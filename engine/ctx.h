@@ -1,0 +1,31 @@
+/*
+ * ctx.h - the context-switch contract (implemented in switch_<arch>_<abi>.S).
+ *
+ * A context is nothing but a saved stack pointer. reel__ctx_switch pushes the
+ * registers the ABI makes callee-saved (x86-64 SysV: rbx, rbp, r12-r15, the
+ * MXCSR control bits and the x87 control word) on the current stack, stores
+ * the stack pointer in *@save_sp, loads @load_sp and pops the same frame from
+ * there. Caller-saved state needs no saving: the C compiler already treats
+ * the call as clobbering it. No signal mask is touched (why not swapcontext:
+ * one rt_sigprocmask syscall per switch).
+ *
+ * reel__ctx_make builds, at the top of a fresh stack, a frame that the next
+ * switch to it "returns" into: the trampoline reel__ctx_start, which calls
+ * @entry(@arg). @entry must never return; a fiber leaves by switching away
+ * for the last time. The trampoline's CFI marks the outermost frame, so gdb
+ * and perf stop unwinding there instead of wandering into garbage.
+ */
+#ifndef REEL_CTX_H
+#define REEL_CTX_H
+
+#include <stddef.h>
+
+typedef void (*reel__ctx_entry)(void *arg);
+
+void reel__ctx_switch(void **save_sp, void *load_sp);
+
+/* Returns the initial stack pointer for a stack whose highest usable byte is
+ * just below @stack_top (16-byte aligned). */
+void *reel__ctx_make(void *stack_top, reel__ctx_entry entry, void *arg);
+
+#endif /* REEL_CTX_H */

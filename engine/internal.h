@@ -1,0 +1,192 @@
+/*
+ * internal.h - what the engine's files share: the per-thread loop, fibers,
+ * task slots, deadline scopes. Never included by public headers.
+ *
+ * Per-thread state is one struct of per-module parts (ring, wheel, stacks),
+ * each with its own _init/_term; reel__loop_cur points at it while reel_run
+ * runs on this thread.
+ */
+#ifndef REEL_INTERNAL_H
+#define REEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../api/reel.h"
+#include "list.h"
+#include "ring.h"
+#include "stack.h"
+#include "wheel.h"
+
+#define reel_likely(x)   __builtin_expect(!!(x), 1)
+#define reel_unlikely(x) __builtin_expect(!!(x), 0)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REEL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REEL_ASAN 1
+#endif
+#endif
+
+#define REEL__DEFAULT_STACK (64u * 1024)
+#define REEL__DEFAULT_TICK_SHIFT 16
+
+/* Why a fiber is parked (gopark's reason): traces, debugger, deadlock report. */
+enum reel__park_reason {
+	REEL__PARK_YIELD,
+	REEL__PARK_SLEEP,
+	REEL__PARK_JOIN,
+	REEL__PARK_IO,
+	REEL__PARK_IO_CANCEL,   /* cancelled or timed out, waiting for the CQE */
+	REEL__PARK_SHUTDOWN,    /* main, waiting for the leftovers to end */
+	REEL__PARK_REASONS
+};
+
+enum reel__fiber_state {
+	REEL__FIBER_READY,      /* on loop->ready */
+	REEL__FIBER_RUNNING,    /* loop->current */
+	REEL__FIBER_PARKED,     /* waiting for a wake-up */
+};
+
+/*
+ * A deadline scope (reel_wait_for, reel_shield): lives in the frame of the
+ * call that opened it, linked innermost first from fiber->scope. A shield
+ * scope hides cancellation and every scope outside it.
+ */
+struct reel__scope {
+	struct reel__scope *outer;
+	struct reel__fiber *fiber;
+	struct reel__timer timer;   /* fires at the deadline */
+	bool expired;
+	bool shield;
+};
+
+/*
+ * A fiber. It lives at the top of its own stack, so an idle fiber costs the
+ * one page holding this struct and its few frames. Owned by the loop; freed
+ * (its stack returned to the pool) right after its last switch-out.
+ */
+struct reel__fiber {
+	void *sp;                     /* saved stack pointer while switched out */
+	struct reel__list ready_node; /* on loop->ready while READY */
+	struct reel__loop *loop;
+	reel_fn fn;
+	void *arg;
+	struct reel__scope *scope;    /* innermost deadline scope, or NULL */
+	struct reel__timer timer;     /* reel_sleep's */
+	struct reel__stack stack;
+	const char *name;
+	uint64_t id;                  /* the task handle's id */
+	uint32_t slot;                /* index in loop->tasks */
+	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
+	int wake_result;              /* what reel__park returns */
+	int saved_errno;              /* errno is per thread; keep it per fiber */
+	uint8_t state;                /* enum reel__fiber_state */
+	uint8_t park_reason;          /* enum reel__park_reason while PARKED */
+	bool interruptible;           /* while PARKED: cancel/deadline may wake */
+	bool cancelled;               /* sticky */
+	bool started;
+	void *asan_fake_stack;
+};
+
+enum reel__task_state { REEL__TASK_FREE, REEL__TASK_ALIVE, REEL__TASK_DONE };
+
+/* A task slot: outlives the fiber until the handle is joined or detached. */
+struct reel__task_slot {
+	uint32_t gen;                 /* bumped when the slot is freed */
+	uint8_t state;                /* enum reel__task_state */
+	bool detached;
+	bool is_main;
+	int status;                   /* the fiber's return value once DONE */
+	struct reel__fiber *fiber;    /* while ALIVE */
+	struct reel__fiber *joiner;   /* the fiber parked in reel_join, or NULL */
+	uint32_t next_free;
+};
+
+/* Counters for tests and tools: "did the loop close clean?" */
+struct reel__loop_stats {
+	uint64_t switches;
+	uint64_t passes;
+	uint64_t waits;               /* blocking kernel waits */
+	uint64_t spawned;
+	uint64_t live_at_close;       /* fibers alive when the loop closed */
+	uint64_t timers_at_close;
+	uint64_t inflight_at_close;
+	uint64_t stale_cqes;
+	uint64_t stacks_at_close;     /* stacks not returned to the pool */
+};
+
+struct reel__loop {
+	struct reel__fiber *current;  /* the running fiber */
+	struct reel__list ready;      /* READY fibers, FIFO */
+	unsigned nready;
+	unsigned budget;              /* switches left in this pass */
+	struct reel__fiber *zombie;   /* ended; its stack is freed after the switch */
+	struct reel__fiber *main;
+	void *thread_sp;              /* reel_run's own stack while fibers run */
+	bool shutting_down;           /* main has returned */
+	bool main_waiting;            /* main parked until live == 1 */
+	int main_status;
+	uint64_t live;                /* fibers that have not ended, main included */
+	struct reel__task_slot *tasks;
+	uint32_t ntasks, task_free;
+	struct reel__ring ring;
+	struct reel__wheel wheel;
+	struct reel__stack_pool stacks;
+	struct reel__loop_stats stats;
+	const void *thread_stack_bottom;  /* for ASan's fiber switches */
+	size_t thread_stack_size;
+	void *thread_fake_stack;
+};
+
+extern __thread struct reel__loop *reel__loop_cur;
+
+/* The running fiber, or NULL outside a fiber. */
+static inline struct reel__fiber *reel__self_fiber(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l ? l->current : NULL;
+}
+
+/* sched.c */
+void reel__ready(struct reel__loop *l, struct reel__fiber *f);
+void reel__wake(struct reel__fiber *f, int result);
+int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interruptible);
+void reel__switch_to_next(struct reel__loop *l, struct reel__fiber *self);
+void reel__fiber_exit(struct reel__loop *l, struct reel__fiber *f) __attribute__((noreturn));
+void reel__fiber_started(struct reel__loop *l, struct reel__fiber *f);
+const char *reel__park_reason_name(unsigned why);
+
+/* task.c */
+int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+		      const struct reel_spawn_opts *opts, bool is_main);
+void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status);
+void reel__task_cancel_all(struct reel__loop *l);
+void reel__task_table_term(struct reel__loop *l);
+int reel__task_table_init(struct reel__loop *l);
+
+/* deadline.c */
+int reel__interrupt_pending(const struct reel__fiber *f);
+void reel__interrupt(struct reel__fiber *f);
+
+/* op.c: park the caller until @op's final CQE; the SQE was prepared by the
+ * caller with reel__ring_op_sqe. Returns op->res, or -ECANCELED/-ETIMEDOUT
+ * when interrupted and the kernel cancelled the operation; never returns
+ * while the kernel may still touch the operation's memory. */
+int reel__op_wait(struct reel__loop *l, struct reel__op *op);
+
+/* overflow.c */
+int reel__overflow_thread_init(void **altstack);
+void reel__overflow_thread_term(void *altstack);
+
+/* probe.c */
+void reel__explain_setup_error(int err, unsigned entries, char *why, size_t len);
+unsigned reel__env_disable(void);
+
+/* Test hook: the counters of the last reel_run on this thread. */
+REEL_API const struct reel__loop_stats *reel__last_run_stats(void);
+
+#endif /* REEL_INTERNAL_H */

@@ -1,0 +1,65 @@
+/*
+ * op.c - parking I/O: the one path every ring operation of a fiber takes.
+ *
+ * The caller prepares an SQE tied to an operation record in its own frame;
+ * reel__op_wait parks until the record's final CQE. When the fiber is
+ * cancelled or its deadline passes first, it asks the kernel to cancel the
+ * operation (IORING_OP_ASYNC_CANCEL) and keeps waiting, uninterruptibly, for
+ * the original CQE (DESIGN §5): the kernel may be writing into the caller's
+ * buffer until then. If the operation completed anyway, its result wins -
+ * bytes read, an accepted fd are returned, never dropped.
+ */
+#include <errno.h>
+
+#include "internal.h"
+
+static void op_complete(struct reel__op *op)
+{
+	struct reel__fiber *f = op->waiter;
+
+	if (op->done) {
+		f->inflight--;
+		reel__wake(f, 0);
+	}
+}
+
+int reel__op_wait(struct reel__loop *l, struct reel__op *op)
+{
+	struct reel__fiber *f = l->current;
+	int r;
+
+	op->complete = op_complete;
+	op->waiter = f;
+	f->inflight++;
+	r = reel__park(l, REEL__PARK_IO, true);
+	if (!op->done && r < 0) {
+		reel__ring_cancel(&l->ring, op);
+		while (!op->done)
+			reel__park(l, REEL__PARK_IO_CANCEL, false);
+	}
+	while (!op->done)   /* not reached: a wake without an interrupt is the CQE */
+		reel__park(l, REEL__PARK_IO, false);
+	if (r < 0 && op->res == -ECANCELED)
+		return r;   /* our cancel won: report why we cancelled */
+	return op->res;
+}
+
+int reel_nop(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__op op;
+	struct io_uring_sqe *sqe;
+	int err;
+
+	if (!l || !l->current)
+		return -EPERM;
+	err = reel__interrupt_pending(l->current);
+	if (err)
+		return err;
+	sqe = reel__ring_op_sqe(&l->ring, &op, &err);
+	if (!sqe)
+		return err;
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, op.user_data);
+	return reel__op_wait(l, &op);
+}

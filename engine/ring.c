@@ -1,0 +1,341 @@
+/*
+ * ring.c - the loop's io_uring.
+ *
+ * Who writes what (liburing does the loads and stores; this is the contract
+ * it keeps for us):
+ *   SQ tail  - written by us (io_uring_submit publishes it with a release
+ *              store); the kernel reads it with an acquire.
+ *   SQ head  - written by the kernel as it consumes SQEs; read by us with an
+ *              acquire in io_uring_get_sqe, so a slot is reused only after the
+ *              kernel has copied the SQE out.
+ *   CQ tail  - written by the kernel with a release after filling the CQE;
+ *              read by us with an acquire in io_uring_peek_batch_cqe, which
+ *              pairs with it, so the CQE's fields are visible.
+ *   CQ head  - written by us with a release in io_uring_cq_advance, after
+ *              we are done reading the CQEs; pairs with the kernel's acquire
+ *              before it overwrites an entry.
+ *   SQ flags - written by the kernel (IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN),
+ *              read by us with a relaxed load: a hint to enter the kernel.
+ *
+ * Policy:
+ *   - Set-up tries SINGLE_ISSUER + DEFER_TASKRUN first (completions are run
+ *     only when we ask, on our thread: no IPIs, no task-work interrupts),
+ *     then COOP_TASKRUN + TASKRUN_FLAG, then plain; each step down is
+ *     recorded with its reason for the capability report.
+ *   - A parked fiber's SQE is only queued; the scheduler submits once per
+ *     pass, so one io_uring_enter carries every fiber's SQE of that pass.
+ *   - user_data is an op-table slot and a generation, never a raw pointer.
+ *   - CQEs are reaped in batches; on overflow (IORING_FEAT_NODROP keeps the
+ *     extra CQEs in the kernel) reaping goes on until the kernel's overflow
+ *     list is empty, so nothing is lost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../api/reel.h"
+#include "internal.h"
+#include "ring.h"
+#include "trace.h"
+
+enum { DEFAULT_ENTRIES = 256, REAP_BATCH = 64, FIRST_SLOTS = 256 };
+
+static void note_fallback(struct reel__ring *r, const char *what)
+{
+	size_t used = strlen(r->caps.fallback);
+
+	snprintf(r->caps.fallback + used, sizeof(r->caps.fallback) - used,
+		 "%s%s", used ? "; " : "", what);
+}
+
+/* The set-up ladder: each rung drops one optional flag. */
+static int setup_ring(struct reel__ring *r, unsigned entries, unsigned disable)
+{
+	unsigned want = IORING_SETUP_SUBMIT_ALL;
+	struct io_uring_params p;
+	int err;
+
+	if (!(disable & REEL_NO_SINGLE_ISSUER))
+		want |= IORING_SETUP_SINGLE_ISSUER;
+	else
+		note_fallback(r, "single_issuer off (disabled by request)");
+	if (!(disable & REEL_NO_DEFER_TASKRUN) && (want & IORING_SETUP_SINGLE_ISSUER))
+		want |= IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+	else if (disable & REEL_NO_DEFER_TASKRUN)
+		note_fallback(r, "defer_taskrun off (disabled by request)");
+	if (!(want & IORING_SETUP_DEFER_TASKRUN) && !(disable & REEL_NO_COOP_TASKRUN))
+		want |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+
+	for (;;) {
+		memset(&p, 0, sizeof(p));
+		p.flags = want;
+		err = io_uring_queue_init_params(entries, &r->ring, &p);
+		if (err != -EINVAL)
+			break;
+		/* Older kernels reject flags they do not know with EINVAL. */
+		if (want & IORING_SETUP_DEFER_TASKRUN) {
+			want &= ~(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+			if (!(disable & REEL_NO_COOP_TASKRUN))
+				want |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+			note_fallback(r, "defer_taskrun refused by the kernel (needs 6.1)");
+		} else if (want & IORING_SETUP_SINGLE_ISSUER) {
+			want &= ~IORING_SETUP_SINGLE_ISSUER;
+			note_fallback(r, "single_issuer refused by the kernel (needs 6.0)");
+		} else if (want & IORING_SETUP_COOP_TASKRUN) {
+			want &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+			note_fallback(r, "coop_taskrun refused by the kernel (needs 5.19)");
+		} else if (want & IORING_SETUP_SUBMIT_ALL) {
+			want &= ~IORING_SETUP_SUBMIT_ALL;
+			note_fallback(r, "submit_all refused by the kernel (needs 5.18)");
+		} else {
+			break;
+		}
+	}
+	if (err)
+		return err;
+	r->caps.setup_flags = want;
+	r->caps.features = p.features;
+	r->caps.sq_entries = p.sq_entries;
+	r->caps.cq_entries = p.cq_entries;
+	r->caps.ext_arg = (p.features & IORING_FEAT_EXT_ARG) && !(disable & REEL_NO_EXT_ARG);
+	if (!(p.features & IORING_FEAT_EXT_ARG))
+		note_fallback(r, "no ext_arg in this kernel: timed waits use a TIMEOUT SQE");
+	else if (!r->caps.ext_arg)
+		note_fallback(r, "ext_arg off (disabled by request): timed waits use a TIMEOUT SQE");
+	if (!(p.features & IORING_FEAT_NODROP))
+		note_fallback(r, "no NODROP in this kernel: CQ overflow may lose completions");
+	return 0;
+}
+
+int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
+		    char *why, size_t why_len)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	err = setup_ring(r, entries ? entries : DEFAULT_ENTRIES, disable);
+	if (err) {
+		reel__explain_setup_error(err, entries, why, why_len);
+		return err;
+	}
+	r->slots = calloc(FIRST_SLOTS, sizeof(*r->slots));
+	if (!r->slots) {
+		io_uring_queue_exit(&r->ring);
+		snprintf(why, why_len, "reel: out of memory for the op table");
+		return -ENOMEM;
+	}
+	r->nslots = FIRST_SLOTS;
+	for (uint32_t i = 0; i < FIRST_SLOTS; i++) {
+		r->slots[i].gen = 1;
+		r->slots[i].next_free = i + 1;
+	}
+	r->free_head = 0;
+	return 0;
+}
+
+void reel__ring_term(struct reel__ring *r)
+{
+	io_uring_queue_exit(&r->ring);
+	free(r->slots);
+	r->slots = NULL;
+}
+
+static int grow_slots(struct reel__ring *r)
+{
+	uint32_t n = r->nslots * 2;
+	struct reel__op_slot *s;
+
+	if (n < r->nslots)
+		return -ENOMEM;
+	s = realloc(r->slots, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (uint32_t i = r->nslots; i < n; i++) {
+		s[i].op = NULL;
+		s[i].gen = 1;
+		s[i].next_free = i + 1;
+	}
+	r->slots = s;
+	r->free_head = r->nslots;
+	r->nslots = n;
+	return 0;
+}
+
+static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	uint32_t idx = (uint32_t)ud, gen = (uint32_t)(ud >> 32);
+	struct reel__op_slot *slot;
+	struct reel__op *op;
+
+	REEL_TRACE2(complete, ud, cqe->res);
+	if (ud == REEL__UD_WAIT_TIMEOUT) {
+		r->wait_timeout_armed = false;
+		return;
+	}
+	if (ud == REEL__UD_IGNORE)
+		return;
+	if (reel_unlikely(idx >= r->nslots || r->slots[idx].gen != gen ||
+			  !r->slots[idx].op)) {
+		r->stale_cqes++;
+		return;
+	}
+	slot = &r->slots[idx];
+	op = slot->op;
+	op->res = cqe->res;
+	op->cqe_flags = cqe->flags;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		/* Final CQE: the kernel is done with the op; free its slot. */
+		slot->op = NULL;
+		slot->gen++;
+		slot->next_free = r->free_head;
+		r->free_head = idx;
+		r->inflight--;
+		op->done = true;
+	}
+	op->complete(op);
+}
+
+/* Dispatch every CQE there is. peek_batch flushes the kernel's overflow
+ * list when the CQ ring is empty and IORING_SQ_CQ_OVERFLOW is set, so the
+ * loop ends only when both are empty. */
+static unsigned reap(struct reel__ring *r)
+{
+	struct io_uring_cqe *cqes[REAP_BATCH];
+	unsigned total = 0, n;
+
+	while ((n = io_uring_peek_batch_cqe(&r->ring, cqes, REAP_BATCH)) != 0) {
+		for (unsigned i = 0; i < n; i++)
+			dispatch(r, cqes[i]);
+		io_uring_cq_advance(&r->ring, n);
+		total += n;
+	}
+	return total;
+}
+
+/* Submit everything queued; -EBUSY/-EAGAIN (CQ backlog, no memory for
+ * requests) means reap first, then retry. */
+static void submit_all(struct reel__ring *r, bool get_events)
+{
+	int ret;
+
+	for (;;) {
+		unsigned queued = io_uring_sq_ready(&r->ring);
+
+		ret = get_events ? io_uring_submit_and_get_events(&r->ring)
+				 : io_uring_submit(&r->ring);
+		if (ret >= 0) {
+			if (queued)
+				REEL_TRACE1(submit, ret);
+			if ((unsigned)ret >= queued)
+				return;
+			continue;   /* partial submit: go on with the rest */
+		}
+		if (ret == -EBUSY || ret == -EAGAIN) {
+			if (reap(r) == 0 && ret == -EAGAIN)
+				return;   /* nothing to free up now: retry next pass */
+			continue;
+		}
+		if (ret != -EINTR)
+			return;   /* SUBMIT_ALL reports per-SQE errors in CQEs */
+	}
+}
+
+struct io_uring_sqe *reel__ring_sqe(struct reel__ring *r)
+{
+	struct io_uring_sqe *sqe;
+
+	while ((sqe = io_uring_get_sqe(&r->ring)) == NULL)
+		submit_all(r, false);
+	return sqe;
+}
+
+struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op,
+				       int *err)
+{
+	struct io_uring_sqe *sqe;
+	uint32_t idx;
+
+	if (r->free_head >= r->nslots && grow_slots(r) != 0) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	sqe = reel__ring_sqe(r);
+	idx = r->free_head;
+	r->free_head = r->slots[idx].next_free;
+	r->slots[idx].op = op;
+	op->user_data = ((uint64_t)r->slots[idx].gen << 32) | idx;
+	op->done = false;
+	op->res = 0;
+	op->cqe_flags = 0;
+	r->inflight++;
+	*err = 0;
+	return sqe;
+}
+
+void reel__ring_cancel(struct reel__ring *r, struct reel__op *op)
+{
+	struct io_uring_sqe *sqe = reel__ring_sqe(r);
+
+	io_uring_prep_cancel64(sqe, op->user_data, 0);
+	io_uring_sqe_set_data64(sqe, REEL__UD_IGNORE);
+}
+
+/* With DEFER_TASKRUN, completions that need task work are posted only when
+ * we enter with GETEVENTS; otherwise the kernel flags pending task work or a
+ * CQ overflow in the SQ flags. */
+static bool needs_enter(const struct reel__ring *r)
+{
+	unsigned flags;
+
+	if (io_uring_sq_ready(&r->ring))
+		return true;
+	if (!r->inflight)
+		return false;
+	if (r->caps.setup_flags & IORING_SETUP_DEFER_TASKRUN)
+		return true;
+	flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+	return flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+}
+
+unsigned reel__ring_poll(struct reel__ring *r)
+{
+	if (needs_enter(r))
+		submit_all(r, true);
+	return reap(r);
+}
+
+static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
+{
+	ts->tv_sec = (long long)(ns / 1000000000u);
+	ts->tv_nsec = (long long)(ns % 1000000000u);
+}
+
+unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	unsigned n = reap(r);
+
+	if (n)
+		return n + reel__ring_poll(r);
+	if (timeout_ns != UINT64_MAX)
+		ns_to_ts(timeout_ns, &ts);
+	if (r->caps.ext_arg) {
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
+						 timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+	} else {
+		/* One TIMEOUT SQE bounds the wait; count 1 makes it complete as
+		 * soon as any other CQE is posted, so at most one is ever armed. */
+		if (timeout_ns != UINT64_MAX && !r->wait_timeout_armed) {
+			struct io_uring_sqe *sqe = reel__ring_sqe(r);
+
+			io_uring_prep_timeout(sqe, &ts, 1, 0);
+			io_uring_sqe_set_data64(sqe, REEL__UD_WAIT_TIMEOUT);
+			r->wait_timeout_armed = true;
+		}
+		io_uring_submit_and_wait(&r->ring, 1);
+	}
+	return reap(r);
+}

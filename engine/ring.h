@@ -1,0 +1,96 @@
+/*
+ * ring.h - the loop's io_uring: set-up with fallbacks, operation records,
+ * batched submission, batched reaping (design notes at the top of ring.c).
+ */
+#ifndef REEL_RING_H
+#define REEL_RING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct reel__op;
+/* Called on the loop for each CQE of @op (op->res and op->cqe_flags set);
+ * op->done tells whether it was the last. */
+typedef void (*reel__op_complete_fn)(struct reel__op *op);
+
+/*
+ * An operation record: one in-flight SQE and the fiber waiting for it. It
+ * lives in the waiter's frame; the ring refers to it only through a slot of
+ * its op table, by index and generation, so a CQE for an old activation
+ * (generation mismatch) can never reach a record that has been reused.
+ */
+struct reel__op {
+	reel__op_complete_fn complete;
+	void *waiter;         /* the parked fiber, for @complete */
+	int32_t res;          /* the CQE's res once it has arrived */
+	uint32_t cqe_flags;
+	uint64_t user_data;   /* slot | generation << 32 while in flight */
+	bool done;            /* final CQE arrived: the kernel is done with it */
+};
+
+struct reel__op_slot {
+	struct reel__op *op;  /* NULL while free */
+	uint32_t gen;         /* bumped on every release */
+	uint32_t next_free;   /* free-list link while free */
+};
+
+/* What set-up found and chose; also the capability report's source. */
+struct reel__ring_caps {
+	unsigned setup_flags;      /* flags the ring was created with */
+	unsigned features;         /* IORING_FEAT_* the kernel returned */
+	unsigned sq_entries, cq_entries;
+	bool ext_arg;              /* waits take a timeout argument */
+	char fallback[256];        /* which fallbacks were taken and why */
+};
+
+struct reel__ring {
+	struct io_uring ring;
+	struct reel__ring_caps caps;
+	struct reel__op_slot *slots;
+	uint32_t nslots, free_head;
+	uint64_t inflight;         /* ops whose final CQE has not arrived */
+	uint64_t stale_cqes;       /* CQEs whose slot generation did not match */
+	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
+};
+
+/* Internal user_data values below 2^32 (real ops have generation >= 1). */
+#define REEL__UD_IGNORE        0ull   /* cancel requests: CQE dropped */
+#define REEL__UD_WAIT_TIMEOUT  1ull   /* the !ext_arg wait bound */
+
+/* Create the ring. @entries 0 = default. @disable = REEL_NO_* bits.
+ * On failure returns -errno and explains in @why. */
+int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
+		    char *why, size_t why_len);
+void reel__ring_term(struct reel__ring *r);
+
+/* A free SQE, never NULL: a full SQ is submitted (reaping first when the
+ * kernel says busy) and the get retried. The SQE is sent at the next
+ * reel__ring_poll or reel__ring_wait (once per scheduler pass). */
+struct io_uring_sqe *reel__ring_sqe(struct reel__ring *r);
+
+/* A free SQE tied to @op: @op takes an op-table slot and op->user_data is
+ * set; prepare the SQE, then io_uring_sqe_set_data64(sqe, op->user_data).
+ * @op must stay put until op->done. NULL with *@err = -ENOMEM when the op
+ * table cannot grow. */
+struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op,
+				       int *err);
+
+/* Queue an ASYNC_CANCEL for @op (still in flight); its CQE is dropped. */
+void reel__ring_cancel(struct reel__ring *r, struct reel__op *op);
+
+/* Submit what is queued and dispatch every completion there is, without
+ * blocking. Returns how many CQEs were dispatched. */
+unsigned reel__ring_poll(struct reel__ring *r);
+
+/* Submit, then block until at least one CQE arrives or @timeout_ns passes
+ * (UINT64_MAX = no bound); dispatch completions. Returns how many. */
+unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns);
+
+/* Is there a reason to enter the kernel at the end of a pass? */
+static inline bool reel__ring_busy(const struct reel__ring *r)
+{
+	return r->inflight || io_uring_sq_ready(&r->ring);
+}
+
+#endif /* REEL_RING_H */

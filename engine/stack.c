@@ -1,0 +1,210 @@
+/*
+ * stack.c - the stack pool.
+ *
+ * Stacks are carved out of slabs: one anonymous mapping (MAP_NORESERVE, so
+ * nothing is committed until touched) holding up to SLAB_STACKS stacks, each
+ * with a guard page below it. On kernels with MADV_GUARD_INSTALL (6.13+) a
+ * guard is a page-table marker, not a VMA, so a slab stays one VMA whatever
+ * it holds and a million guarded stacks fit under vm.max_map_count (65530).
+ * Elsewhere guards are mprotect(PROT_NONE) pages, two VMAs per stack, which
+ * caps a process near 32k live stacks; the capability report says so.
+ *
+ * Freed stacks are kept per size class and reused, most recently freed first
+ * (its pages are still warm). Only the HOT most recent of a class keep their
+ * memory; older ones get MADV_DONTNEED, which drops their pages but keeps the
+ * address range and its guard. Mappings are never unmapped piecemeal: holes
+ * would split slabs into many VMAs. Everything is unmapped at pool term.
+ *
+ * Sizes round up to a power of two from 16 KiB to 64 MiB, one class each:
+ * rounding costs address space only, since pages are committed when touched.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REEL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REEL_ASAN 1
+#endif
+#endif
+#ifdef REEL_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+enum {
+	SLAB_BYTES = 4 << 20,   /* aim for slabs of about 4 MiB ... */
+	SLAB_STACKS = 64,       /* ... and at most this many stacks */
+	HOT = 64,               /* freed stacks per class that keep their pages */
+};
+
+bool reel__stack_guard_install_supported(void)
+{
+	static int supported = -1;   /* probe once per process */
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (supported >= 0)
+		return supported;
+	p = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	supported = madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0;
+	munmap(p, (size_t)page * 2);
+	return supported;
+}
+
+size_t reel__stack_size(size_t requested)
+{
+	size_t size = (size_t)1 << REEL__STACK_MIN_SHIFT;
+
+	if (requested > ((size_t)1 << REEL__STACK_MAX_SHIFT))
+		return 0;
+	while (size < requested)
+		size <<= 1;
+	return size;
+}
+
+int reel__stack_pool_init(struct reel__stack_pool *p, bool allow_guard_install)
+{
+	*p = (struct reel__stack_pool){ 0 };
+	p->page = (size_t)sysconf(_SC_PAGESIZE);
+	p->guard_install = allow_guard_install && reel__stack_guard_install_supported();
+	return 0;
+}
+
+void reel__stack_pool_term(struct reel__stack_pool *p)
+{
+	for (size_t i = 0; i < p->nslabs; i++)
+		munmap(p->slabs[i].addr, p->slabs[i].len);
+	for (unsigned c = 0; c < REEL__STACK_CLASSES; c++)
+		free(p->classes[c].free);
+	free(p->slabs);
+	*p = (struct reel__stack_pool){ 0 };
+}
+
+/* The class of a usable size; sizes were validated by reel__stack_size. */
+static struct reel__stack_class *find_class(struct reel__stack_pool *p, size_t size)
+{
+	unsigned log2 = 63u - (unsigned)__builtin_clzll(size);
+
+	return &p->classes[log2 - REEL__STACK_MIN_SHIFT];
+}
+
+static int push_free(struct reel__stack_class *c, void *lo)
+{
+	if (c->nfree == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void **f = realloc(c->free, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		c->free = f;
+		c->cap = cap;
+	}
+	c->free[c->nfree++] = lo;
+	return 0;
+}
+
+static int track_slab(struct reel__stack_pool *p, void *addr, size_t len)
+{
+	if (p->nslabs == p->slabs_cap) {
+		size_t cap = p->slabs_cap ? p->slabs_cap * 2 : 16;
+		void *s = realloc(p->slabs, cap * sizeof(*p->slabs));
+
+		if (!s)
+			return -ENOMEM;
+		p->slabs = s;
+		p->slabs_cap = cap;
+	}
+	p->slabs[p->nslabs].addr = addr;
+	p->slabs[p->nslabs].len = len;
+	p->nslabs++;
+	return 0;
+}
+
+static int install_guard(struct reel__stack_pool *p, char *guard)
+{
+	int advice_or_prot = p->guard_install
+		? madvise(guard, p->page, MADV_GUARD_INSTALL)
+		: mprotect(guard, p->page, PROT_NONE);
+
+	return advice_or_prot == 0 ? 0 : -errno;
+}
+
+/* Map a slab of stacks of class @c and put them all on its free list. */
+static int grow_class(struct reel__stack_pool *p, struct reel__stack_class *c)
+{
+	size_t span = c->size + p->page;
+	size_t n = SLAB_BYTES / span;
+	char *slab;
+	int err;
+
+	n = n < 1 ? 1 : n > SLAB_STACKS ? SLAB_STACKS : n;
+	slab = mmap(NULL, n * span, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (slab == MAP_FAILED)
+		return -ENOMEM;
+	err = track_slab(p, slab, n * span);
+	if (err) {
+		munmap(slab, n * span);
+		return err;
+	}
+	/* Fill the free list top-down so the lowest stack is handed out first. */
+	for (size_t i = n; i-- > 0;) {
+		char *guard = slab + i * span;
+
+		err = install_guard(p, guard);
+		if (!err)
+			err = push_free(c, guard + p->page);
+		if (err)
+			return err;   /* the slab stays tracked and is unmapped at term */
+	}
+	return 0;
+}
+
+int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stack *out)
+{
+	struct reel__stack_class *c;
+	int err;
+
+	size = reel__stack_size(size);
+	if (!size)
+		return -EINVAL;
+	c = find_class(p, size);
+	c->size = size;
+	if (c->nfree == 0) {
+		err = grow_class(p, c);
+		if (err)
+			return err;
+	}
+	out->lo = c->free[--c->nfree];
+	out->size = size;
+	p->live++;
+	return 0;
+}
+
+void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s)
+{
+	struct reel__stack_class *c = find_class(p, s->size);
+
+#ifdef REEL_ASAN
+	/* A fiber's last frames never return, so their redzones stay poisoned. */
+	ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#endif
+	p->live--;
+	if (c->nfree >= HOT)
+		madvise(c->free[c->nfree - HOT], c->size, MADV_DONTNEED);
+	if (push_free(c, s->lo) != 0)
+		madvise(s->lo, s->size, MADV_DONTNEED);   /* leak the range, not memory */
+}

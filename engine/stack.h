@@ -1,0 +1,50 @@
+/*
+ * stack.h - fiber stacks: mmap'd, lazily committed, guarded, pooled.
+ */
+#ifndef REEL_STACK_H
+#define REEL_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define REEL__STACK_MIN_SHIFT 14   /* 16 KiB */
+#define REEL__STACK_MAX_SHIFT 26   /* 64 MiB */
+#define REEL__STACK_CLASSES (REEL__STACK_MAX_SHIFT - REEL__STACK_MIN_SHIFT + 1)
+
+/* A stack: [guard page][lo ........................ lo + size) */
+struct reel__stack {
+	char *lo;       /* lowest usable byte, just above the guard page */
+	size_t size;    /* usable bytes, a multiple of the page size */
+};
+
+struct reel__stack_class {
+	size_t size;            /* usable size of this class (0 until used) */
+	void **free;            /* free stacks (their lo), most recent last */
+	size_t nfree, cap;
+};
+
+struct reel__stack_pool {
+	size_t page;
+	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
+	struct reel__stack_class classes[REEL__STACK_CLASSES];
+	struct { void *addr; size_t len; } *slabs;  /* every mapping, for term */
+	size_t nslabs, slabs_cap;
+	size_t live;            /* stacks handed out and not yet freed */
+};
+
+/* Does this kernel install guard pages without a VMA (6.13+)? Probed once. */
+bool reel__stack_guard_install_supported(void);
+
+int reel__stack_pool_init(struct reel__stack_pool *p, bool allow_guard_install);
+void reel__stack_pool_term(struct reel__stack_pool *p);
+
+/* The usable size a request of @requested bytes gets (a power of two of at
+ * least 16 KiB), or 0 when it is above the 64 MiB maximum. */
+size_t reel__stack_size(size_t requested);
+
+/* Hand out a stack of at least @size usable bytes; 0 or -ENOMEM. The pool
+ * keeps the mapping; give it back with reel__stack_free. */
+int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stack *out);
+void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s);
+
+#endif /* REEL_STACK_H */

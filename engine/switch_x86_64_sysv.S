@@ -1,0 +1,131 @@
+/*
+ * switch_x86_64_sysv.S - fiber context switch for x86-64, System V ABI, ELF.
+ *
+ * The saved frame, at the saved stack pointer (lowest address first):
+ *
+ *   sp+0   MXCSR (4 bytes)     callee-saved control bits of SSE
+ *   sp+4   x87 control word    (2 bytes, 2 bytes padding)
+ *   sp+8   r15
+ *   sp+16  r14
+ *   sp+24  r13
+ *   sp+32  r12
+ *   sp+40  rbx
+ *   sp+48  rbp                 frame pointer chain stays intact
+ *   sp+56  return address      where the switched-to context resumes
+ *
+ * A fresh context made by reel__ctx_make holds the same frame with rbp = 0
+ * (end of the frame-pointer chain), r12 = entry, r13 = arg, default MXCSR
+ * and x87 control word, and returns into reel__ctx_start.
+ */
+#if defined(__x86_64__)
+
+#ifdef __CET__
+#include <cet.h>
+#else
+#define _CET_ENDBR
+#endif
+
+	.text
+
+/* void reel__ctx_switch(void **save_sp, void *load_sp) */
+	.globl	reel__ctx_switch
+	.hidden	reel__ctx_switch
+	.type	reel__ctx_switch, @function
+	.p2align 4
+reel__ctx_switch:
+	.cfi_startproc
+	_CET_ENDBR
+	pushq	%rbp			/* save the caller's frame pointer */
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbp, 0
+	pushq	%rbx			/* callee-saved general registers ... */
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbx, 0
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r12, 0
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r13, 0
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r14, 0
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r15, 0
+	subq	$8, %rsp		/* room for MXCSR and the x87 CW */
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	(%rsp)			/* SSE control/status */
+	fnstcw	4(%rsp)			/* x87 control word */
+	movq	%rsp, (%rdi)		/* *save_sp = our frame */
+	movq	%rsi, %rsp		/* switch to the other stack */
+	ldmxcsr	(%rsp)			/* restore its SSE control */
+	fldcw	4(%rsp)			/* restore its x87 control word */
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	popq	%r15			/* restore its callee-saved registers */
+	.cfi_adjust_cfa_offset -8
+	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	ret				/* resume where it switched out */
+	.cfi_endproc
+	.size	reel__ctx_switch, .-reel__ctx_switch
+
+/*
+ * First code run on a fresh stack: r12 = entry, r13 = arg (popped from the
+ * frame built by reel__ctx_make). The stack pointer is 16-byte aligned here,
+ * so the call below enters @entry with the alignment the ABI requires.
+ */
+	.globl	reel__ctx_start
+	.hidden	reel__ctx_start
+	.type	reel__ctx_start, @function
+	.p2align 4
+reel__ctx_start:
+	.cfi_startproc
+	.cfi_undefined rip		/* outermost frame: unwinders stop here */
+	_CET_ENDBR
+	movq	%r13, %rdi		/* entry's argument */
+	callq	*%r12			/* entry(arg); never returns */
+	ud2				/* entry returned: a bug, trap at once */
+	.cfi_endproc
+	.size	reel__ctx_start, .-reel__ctx_start
+
+/* void *reel__ctx_make(void *stack_top, reel__ctx_entry entry, void *arg) */
+	.globl	reel__ctx_make
+	.hidden	reel__ctx_make
+	.type	reel__ctx_make, @function
+	.p2align 4
+reel__ctx_make:
+	.cfi_startproc
+	_CET_ENDBR
+	movq	%rdi, %rax
+	andq	$-16, %rax		/* align the top down to 16 bytes */
+	subq	$64, %rax		/* one saved frame; rax+64 stays aligned */
+	movl	$0x1f80, (%rax)		/* default MXCSR: all exceptions masked */
+	movw	$0x037f, 4(%rax)	/* default x87 CW: 64-bit precision */
+	movw	$0, 6(%rax)		/* padding */
+	movq	$0, 8(%rax)		/* r15 */
+	movq	$0, 16(%rax)		/* r14 */
+	movq	%rdx, 24(%rax)		/* r13 = arg */
+	movq	%rsi, 32(%rax)		/* r12 = entry */
+	movq	$0, 40(%rax)		/* rbx */
+	movq	$0, 48(%rax)		/* rbp = 0: end of the frame chain */
+	leaq	reel__ctx_start(%rip), %rcx
+	movq	%rcx, 56(%rax)		/* "return address" = trampoline */
+	ret				/* rax = initial stack pointer */
+	.cfi_endproc
+	.size	reel__ctx_make, .-reel__ctx_make
+
+#else
+#error "reel: no context switch for this architecture yet"
+#endif
+
+	.section .note.GNU-stack,"",@progbits

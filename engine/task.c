@@ -1,0 +1,291 @@
+/*
+ * task.c - tasks: spawn, join, detach, cancel, and the fiber's life.
+ *
+ * A task is a slot in the loop's task table plus, while it runs, a fiber.
+ * The handle a caller holds is the slot index and the slot's generation;
+ * freeing a slot bumps the generation, so every copy of an old handle turns
+ * stale and gets -ESRCH rather than touching someone else's task. The slot
+ * outlives the fiber: after the fiber ends its status waits there until the
+ * handle is joined (or is dropped at once when the task was detached).
+ *
+ * The table grows by doubling; it is indexed, never pointed into across a
+ * park, because a spawn while we are parked may move it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctx.h"
+#include "internal.h"
+#include "trace.h"
+
+enum { FIRST_TASKS = 64 };
+
+static uint64_t make_id(uint32_t slot, uint32_t gen)
+{
+	return ((uint64_t)gen << 32) | slot;
+}
+
+int reel__task_table_init(struct reel__loop *l)
+{
+	l->tasks = calloc(FIRST_TASKS, sizeof(*l->tasks));
+	if (!l->tasks)
+		return -ENOMEM;
+	l->ntasks = FIRST_TASKS;
+	for (uint32_t i = 0; i < FIRST_TASKS; i++) {
+		l->tasks[i].gen = 1;
+		l->tasks[i].next_free = i + 1;
+	}
+	l->task_free = 0;
+	return 0;
+}
+
+void reel__task_table_term(struct reel__loop *l)
+{
+	free(l->tasks);
+	l->tasks = NULL;
+	l->ntasks = 0;
+}
+
+static int grow_tasks(struct reel__loop *l)
+{
+	uint32_t n = l->ntasks * 2;
+	struct reel__task_slot *t;
+
+	if (n < l->ntasks)
+		return -ENOMEM;
+	t = realloc(l->tasks, (size_t)n * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (uint32_t i = l->ntasks; i < n; i++) {
+		t[i] = (struct reel__task_slot){ .gen = 1, .next_free = i + 1 };
+	}
+	l->tasks = t;
+	l->task_free = l->ntasks;
+	l->ntasks = n;
+	return 0;
+}
+
+static void free_slot(struct reel__loop *l, uint32_t idx)
+{
+	struct reel__task_slot *s = &l->tasks[idx];
+	uint32_t gen = s->gen + 1;
+
+	*s = (struct reel__task_slot){ .gen = gen ? gen : 1, .next_free = l->task_free };
+	l->task_free = idx;
+}
+
+/* The live slot of a handle, or NULL when the handle is stale. */
+static struct reel__task_slot *lookup(struct reel__loop *l, reel_task t, uint32_t *idx)
+{
+	uint32_t i = (uint32_t)t.id;
+	struct reel__task_slot *s;
+
+	if (i >= l->ntasks)
+		return NULL;
+	s = &l->tasks[i];
+	if (s->gen != (uint32_t)(t.id >> 32) || s->state == REEL__TASK_FREE || s->detached)
+		return NULL;
+	*idx = i;
+	return s;
+}
+
+/* A fiber's first code: run the task, record its end, leave for good. */
+static void fiber_main(void *arg)
+{
+	struct reel__fiber *f = arg;
+	struct reel__loop *l = f->loop;
+	int status;
+
+	reel__fiber_started(l, f);
+	f->started = true;
+	status = f->fn(f->arg);
+	reel__task_finish(l, f, status);
+	reel__fiber_exit(l, f);
+}
+
+int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+		      const struct reel_spawn_opts *opts, bool is_main)
+{
+	size_t size = opts && opts->stack_size ? opts->stack_size : REEL__DEFAULT_STACK;
+	struct reel__stack stack;
+	struct reel__fiber *f;
+	uint32_t idx;
+	int err;
+
+	if (reel__stack_size(size) == 0)
+		return -EINVAL;
+	if (l->task_free >= l->ntasks && grow_tasks(l) != 0)
+		return -ENOMEM;
+	err = reel__stack_alloc(&l->stacks, size, &stack);
+	if (err)
+		return err;
+	idx = l->task_free;
+	l->task_free = l->tasks[idx].next_free;
+
+	/* The fiber lives at the top of its stack, cache-line aligned. */
+	f = (struct reel__fiber *)(((uintptr_t)(stack.lo + stack.size) - sizeof(*f)) & ~(uintptr_t)63);
+	*f = (struct reel__fiber){
+		.loop = l, .fn = fn, .arg = arg, .stack = stack, .slot = idx,
+		.name = opts ? opts->name : NULL,
+		.id = make_id(idx, l->tasks[idx].gen),
+	};
+	reel__timer_init(&f->timer, NULL);
+	f->sp = reel__ctx_make(f, fiber_main, f);
+	l->tasks[idx].state = REEL__TASK_ALIVE;
+	l->tasks[idx].fiber = f;
+	l->tasks[idx].is_main = is_main;
+	if (is_main) {
+		l->main = f;
+		if (!f->name)
+			f->name = "main";
+	}
+	reel__ready(l, f);
+	l->live++;
+	l->stats.spawned++;
+	task->id = f->id;
+	REEL_TRACE2(spawn, f->id, fn);
+	return 0;
+}
+
+/* Record the end of @f's task; wake its joiner, or main at shutdown. */
+void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
+{
+	struct reel__task_slot *s = &l->tasks[f->slot];
+
+	if (reel_unlikely(f->inflight)) {
+		fprintf(stderr, "reel: task %#llx (%s) ended with %u I/O operations "
+			"still in the kernel: their buffers may be on its stack\n",
+			(unsigned long long)f->id, f->name ? f->name : "unnamed",
+			f->inflight);
+		abort();
+	}
+	s->state = REEL__TASK_DONE;
+	s->status = status;
+	s->fiber = NULL;
+	if (s->joiner)
+		reel__wake(s->joiner, 0);
+	if (s->detached)
+		free_slot(l, f->slot);
+	l->live--;
+	if (l->main_waiting && l->live == 1)
+		reel__wake(l->main, 0);
+}
+
+/* A task cancelled before its first run never runs: it ends right here. */
+static void finish_unstarted(struct reel__loop *l, struct reel__fiber *f)
+{
+	reel__list_del(&f->ready_node);
+	l->nready--;
+	reel__task_finish(l, f, -ECANCELED);
+	reel__stack_free(&l->stacks, &f->stack);
+}
+
+static void cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
+{
+	if (f->cancelled)
+		return;
+	f->cancelled = true;
+	REEL_TRACE1(cancel, f->id);
+	if (!f->started && f != l->current)
+		finish_unstarted(l, f);
+	else
+		reel__interrupt(f);
+}
+
+void reel__task_cancel_all(struct reel__loop *l)
+{
+	for (uint32_t i = 0; i < l->ntasks; i++) {
+		struct reel__task_slot *s = &l->tasks[i];
+
+		if (s->state == REEL__TASK_ALIVE && !s->is_main)
+			cancel_fiber(l, s->fiber);
+	}
+}
+
+int reel_spawn(reel_task *task, reel_fn fn, void *arg, const struct reel_spawn_opts *opts)
+{
+	struct reel__loop *l = reel__loop_cur;
+	int err;
+
+	if (!l || !l->current)
+		return -EPERM;
+	if (!fn || !task)
+		return -EINVAL;
+	err = reel__task_create(l, task, fn, arg, opts, false);
+	if (err == 0 && l->shutting_down)
+		cancel_fiber(l, l->tasks[(uint32_t)task->id].fiber);
+	return err;
+}
+
+int reel_join(reel_task task, int *status)
+{
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__fiber *self = l ? l->current : NULL;
+	struct reel__task_slot *s;
+	uint32_t idx;
+	int r;
+
+	if (!self)
+		return -EPERM;
+	s = lookup(l, task, &idx);
+	if (!s)
+		return -ESRCH;
+	if (s->is_main || s->joiner)
+		return -EINVAL;
+	if (s->fiber == self)
+		return -EDEADLK;
+	r = reel__interrupt_pending(self);
+	if (s->state == REEL__TASK_ALIVE) {
+		s->joiner = self;
+		if (r == 0)
+			r = reel__park(l, REEL__PARK_JOIN, true);
+		if (r < 0 && l->tasks[idx].state == REEL__TASK_ALIVE) {
+			/* Like asyncio: cancelling the awaiter cancels the awaited. */
+			cancel_fiber(l, l->tasks[idx].fiber);
+		}
+		while (l->tasks[idx].state == REEL__TASK_ALIVE)
+			reel__park(l, REEL__PARK_JOIN, false);
+		s = &l->tasks[idx];
+	}
+	if (status)
+		*status = s->status;
+	free_slot(l, idx);
+	return r;
+}
+
+int reel_detach(reel_task task)
+{
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__task_slot *s;
+	uint32_t idx;
+
+	if (!l || !l->current)
+		return -EPERM;
+	s = lookup(l, task, &idx);
+	if (!s)
+		return -ESRCH;
+	if (s->is_main || s->joiner)
+		return -EINVAL;
+	if (s->state == REEL__TASK_DONE)
+		free_slot(l, idx);
+	else
+		s->detached = true;
+	return 0;
+}
+
+int reel_cancel(reel_task task)
+{
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__task_slot *s;
+	uint32_t idx;
+
+	if (!l || !l->current)
+		return -EPERM;
+	s = lookup(l, task, &idx);
+	if (!s)
+		return -ESRCH;
+	if (s->state == REEL__TASK_ALIVE)
+		cancel_fiber(l, s->fiber);
+	return 0;
+}

@@ -1,0 +1,257 @@
+/*
+ * wheel.c - hierarchical timer wheel with cascading (Varghese & Lauck, and
+ * the kernel's kernel/time/timer.c before 4.8).
+ *
+ * Time is counted in ticks of 2^shift ns (default shift 16: 65.536 us). A
+ * deadline in ns becomes the first tick boundary at or after it, so a timer
+ * never fires early when the loop's clock says tick T has begun.
+ *
+ * There are LEVELS levels of SIZE (64) buckets. Level l holds timers whose
+ * distance from "now" is in [64^l, 64^(l+1)) ticks; a bucket of level l
+ * spans 64^l ticks:
+ *
+ *   level  tick span      range (tick = 65.536 us)
+ *   0      1 tick         4.2 ms
+ *   1      64 ticks       268 ms
+ *   2      4096 ticks     17.2 s
+ *   3      2^18 ticks     18.3 min
+ *   4      2^24 ticks     19.5 h
+ *   5      2^30 ticks     52 days
+ *   6      2^36 ticks     9.1 years
+ *   7      2^42 ticks     582 years
+ *
+ * Past the last level, a timer is parked in the last level's farthest
+ * bucket and re-filed (with its true expiry) each time that bucket cascades.
+ *
+ * A bucket of level l >= 1 is "cascaded" when time reaches its start: its
+ * timers are re-filed into lower levels, where the finer buckets tell them
+ * apart. Each timer cascades at most LEVELS-1 times, so arming and expiring
+ * are O(1) amortised; cancelling is an O(1) unlink. We trade exactness of
+ * "which timer is earliest" inside a coarse bucket for that O(1): the loop's
+ * kernel wait is bounded by the next cascade point when that comes first
+ * (reel__wheel_next_ns), which costs at most one extra wake-up per level for a
+ * far timer. The kernel's 4.8 wheel drops cascading and lets far timers fire
+ * up to 12% late instead; reel promises "late only by the tick", so it keeps
+ * cascading.
+ *
+ * Per-level bitmaps of non-empty buckets let advance and next_ns jump over
+ * empty stretches of time instead of walking tick by tick.
+ */
+#include <assert.h>
+#include <stddef.h>
+
+#include "trace.h"
+#include "wheel.h"
+
+#define SIZE   REEL__WHEEL_SIZE
+#define BITS   REEL__WHEEL_BITS
+#define LEVELS REEL__WHEEL_LEVELS
+#define MASK   (SIZE - 1)
+
+/* Ticks before a level's first bucket: 64^level. */
+static inline uint64_t level_span(unsigned level)
+{
+	return (uint64_t)1 << (BITS * level);
+}
+
+/* The farthest distance the wheel files directly, in ticks. */
+#define MAX_DELTA (((uint64_t)1 << (BITS * LEVELS)) - 1)
+
+void reel__wheel_init(struct reel__wheel *w, unsigned tick_shift, uint64_t now_ns)
+{
+	w->shift = tick_shift;
+	w->now = now_ns >> tick_shift;
+	w->count = 0;
+	for (unsigned l = 0; l < LEVELS; l++)
+		w->bitmap[l] = 0;
+	for (unsigned i = 0; i < LEVELS * SIZE; i++)
+		reel__list_init(&w->buckets[i]);
+}
+
+void reel__wheel_term(struct reel__wheel *w)
+{
+	/* Timers belong to their owners; a term with timers armed is a bug. */
+	assert(w->count == 0);
+	(void)w;
+}
+
+/*
+ * calc_bucket - the bucket for expiry tick @expires, seen from tick @now.
+ * Level l is the one whose range holds the distance; the index comes from the
+ * expiry's own bits, so the bucket is cascaded exactly when time enters the
+ * 64^l-tick block that contains @expires: never early, never a round late.
+ * (The bucket with the current index was cascaded when this block began; a
+ * distance that maps onto it is a full round away, which is right.)
+ */
+static unsigned calc_bucket(uint64_t expires, uint64_t now)
+{
+	uint64_t delta = expires - now;
+	unsigned level;
+
+	if (delta > MAX_DELTA) {
+		delta = MAX_DELTA;
+		expires = now + MAX_DELTA;
+	}
+	level = delta < SIZE ? 0 : (unsigned)(63 - __builtin_clzll(delta)) / BITS;
+	return level * SIZE + (unsigned)((expires >> (BITS * level)) & MASK);
+}
+
+static void file_timer(struct reel__wheel *w, struct reel__timer *t)
+{
+	unsigned b = calc_bucket(t->expires, w->now);
+
+	t->bucket = (uint16_t)b;
+	reel__list_add_tail(&t->node, &w->buckets[b]);
+	w->bitmap[b / SIZE] |= (uint64_t)1 << (b % SIZE);
+}
+
+static void unfile_timer(struct reel__wheel *w, struct reel__timer *t)
+{
+	unsigned b = t->bucket;
+
+	reel__list_del(&t->node);
+	if (reel__list_empty(&w->buckets[b]))
+		w->bitmap[b / SIZE] &= ~((uint64_t)1 << (b % SIZE));
+}
+
+void reel__wheel_arm(struct reel__wheel *w, struct reel__timer *t, uint64_t deadline_ns)
+{
+	/* Round up: the tick that begins at or after the deadline. */
+	uint64_t expires = (deadline_ns + ((uint64_t)1 << w->shift) - 1) >> w->shift;
+
+	if (deadline_ns > UINT64_MAX - ((uint64_t)1 << w->shift))
+		expires = UINT64_MAX >> w->shift;
+	if (t->armed)
+		unfile_timer(w, t);
+	else
+		w->count++;
+	/* Already due: fire at the next tick processed, which is "now". */
+	t->expires = expires < w->now ? w->now : expires;
+	t->armed = true;
+	file_timer(w, t);
+}
+
+void reel__wheel_cancel(struct reel__wheel *w, struct reel__timer *t)
+{
+	if (!t->armed)
+		return;
+	unfile_timer(w, t);
+	reel__list_init(&t->node);
+	t->armed = false;
+	w->count--;
+}
+
+static inline uint64_t rotr64(uint64_t x, unsigned n)
+{
+	n &= 63;
+	return n ? (x >> n) | (x << (64 - n)) : x;
+}
+
+/*
+ * next_event_tick - the first tick >= now at which the wheel has work: an
+ * expiry in level 0, or a cascade of a non-empty bucket of a higher level.
+ * Level 0 buckets hold single ticks within the next 64; bucket j of level
+ * l >= 1 cascades at the start of the next block whose index is j, counting
+ * from the block after the current one.
+ */
+static uint64_t next_event_tick(const struct reel__wheel *w)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned l = 0; l < LEVELS; l++) {
+		uint64_t bits = w->bitmap[l];
+		uint64_t block, tick;
+		unsigned cur, k;
+
+		if (!bits)
+			continue;
+		block = w->now >> (BITS * l);
+		cur = (unsigned)(block & MASK);
+		if (l == 0) {
+			k = (unsigned)__builtin_ctzll(rotr64(bits, cur));
+			tick = w->now + k;
+		} else {
+			k = (unsigned)__builtin_ctzll(rotr64(bits, cur + 1));
+			tick = (block + 1 + k) << (BITS * l);
+		}
+		if (tick < best)
+			best = tick;
+	}
+	return best;
+}
+
+uint64_t reel__wheel_next_ns(const struct reel__wheel *w)
+{
+	uint64_t tick;
+
+	if (w->count == 0)
+		return UINT64_MAX;
+	tick = next_event_tick(w);
+	if (tick > (UINT64_MAX >> w->shift))
+		return UINT64_MAX;
+	return tick << w->shift;
+}
+
+/* Re-file every timer of bucket @b: time has reached the bucket's start. */
+static void cascade(struct reel__wheel *w, unsigned b)
+{
+	struct reel__list batch, *pos;
+
+	reel__list_init(&batch);
+	reel__list_splice_tail_init(&w->buckets[b], &batch);
+	w->bitmap[b / SIZE] &= ~((uint64_t)1 << (b % SIZE));
+	while ((pos = reel__list_pop(&batch)) != NULL)
+		file_timer(w, reel__container_of(pos, struct reel__timer, node));
+}
+
+/* Process tick @tick: cascades (highest level first, so their timers can
+ * fall into the buckets cascaded next), then expire level 0's bucket. */
+static uint64_t run_tick(struct reel__wheel *w, uint64_t tick)
+{
+	struct reel__list due, *pos;
+	uint64_t fired = 0;
+	unsigned b0 = (unsigned)(tick & MASK);
+
+	w->now = tick;
+	for (unsigned l = LEVELS - 1; l >= 1; l--) {
+		if ((tick & (level_span(l) - 1)) != 0)
+			continue;
+		unsigned idx = (unsigned)((tick >> (BITS * l)) & MASK);
+		if (w->bitmap[l] & ((uint64_t)1 << idx))
+			cascade(w, l * SIZE + idx);
+	}
+	reel__list_init(&due);
+	reel__list_splice_tail_init(&w->buckets[b0], &due);
+	w->bitmap[0] &= ~((uint64_t)1 << b0);
+	/* From here on "now" is the next tick: a callback arming a timer that is
+	 * already due files it for the next tick, never into @due. */
+	w->now = tick + 1;
+	while ((pos = reel__list_pop(&due)) != NULL) {
+		struct reel__timer *t = reel__container_of(pos, struct reel__timer, node);
+
+		reel__list_init(&t->node);
+		t->armed = false;
+		w->count--;
+		fired++;
+		REEL_TRACE1(timer_fire, t);
+		t->fn(t);
+	}
+	return fired;
+}
+
+uint64_t reel__wheel_advance(struct reel__wheel *w, uint64_t now_ns)
+{
+	uint64_t target = now_ns >> w->shift;
+	uint64_t fired = 0;
+
+	while (w->count) {
+		uint64_t tick = next_event_tick(w);
+
+		if (tick > target)
+			break;
+		fired += run_tick(w, tick);
+	}
+	if (w->now <= target)
+		w->now = target + 1;
+	return fired;
+}
