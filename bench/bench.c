@@ -23,7 +23,7 @@ struct kept_row {
 	char name[96];
 	char unit[8];
 	char base_name[48];
-	char goal[40];
+	char goal[64];
 	const char *result;
 	double reel[3], base[3];        /* median, min, max */
 	double ratio;
@@ -130,15 +130,16 @@ static const char *fmt_num(char *buf, size_t len, double v)
 	return buf;
 }
 
-static void fmt_cell(char *buf, size_t len, const double st[3], const char *unit)
+static void fmt_cell(char *buf, size_t len, const double st[3], const char unit[8])
 {
 	char a[32], b[32], c[32];
 
-	snprintf(buf, len, "%s %s (%s-%s)", fmt_num(a, sizeof(a), st[0]), unit,
+	snprintf(buf, len, "%s %.7s (%s-%s)", fmt_num(a, sizeof(a), st[0]), unit,
 		 fmt_num(b, sizeof(b), st[1]), fmt_num(c, sizeof(c), st[2]));
 }
 
-static void fmt_goal(char *buf, size_t len, const struct bench_row *row)
+static void fmt_goal(char *buf, size_t len, const struct bench_row *row,
+		     const char unit[8])
 {
 	char g[32];
 
@@ -151,7 +152,7 @@ static void fmt_goal(char *buf, size_t len, const struct bench_row *row)
 		snprintf(buf, len, "base/reel >= %s", g);
 		break;
 	case BENCH_ABS_LE:
-		snprintf(buf, len, "reel <= %s %s", g, row->unit);
+		snprintf(buf, len, "reel <= %s %.7s", g, unit);
 		break;
 	case BENCH_BELOW_BASE:
 		snprintf(buf, len, "reel < base");
@@ -196,21 +197,23 @@ void bench_table_header(void)
 void bench_report(const char *bench, const struct bench_row *row)
 {
 	struct kept_row *k = &kept[nkept < 64 ? nkept++ : 63];
-	char rc[64], bc[64], rt[32];
+	char rc[128], bc[128], rt[32], unit[8];
 
 	summarize(row->reel, k->reel);
 	summarize(row->base, k->base);
 	k->ratio = row->goal == BENCH_SPEEDUP_GE ? k->base[0] / k->reel[0]
 						 : k->reel[0] / k->base[0];
 	k->result = judge(row, k->reel, k->base, k->ratio);
+	snprintf(unit, sizeof(unit), "%s", row->unit);
 	snprintf(k->bench, sizeof(k->bench), "%s", bench);
 	snprintf(k->name, sizeof(k->name), "%s", row->name);
-	snprintf(k->unit, sizeof(k->unit), "%s", row->unit);
 	snprintf(k->base_name, sizeof(k->base_name), "%s", row->base_name);
-	fmt_goal(k->goal, sizeof(k->goal), row);
+	memcpy(k->unit, unit, sizeof(unit));
+	fmt_goal(rc, sizeof(k->goal), row, unit);
+	memcpy(k->goal, rc, sizeof(k->goal));
 
-	fmt_cell(rc, sizeof(rc), k->reel, row->unit);
-	fmt_cell(bc, sizeof(bc), k->base, row->unit);
+	fmt_cell(rc, sizeof(rc), k->reel, unit);
+	fmt_cell(bc, sizeof(bc), k->base, unit);
 	fmt_num(rt, sizeof(rt) - 1, k->ratio);
 	strcat(rt, "x");
 	printf(ROW_FMT, row->name, rc, row->base_name, bc, rt, k->goal, k->result);
@@ -311,12 +314,14 @@ int bench_fail(const char *bench, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err >= 0)
-		err = -EIO;
 	fprintf(stderr, "reel-bench: %s: could not run: ", bench);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	if (err >= 0) {
+		fputc('\n', stderr);
+		return -EIO;
+	}
 	fprintf(stderr, ": %s\n", strerror(-err));
 	return err;
 }
@@ -375,7 +380,8 @@ uint64_t bench_rss_bytes(void)
 
 long bench_maps_lines(void)
 {
-	char buf[65536];
+	/* Static: callers run on fiber stacks, which may be small. */
+	static char buf[16384];
 	long lines = 0;
 	size_t n;
 	FILE *f = fopen("/proc/self/maps", "r");

@@ -109,8 +109,8 @@ int bench_write_csv(const char *path, const struct bench_cfg *cfg);
 
 /*
  * bench_fail - say on stderr why benchmark @bench could not run: @err is the
- * -errno that stopped it and @fmt names the call. Returns @err (or -EIO when
- * @err is not negative) so callers can write "return bench_fail(...)".
+ * -errno that stopped it (0 when there is none) and @fmt names the call.
+ * Returns @err, or -EIO for 0, so callers can "return bench_fail(...)".
  */
 int bench_fail(const char *bench, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

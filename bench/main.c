@@ -103,7 +103,11 @@ static void print_machine(const struct bench_cfg *cfg)
 	       REEL_VERSION_MINOR, cfg->quick ? "quick" : "full", cfg->reps);
 	printf("- machine: %ld CPUs online (%s), kernel %s %s\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname, u.release);
+#if defined(__clang__)
 	printf("- compiler: %s\n", __VERSION__);
+#else
+	printf("- compiler: gcc %s\n", __VERSION__);
+#endif
 	printf("- cells: median (min-max) of R repetitions; ratio = reel/base "
 	       "of the medians, or base/reel where the goal says so\n\n");
 	fflush(stdout);
@@ -156,6 +160,14 @@ int main(int argc, char **argv)
 	int err;
 
 	parse_args(argc, argv, &cfg, &only, &csv);
+	for (unsigned i = 0; i < NBENCH; i++)
+		ran += !only || strstr(benches[i].name, only);
+	if (ran == 0) {
+		fprintf(stderr, "reel-bench: no benchmark name contains '%s'\n", only);
+		usage(stderr);
+		return 2;
+	}
+	ran = 0;
 	cfg.reps = cfg.quick ? 5 : 11;
 	cfg.target_ns = cfg.quick ? 20000000u : 100000000u;
 	signal(SIGALRM, watchdog);
@@ -174,11 +186,6 @@ int main(int argc, char **argv)
 		alarm(0);
 		ran++;
 		failed += err < 0;
-	}
-	if (ran == 0) {
-		fprintf(stderr, "reel-bench: no benchmark name contains '%s'\n", only);
-		usage(stderr);
-		return 2;
 	}
 	err = bench_write_csv(csv, &cfg);
 	if (err < 0) {

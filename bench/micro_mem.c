@@ -85,7 +85,7 @@ static int wait_parked(void)
 
 	for (unsigned pass = 0; mf.parked < mf.n; pass++) {
 		if (pass == 1000)
-			return bench_fail(NAME, -ETIME, "only %u of %u fibers "
+			return bench_fail(NAME, 0, "only %u of %u fibers "
 					  "parked after 1000 yields", mf.parked, mf.n);
 		if ((err = reel_yield()) < 0)
 			return bench_fail(NAME, err, "reel_yield");
@@ -104,7 +104,7 @@ static int cancel_all(void)
 		if ((err = reel_join(mf.tasks[i], &status)) < 0)
 			return bench_fail(NAME, err, "reel_join of fiber %u", i);
 	if (mf.woke_early)
-		return bench_fail(NAME, -EPROTO, "%u fibers woke from a 1-hour "
+		return bench_fail(NAME, 0, "%u fibers woke from a 1-hour "
 				  "sleep", mf.woke_early);
 	return 0;
 }
@@ -245,12 +245,11 @@ static int in_child(void (*fn)(void *, struct mem_result *), void *arg,
 	if (waitpid(pid, &wstatus, 0) < 0)
 		return bench_fail(NAME, -errno, "waitpid");
 	if (WIFSIGNALED(wstatus))
-		return bench_fail(NAME, -EINTR, "%s: the child was killed by "
+		return bench_fail(NAME, 0, "%s: the child was killed by "
 				  "signal %d (%s)", what, WTERMSIG(wstatus),
 				  strsignal(WTERMSIG(wstatus)));
 	if (got != sizeof(*res))
-		return bench_fail(NAME, -EPIPE, "%s: the child sent no result",
-				  what);
+		return bench_fail(NAME, 0, "%s: the child sent no result", what);
 	/* The child has already said why when res->err is set. */
 	return res->err;
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdio.h>
 
 #define NAME "nop"
 #define RING_ENTRIES 256        /* reel_run's default */

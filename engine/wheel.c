@@ -81,7 +81,10 @@ void reel__wheel_term(struct reel__wheel *w)
  * expiry's own bits, so the bucket is cascaded exactly when time enters the
  * 64^l-tick block that contains @expires: never early, never a round late.
  * (The bucket with the current index was cascaded when this block began; a
- * distance that maps onto it is a full round away, which is right.)
+ * distance that maps onto it is a full round away, which is right. Should
+ * "now" sit on a block start not yet processed, that bucket cascades once
+ * early: a cascade only re-files by true expiry, it never fires, so early
+ * cascading costs work, never correctness.)
  */
 static unsigned calc_bucket(uint64_t expires, uint64_t now)
 {
@@ -150,30 +153,30 @@ static inline uint64_t rotr64(uint64_t x, unsigned n)
 /*
  * next_event_tick - the first tick >= now at which the wheel has work: an
  * expiry in level 0, or a cascade of a non-empty bucket of a higher level.
- * Level 0 buckets hold single ticks within the next 64; bucket j of level
- * l >= 1 cascades at the start of the next block whose index is j, counting
- * from the block after the current one.
+ * Level 0 buckets hold single ticks within the next 64. Bucket j of level
+ * l >= 1 cascades at the start of the first block with index j that has not
+ * been processed: blocks start at multiples of 64^l, and "now" may sit
+ * exactly on one not processed yet (advance jumps there), so the search
+ * starts at the first block start >= now.
  */
 static uint64_t next_event_tick(const struct reel__wheel *w)
 {
 	uint64_t best = UINT64_MAX;
 
-	for (unsigned l = 0; l < LEVELS; l++) {
-		uint64_t bits = w->bitmap[l];
-		uint64_t block, tick;
-		unsigned cur, k;
+	if (w->bitmap[0]) {
+		unsigned cur = (unsigned)(w->now & MASK);
+
+		best = w->now + (unsigned)__builtin_ctzll(rotr64(w->bitmap[0], cur));
+	}
+	for (unsigned l = 1; l < LEVELS; l++) {
+		uint64_t bits = w->bitmap[l], first, tick;
+		unsigned shift = BITS * l;
 
 		if (!bits)
 			continue;
-		block = w->now >> (BITS * l);
-		cur = (unsigned)(block & MASK);
-		if (l == 0) {
-			k = (unsigned)__builtin_ctzll(rotr64(bits, cur));
-			tick = w->now + k;
-		} else {
-			k = (unsigned)__builtin_ctzll(rotr64(bits, cur + 1));
-			tick = (block + 1 + k) << (BITS * l);
-		}
+		first = (w->now + level_span(l) - 1) >> shift;
+		tick = (first + (unsigned)__builtin_ctzll(rotr64(bits, (unsigned)(first & MASK))))
+		       << shift;
 		if (tick < best)
 			best = tick;
 	}

@@ -1,0 +1,94 @@
+/*
+ * helpers.h - what every reel test shares.
+ *
+ * cmocka's assert_* longjmp to the test's start, which must never happen from
+ * a fiber's stack. Fiber code checks with FCHECK, which records the first
+ * failure and makes the fiber return -EFAULT; the test asserts afterwards,
+ * on the thread's own stack, with run_ok() / assert_no_fiber_failure().
+ * Every test ends with assert_loop_clean(): no live fiber, timer, in-flight
+ * SQE or unreturned stack when the loop closed (MAKE_VALGRIND_HAPPY's role).
+ */
+#ifndef REEL_TEST_HELPERS_H
+#define REEL_TEST_HELPERS_H
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "reel.h"
+#include "internal.h"
+
+static char fiber_failure[512];
+
+#define FCHECK(cond)                                                        \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			if (!fiber_failure[0])                              \
+				snprintf(fiber_failure, sizeof(fiber_failure), \
+					 "%s:%d: %s", __FILE__, __LINE__, #cond); \
+			return -EFAULT;                                     \
+		}                                                           \
+	} while (0)
+
+/* FCHECK for two integers, printing both values on failure. */
+#define FCHECK_EQ(a, b)                                                     \
+	do {                                                                \
+		long long a_ = (long long)(a), b_ = (long long)(b);         \
+		if (a_ != b_) {                                             \
+			if (!fiber_failure[0])                              \
+				snprintf(fiber_failure, sizeof(fiber_failure), \
+					 "%s:%d: %s == %lld, expected %s == %lld", \
+					 __FILE__, __LINE__, #a, a_, #b, b_); \
+			return -EFAULT;                                     \
+		}                                                           \
+	} while (0)
+
+static inline void assert_no_fiber_failure(void)
+{
+	if (fiber_failure[0]) {
+		char copy[sizeof(fiber_failure)];
+
+		memcpy(copy, fiber_failure, sizeof(copy));
+		fiber_failure[0] = '\0';
+		fail_msg("in a fiber: %s", copy);
+	}
+}
+
+static inline void assert_loop_clean(void)
+{
+	const struct reel__loop_stats *s = reel__last_run_stats();
+
+	assert_int_equal(s->live_at_close, 0);
+	assert_int_equal(s->timers_at_close, 0);
+	assert_int_equal(s->inflight_at_close, 0);
+	assert_int_equal(s->stale_cqes, 0);
+	assert_int_equal(s->stacks_at_close, 0);
+}
+
+/* Run @fn as main with @opts; main must return 0; the loop must close clean. */
+static inline void run_ok_opts(reel_fn fn, void *arg, const struct reel_run_opts *opts)
+{
+	int status = -12345;
+
+	assert_int_equal(reel_run(fn, arg, opts, &status), 0);
+	assert_no_fiber_failure();
+	assert_int_equal(status, 0);
+	assert_loop_clean();
+}
+
+static inline void run_ok(reel_fn fn, void *arg)
+{
+	run_ok_opts(fn, arg, NULL);
+}
+
+#define MS (1000000ull)
+
+/* Generous lateness: this VM sometimes wakes 0.1-0.5 s late. */
+#define LATE_OK_NS (600 * MS)
+
+#endif /* REEL_TEST_HELPERS_H */
