@@ -115,6 +115,7 @@ struct reel__loop_stats {
 	uint64_t timers_at_close;
 	uint64_t inflight_at_close;
 	uint64_t stale_cqes;
+	uint64_t cq_overflows;        /* times the kernel's CQ overflow list was used */
 	uint64_t stacks_at_close;     /* stacks not returned to the pool */
 };
 

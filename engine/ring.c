@@ -205,6 +205,8 @@ static unsigned reap(struct reel__ring *r)
 	struct io_uring_cqe *cqes[REAP_BATCH];
 	unsigned total = 0, n;
 
+	if (reel_unlikely(io_uring_cq_has_overflow(&r->ring)))
+		r->overflows_seen++;
 	while ((n = io_uring_peek_batch_cqe(&r->ring, cqes, REAP_BATCH)) != 0) {
 		for (unsigned i = 0; i < n; i++)
 			dispatch(r, cqes[i]);

@@ -51,6 +51,7 @@ struct reel__ring {
 	uint32_t nslots, free_head;
 	uint64_t inflight;         /* ops whose final CQE has not arrived */
 	uint64_t stale_cqes;       /* CQEs whose slot generation did not match */
+	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
 };
 

@@ -373,6 +373,7 @@ static void loop_term(struct reel__loop *l)
 	l->stats.timers_at_close = l->wheel.count;
 	l->stats.inflight_at_close = l->ring.inflight;
 	l->stats.stale_cqes = l->ring.stale_cqes;
+	l->stats.cq_overflows = l->ring.overflows_seen;
 	reel__task_table_term(l);
 	l->stats.stacks_at_close = l->stacks.live;
 	reel__stack_pool_term(&l->stacks);

@@ -1,0 +1,218 @@
+/*
+ * Description: the stack pool: sizes round to power-of-two classes, freed
+ * stacks are reused most-recent first, every stack has a guard page that
+ * faults, many guarded stacks cost few VMAs with MADV_GUARD_INSTALL, and a
+ * fiber that overflows its stack dies by SIGSEGV with a message naming it,
+ * under both guard kinds.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "stack.h"
+
+static void test_stack_sizes_round_to_classes(void **state)
+{
+	(void)state;
+	assert_int_equal(reel__stack_size(0), 16384);
+	assert_int_equal(reel__stack_size(1), 16384);
+	assert_int_equal(reel__stack_size(16384), 16384);
+	assert_int_equal(reel__stack_size(16385), 32768);
+	assert_int_equal(reel__stack_size(65536), 65536);
+	assert_int_equal(reel__stack_size((size_t)64 << 20), (size_t)64 << 20);
+	assert_int_equal(reel__stack_size(((size_t)64 << 20) + 1), 0);   /* too big */
+}
+
+static void test_stack_reuse_most_recent_first(void **state)
+{
+	struct reel__stack_pool p;
+	struct reel__stack a, b, c;
+
+	(void)state;
+	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	assert_int_equal(reel__stack_alloc(&p, 65536, &a), 0);
+	assert_int_equal(reel__stack_alloc(&p, 65536, &b), 0);
+	assert_ptr_not_equal(a.lo, b.lo);
+	assert_int_equal(a.size, 65536);
+	memset(a.lo, 0xa5, a.size);               /* the whole stack is usable */
+	memset(b.lo, 0x5a, b.size);
+	reel__stack_free(&p, &a);
+	reel__stack_free(&p, &b);
+	assert_int_equal(reel__stack_alloc(&p, 60000, &c), 0);
+	assert_ptr_equal(c.lo, b.lo);             /* warmest first */
+	assert_int_equal(p.live, 1);              /* a, b freed; c live */
+	reel__stack_free(&p, &c);
+	assert_int_equal(p.live, 0);
+	reel__stack_pool_term(&p);
+}
+
+static void test_stack_invalid_size_is_einval(void **state)
+{
+	struct reel__stack_pool p;
+	struct reel__stack s;
+
+	(void)state;
+	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	assert_int_equal(reel__stack_alloc(&p, (size_t)1 << 40, &s), -EINVAL);
+	reel__stack_pool_term(&p);
+}
+
+/* Touch the byte just below a stack in a child; it must die by SIGSEGV. */
+static void guard_faults(bool guard_install)
+{
+	struct reel__stack_pool p;
+	struct reel__stack s;
+	int wstatus;
+	pid_t pid;
+
+	assert_int_equal(reel__stack_pool_init(&p, guard_install), 0);
+	assert_int_equal(reel__stack_alloc(&p, 32768, &s), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		*(volatile char *)(s.lo - 1) = 1;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
+	reel__stack_free(&p, &s);
+	reel__stack_pool_term(&p);
+}
+
+static void test_stack_guard_page_faults_madv_guard(void **state)
+{
+	(void)state;
+	if (!reel__stack_guard_install_supported())
+		skip();
+	guard_faults(true);
+}
+
+static void test_stack_guard_page_faults_mprotect(void **state)
+{
+	(void)state;
+	guard_faults(false);
+}
+
+static int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void test_stack_guards_cost_no_vma_with_guard_install(void **state)
+{
+	enum { N = 20000 };
+	struct reel__stack_pool p;
+	struct reel__stack *s = calloc(N, sizeof(*s));
+	int before;
+
+	(void)state;
+	if (!reel__stack_guard_install_supported())
+		skip();
+	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	before = count_maps();
+	for (int i = 0; i < N; i++)
+		assert_int_equal(reel__stack_alloc(&p, 16384, &s[i]), 0);
+	/* 20000 stacks in slabs of 64: at most one VMA per slab, not 2 per stack. */
+	assert_true(count_maps() - before < N / 64 + 16);
+	for (int i = 0; i < N; i++)
+		reel__stack_free(&p, &s[i]);
+	reel__stack_pool_term(&p);
+	free(s);
+}
+
+static volatile int depth_limit = 1 << 30;   /* opaque to the compiler */
+
+static int recurse(int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	if (n >= depth_limit)
+		return 0;
+	return recurse(n + 1) + pad[0];
+}
+
+static int overflow_body(void *arg)
+{
+	(void)arg;
+	return recurse(0);
+}
+
+static int spawn_overflow(void *arg)
+{
+	struct reel_spawn_opts o = { .stack_size = 32768, .name = "deep-recursion" };
+	reel_task t;
+
+	(void)arg;
+	if (reel_spawn(&t, overflow_body, NULL, &o) != 0)
+		return 1;
+	reel_join(t, NULL);
+	return 2;   /* not reached: the child dies */
+}
+
+/* Run a fiber that overflows in a child; return its stderr and status. */
+static void overflow_child(unsigned disable)
+{
+	struct reel_run_opts opts = { .disable = disable };
+	char out[1024] = "";
+	int pipefd[2], wstatus;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		reel_run(spawn_overflow, NULL, &opts, NULL);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
+	assert_non_null(strstr(out, "fiber 'deep-recursion'"));
+	assert_non_null(strstr(out, "overflowed its 32768-byte stack"));
+}
+
+static void test_stack_overflow_dies_naming_the_fiber(void **state)
+{
+	(void)state;
+	overflow_child(0);
+}
+
+static void test_stack_overflow_dies_naming_the_fiber_mprotect(void **state)
+{
+	(void)state;
+	overflow_child(REEL_NO_GUARD_INSTALL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stack_sizes_round_to_classes),
+		cmocka_unit_test(test_stack_reuse_most_recent_first),
+		cmocka_unit_test(test_stack_invalid_size_is_einval),
+		cmocka_unit_test(test_stack_guard_page_faults_madv_guard),
+		cmocka_unit_test(test_stack_guard_page_faults_mprotect),
+		cmocka_unit_test(test_stack_guards_cost_no_vma_with_guard_install),
+		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber),
+		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber_mprotect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
