@@ -26,6 +26,16 @@
 
 #include "stack.h"
 
+#if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+/* Tell valgrind these are stacks, or it takes each switch for a wild
+ * stack-pointer jump. A no-op outside valgrind. */
+#define register_stack(lo, size) \
+	((void)VALGRIND_STACK_REGISTER((lo), (char *)(lo) + (size)))
+#else
+#define register_stack(lo, size) ((void)0)
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -167,6 +177,7 @@ static int grow_class(struct reel__stack_pool *p, struct reel__stack_class *c)
 		err = install_guard(p, guard);
 		if (!err)
 			err = push_free(c, guard + p->page);
+		register_stack(guard + p->page, c->size);
 		if (err)
 			return err;   /* the slab stays tracked and is unmapped at term */
 	}

@@ -23,6 +23,19 @@
 #include "reel.h"
 #include "internal.h"
 
+#if defined(REEL_HAVE_VALGRIND)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* Under valgrind (50x slower) the big counts shrink tenfold; the full
+ * counts run in the plain and sanitizer builds. */
+static inline long scaled(long n)
+{
+	return RUNNING_ON_VALGRIND ? n / 10 : n;
+}
+
 static char fiber_failure[512];
 
 #define FCHECK(cond)                                                        \

@@ -18,6 +18,7 @@
 #define RAW_SWITCH_TESTS 1
 #endif
 
+#ifdef RAW_SWITCH_TESTS
 void *main_sp, *fiber_sp;
 uint64_t got[6];
 static char *stack_mem;
@@ -26,7 +27,6 @@ static int fiber_round_mode, fiber_saw_mode;
 
 enum { STACK = 64 * 1024 };
 
-#ifdef RAW_SWITCH_TESTS
 /* The fiber: trash every callee-saved register, switch its own rounding
  * mode, go back; next time, check its own mode survived main's changes. */
 static void clobber_entry(void *arg)

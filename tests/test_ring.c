@@ -80,11 +80,11 @@ static void test_ring_cq_overflow_loses_nothing(void **state)
 	(void)state;
 	for (size_t c = 0; c < NCONFIGS; c++) {
 		struct reel_run_opts o = { .ring_entries = 4, .disable = configs[c].disable };
-		struct nop_job j = { .nops = 1, .fibers = 100000 };
+		struct nop_job j = { .nops = 1, .fibers = (int)scaled(100000) };
 
 		print_message("config: %s\n", configs[c].name);
 		run_ok_opts(nop_main, &j, &o);
-		assert_int_equal(j.done, 100000);
+		assert_int_equal(j.done, scaled(100000));
 		assert_true(reel__last_run_stats()->cq_overflows > 0);
 	}
 }
