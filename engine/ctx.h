@@ -5,7 +5,8 @@
  * registers the ABI makes callee-saved (x86-64 SysV: rbx, rbp, r12-r15, the
  * MXCSR control bits and the x87 control word) on the current stack, stores
  * the stack pointer in *@save_sp, loads @load_sp and pops the same frame from
- * there. Caller-saved state needs no saving: the C compiler already treats
+ * there, and "returns" @value - chosen by the switcher - to the resumed
+ * context. Caller-saved state needs no saving: the C compiler already treats
  * the call as clobbering it. No signal mask is touched (why not swapcontext:
  * one rt_sigprocmask syscall per switch).
  *
@@ -22,7 +23,8 @@
 
 typedef void (*reel__ctx_entry)(void *arg);
 
-void reel__ctx_switch(void **save_sp, void *load_sp);
+/* Returns @value as passed by whichever context later switches back here. */
+int reel__ctx_switch(void **save_sp, void *load_sp, int value);
 
 /* Returns the initial stack pointer for a stack whose highest usable byte is
  * just below @stack_top (16-byte aligned). */

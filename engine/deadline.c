@@ -19,15 +19,13 @@
 #include "internal.h"
 #include "trace.h"
 
-/* -ECANCELED, -ETIMEDOUT or 0: what a parking call of @f must return now.
- * Cancellation wins over a deadline when both are visible. */
-int reel__interrupt_pending(const struct reel__fiber *f)
+/* The slow path of reel__interrupt_pending: walk the scopes out to the
+ * first shield. Cancellation wins over a deadline when both are visible. */
+int reel__interrupt_pending_scoped(const struct reel__fiber *f)
 {
 	const struct reel__scope *s;
 	bool expired = false;
 
-	if (reel_likely(!f->scope))
-		return f->cancelled ? -ECANCELED : 0;
 	for (s = f->scope; s; s = s->outer) {
 		expired |= s->expired;
 		if (s->shield)

@@ -9,6 +9,7 @@
 #ifndef REEL_INTERNAL_H
 #define REEL_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,18 +70,11 @@ struct reel__scope {
  * (its stack returned to the pool) right after its last switch-out.
  */
 struct reel__fiber {
+	/* Hot: touched on every park and switch. */
 	void *sp;                     /* saved stack pointer while switched out */
 	struct reel__list ready_node; /* on loop->ready while READY */
 	struct reel__loop *loop;
-	reel_fn fn;
-	void *arg;
 	struct reel__scope *scope;    /* innermost deadline scope, or NULL */
-	struct reel__timer timer;     /* reel_sleep's */
-	struct reel__stack stack;
-	const char *name;
-	uint64_t id;                  /* the task handle's id */
-	uint32_t slot;                /* index in loop->tasks */
-	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
 	int wake_result;              /* what reel__park returns */
 	int saved_errno;              /* errno is per thread; keep it per fiber */
 	uint8_t state;                /* enum reel__fiber_state */
@@ -88,6 +82,15 @@ struct reel__fiber {
 	bool interruptible;           /* while PARKED: cancel/deadline may wake */
 	bool cancelled;               /* sticky */
 	bool started;
+	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
+	uint64_t id;                  /* the task handle's id */
+	/* Cold. */
+	reel_fn fn;
+	void *arg;
+	struct reel__timer timer;     /* reel_sleep's */
+	struct reel__stack stack;
+	const char *name;
+	uint32_t slot;                /* index in loop->tasks */
 	void *asan_fake_stack;
 };
 
@@ -120,11 +123,15 @@ struct reel__loop_stats {
 };
 
 struct reel__loop {
+	/* Hot: every switch touches these; keep them in one cache line. */
 	struct reel__fiber *current;  /* the running fiber */
 	struct reel__list ready;      /* READY fibers, FIFO */
 	unsigned nready;
 	unsigned budget;              /* switches left in this pass */
 	struct reel__fiber *zombie;   /* ended; its stack is freed after the switch */
+	int *errno_ptr;               /* this thread's errno, saved per fiber */
+	uint64_t switches;
+	/* Cold. */
 	struct reel__fiber *main;
 	void *thread_sp;              /* reel_run's own stack while fibers run */
 	bool shutting_down;           /* main has returned */
@@ -133,6 +140,7 @@ struct reel__loop {
 	uint64_t live;                /* fibers that have not ended, main included */
 	struct reel__task_slot *tasks;
 	uint32_t ntasks, task_free;
+	uint32_t first_gen;           /* this run's epoch, see task.c */
 	struct reel__ring ring;
 	struct reel__wheel wheel;
 	struct reel__stack_pool stacks;
@@ -142,7 +150,10 @@ struct reel__loop {
 	void *thread_fake_stack;
 };
 
-extern __thread struct reel__loop *reel__loop_cur;
+/* initial-exec: one %fs-relative load, no __tls_get_addr call per access.
+ * The library is linked at start-up, not dlopen'ed, in every supported use. */
+extern __thread struct reel__loop *reel__loop_cur
+	__attribute__((tls_model("initial-exec")));
 
 /* The running fiber, or NULL outside a fiber. */
 static inline struct reel__fiber *reel__self_fiber(void)
@@ -170,7 +181,16 @@ void reel__task_table_term(struct reel__loop *l);
 int reel__task_table_init(struct reel__loop *l);
 
 /* deadline.c */
-int reel__interrupt_pending(const struct reel__fiber *f);
+int reel__interrupt_pending_scoped(const struct reel__fiber *f);
+
+/* -ECANCELED, -ETIMEDOUT or 0: what a parking call of @f must return now.
+ * Inline: every park and yield asks, and most fibers have no scope. */
+static inline int reel__interrupt_pending(const struct reel__fiber *f)
+{
+	if (reel_likely(!f->scope))
+		return reel_unlikely(f->cancelled) ? -ECANCELED : 0;
+	return reel__interrupt_pending_scoped(f);
+}
 void reel__interrupt(struct reel__fiber *f);
 
 /* op.c: park the caller until @op's final CQE; the SQE was prepared by the

@@ -91,7 +91,9 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns);
 /* Is there a reason to enter the kernel at the end of a pass? */
 static inline bool reel__ring_busy(const struct reel__ring *r)
 {
-	return r->inflight || io_uring_sq_ready(&r->ring);
+	/* sqe_tail - sqe_head: SQEs we queued and have not flushed to the
+	 * kernel yet; a local count, no load from the shared ring. */
+	return r->inflight || r->ring.sq.sqe_tail != r->ring.sq.sqe_head;
 }
 
 #endif /* REEL_RING_H */

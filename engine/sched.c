@@ -52,7 +52,7 @@
 
 enum { PASS_MAX = 1024, MAX_RING_ENTRIES = 32768 };
 
-__thread struct reel__loop *reel__loop_cur;
+__thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
 static __thread struct reel__loop_stats last_stats;
 
 static const char *const park_reason_names[REEL__PARK_REASONS] = {
@@ -105,6 +105,17 @@ void reel__wake(struct reel__fiber *f, int result)
 	reel__ready(f->loop, f);
 }
 
+/* Free the stack of a fiber that has ended; we stand on another stack. */
+static inline void release_zombie(struct reel__loop *l)
+{
+	struct reel__fiber *z = l->zombie;
+
+	if (reel_unlikely(z != NULL)) {
+		l->zombie = NULL;
+		reel__stack_free(&l->stacks, &z->stack);
+	}
+}
+
 static void report_deadlock(struct reel__loop *l)
 {
 	fprintf(stderr, "reel: deadlock: %llu fibers are parked and nothing "
@@ -148,9 +159,10 @@ static void wait_for_events(struct reel__loop *l)
 }
 
 /* The end of a pass: submit, reap, expire; block only when nothing is ready. */
-static void end_pass(struct reel__loop *l)
+static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 {
 	l->stats.passes++;
+	release_zombie(l);
 	if (reel__ring_busy(&l->ring))
 		reel__ring_poll(&l->ring);
 	expire_timers(l);
@@ -159,12 +171,20 @@ static void end_pass(struct reel__loop *l)
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
 
-static struct reel__fiber *next_ready(struct reel__loop *l)
+static inline struct reel__fiber *next_ready(struct reel__loop *l)
 {
 	struct reel__list *n;
 
-	if (reel_unlikely(l->budget == 0 || reel__list_empty(&l->ready)))
-		end_pass(l);
+	if (reel_unlikely(l->budget == 0 || reel__list_empty(&l->ready))) {
+		/* Nothing to submit, reap or expire: the pass ends for free. */
+		if (!reel__list_empty(&l->ready) && !reel__ring_busy(&l->ring) &&
+		    reel__wheel_empty(&l->wheel)) {
+			l->stats.passes++;
+			l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
+		} else {
+			end_pass(l);
+		}
+	}
 	l->budget--;
 	n = reel__list_pop(&l->ready);
 	l->nready--;
@@ -203,37 +223,40 @@ static void asan_finish_switch(struct reel__loop *l, struct reel__fiber *self)
 #define asan_finish_switch(l, self) ((void)0)
 #endif
 
-/* Runs on every fiber right after it is switched to. */
-static inline void after_switch(struct reel__loop *l)
-{
-	struct reel__fiber *z = l->zombie;
-
-	if (reel_unlikely(z != NULL)) {
-		l->zombie = NULL;
-		reel__stack_free(&l->stacks, &z->stack);
-	}
-}
-
-static void switch_fiber(struct reel__loop *l, struct reel__fiber *from,
-			 struct reel__fiber *to, bool from_dies)
+/*
+ * Everything a switch to @to needs before the registers move. The resumed
+ * side may go on straight in user code (a tail-switched reel_yield), so its
+ * errno is restored here, not after. Returns what @to's switch call returns:
+ * the interruption it must report, for a yield.
+ */
+static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
+				 struct reel__fiber *to)
 {
 	to->state = REEL__FIBER_RUNNING;
 	l->current = to;
-	l->stats.switches++;
-	from->saved_errno = errno;
+	l->switches++;
+	from->saved_errno = *l->errno_ptr;
+	*l->errno_ptr = to->saved_errno;
 	REEL_TRACE2(switch, from->id, to->id);
+	return reel__interrupt_pending(to);
+}
+
+static inline void switch_fiber(struct reel__loop *l, struct reel__fiber *from,
+				struct reel__fiber *to, bool from_dies)
+{
+	int value = prepare_switch(l, from, to);
+
 	asan_start_switch(l, from, to, from_dies);
-	reel__ctx_switch(&from->sp, to->sp);
+	reel__ctx_switch(&from->sp, to->sp, value);
 	/* Resumed: some fiber switched back to us. */
 	asan_finish_switch(l, from);
-	after_switch(l);
-	errno = from->saved_errno;
+	release_zombie(l);
 }
 
 void reel__fiber_started(struct reel__loop *l, struct reel__fiber *f)
 {
 	asan_finish_switch(l, f);
-	after_switch(l);
+	release_zombie(l);
 	(void)f;
 }
 
@@ -272,6 +295,7 @@ int reel_yield(void)
 {
 	struct reel__loop *l = reel__loop_cur;
 	struct reel__fiber *f = l ? l->current : NULL;
+	struct reel__fiber *next;
 	int r;
 
 	if (reel_unlikely(!f))
@@ -281,8 +305,22 @@ int reel_yield(void)
 		return r;
 	f->park_reason = REEL__PARK_YIELD;
 	reel__ready(l, f);
-	reel__switch_to_next(l, f);
+	next = next_ready(l);
+	if (next == f) {
+		f->state = REEL__FIBER_RUNNING;
+		return reel__interrupt_pending(f);
+	}
+	release_zombie(l);
+#ifdef REEL_ASAN
+	switch_fiber(l, f, next, false);
 	return reel__interrupt_pending(f);
+#else
+	/* A tail call: the switch saves our caller's return address as the
+	 * resume point, so when we are switched back to we land right in the
+	 * caller with the value prepare_switch computed - no return through
+	 * reel_yield, whose ret the return-stack predictor would miss. */
+	return reel__ctx_switch(&f->sp, next->sp, prepare_switch(l, f, next));
+#endif
 }
 
 /* A fiber's last act: hand the CPU on and never come back. Main hands it
@@ -292,10 +330,13 @@ void reel__fiber_exit(struct reel__loop *l, struct reel__fiber *f)
 	if (f == l->main) {
 		l->current = NULL;
 		asan_start_switch(l, f, NULL, true);
-		reel__ctx_switch(&f->sp, l->thread_sp);
+		reel__ctx_switch(&f->sp, l->thread_sp, 0);
 	} else {
+		struct reel__fiber *next = next_ready(l);
+
+		release_zombie(l);   /* an older one: never ourselves */
 		l->zombie = f;
-		switch_fiber(l, f, next_ready(l), true);
+		switch_fiber(l, f, next, true);
 	}
 	abort();   /* a dead fiber was switched to */
 }
@@ -345,6 +386,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	int err;
 
 	reel__list_init(&l->ready);
+	l->errno_ptr = &errno;
 	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
 	if (err)
 		goto fail;
@@ -369,6 +411,7 @@ fail:
 
 static void loop_term(struct reel__loop *l)
 {
+	l->stats.switches = l->switches;
 	l->stats.live_at_close = l->live;
 	l->stats.timers_at_close = l->wheel.count;
 	l->stats.inflight_at_close = l->ring.inflight;
@@ -415,8 +458,9 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	l->nready--;
 	l->current = l->main;
 	asan_start_switch(l, NULL, l->main, false);
-	reel__ctx_switch(&l->thread_sp, l->main->sp);
+	reel__ctx_switch(&l->thread_sp, l->main->sp, 0);
 	asan_finish_switch(l, NULL);
+	release_zombie(l);
 	reel__stack_free(&l->stacks, &l->main->stack);
 	if (status)
 		*status = l->main_status;

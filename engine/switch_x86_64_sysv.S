@@ -13,6 +13,10 @@
  *   sp+48  rbp                 frame pointer chain stays intact
  *   sp+56  return address      where the switched-to context resumes
  *
+ * The switch leaves with `pop %rcx; jmp *%rcx` rather than ret, and passes a
+ * value in eax to the context it resumes: reel_yield tail-calls the switch,
+ * so a yielding fiber resumes straight in its caller with its result.
+ *
  * A fresh context made by reel__ctx_make holds the same frame with rbp = 0
  * (end of the frame-pointer chain), r12 = entry, r13 = arg, default MXCSR
  * and x87 control word, and returns into reel__ctx_start.
@@ -27,7 +31,7 @@
 
 	.text
 
-/* void reel__ctx_switch(void **save_sp, void *load_sp) */
+/* int reel__ctx_switch(void **save_sp, void *load_sp, int value) */
 	.globl	reel__ctx_switch
 	.hidden	reel__ctx_switch
 	.type	reel__ctx_switch, @function
@@ -58,6 +62,7 @@ reel__ctx_switch:
 	stmxcsr	(%rsp)			/* SSE control/status */
 	fnstcw	4(%rsp)			/* x87 control word */
 	movq	%rsp, (%rdi)		/* *save_sp = our frame */
+	movl	%edx, %eax		/* value: what the other side's call returns */
 	movq	%rsi, %rsp		/* switch to the other stack */
 	ldmxcsr	(%rsp)			/* restore its SSE control */
 	fldcw	4(%rsp)			/* restore its x87 control word */
@@ -75,7 +80,14 @@ reel__ctx_switch:
 	.cfi_adjust_cfa_offset -8
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
-	ret				/* resume where it switched out */
+	popq	%rcx			/* its resume address ... */
+	.cfi_adjust_cfa_offset -8
+	.cfi_register rip, rcx
+	jmp	*%rcx			/* ... reached by an indirect jump, not ret:
+					 * the return-stack predictor holds the
+					 * other context's calls and would miss on
+					 * every switch; the branch predictor
+					 * learns the ping-pong */
 	.cfi_endproc
 	.size	reel__ctx_switch, .-reel__ctx_switch
 

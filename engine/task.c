@@ -19,7 +19,21 @@
 #include "internal.h"
 #include "trace.h"
 
-enum { FIRST_TASKS = 64 };
+enum { FIRST_TASKS = 64, GEN_BITS = 24 };
+
+/*
+ * Generations: the top 8 bits are the run's epoch, the low 24 count reuses
+ * of the slot. A handle kept from an earlier reel_run (of this or another
+ * thread) carries another epoch and is stale here, not someone else's task.
+ */
+static unsigned run_epoch;
+
+static uint32_t next_gen(uint32_t gen)
+{
+	uint32_t count = (gen + 1) & ((1u << GEN_BITS) - 1);
+
+	return (gen & ~((1u << GEN_BITS) - 1)) | (count ? count : 1);
+}
 
 static uint64_t make_id(uint32_t slot, uint32_t gen)
 {
@@ -28,12 +42,15 @@ static uint64_t make_id(uint32_t slot, uint32_t gen)
 
 int reel__task_table_init(struct reel__loop *l)
 {
+	unsigned epoch = __atomic_add_fetch(&run_epoch, 1, __ATOMIC_RELAXED) & 0xff;
+
 	l->tasks = calloc(FIRST_TASKS, sizeof(*l->tasks));
 	if (!l->tasks)
 		return -ENOMEM;
 	l->ntasks = FIRST_TASKS;
+	l->first_gen = (epoch << GEN_BITS) | 1;
 	for (uint32_t i = 0; i < FIRST_TASKS; i++) {
-		l->tasks[i].gen = 1;
+		l->tasks[i].gen = l->first_gen;
 		l->tasks[i].next_free = i + 1;
 	}
 	l->task_free = 0;
@@ -58,7 +75,7 @@ static int grow_tasks(struct reel__loop *l)
 	if (!t)
 		return -ENOMEM;
 	for (uint32_t i = l->ntasks; i < n; i++) {
-		t[i] = (struct reel__task_slot){ .gen = 1, .next_free = i + 1 };
+		t[i] = (struct reel__task_slot){ .gen = l->first_gen, .next_free = i + 1 };
 	}
 	l->tasks = t;
 	l->task_free = l->ntasks;
@@ -69,9 +86,8 @@ static int grow_tasks(struct reel__loop *l)
 static void free_slot(struct reel__loop *l, uint32_t idx)
 {
 	struct reel__task_slot *s = &l->tasks[idx];
-	uint32_t gen = s->gen + 1;
 
-	*s = (struct reel__task_slot){ .gen = gen ? gen : 1, .next_free = l->task_free };
+	*s = (struct reel__task_slot){ .gen = next_gen(s->gen), .next_free = l->task_free };
 	l->task_free = idx;
 }
 
@@ -231,10 +247,12 @@ int reel_join(reel_task task, int *status)
 	s = lookup(l, task, &idx);
 	if (!s)
 		return -ESRCH;
-	if (s->is_main || s->joiner)
+	if (s->is_main)
 		return -EINVAL;
 	if (s->fiber == self)
 		return -EDEADLK;
+	if (s->joiner)
+		return -EINVAL;
 	r = reel__interrupt_pending(self);
 	if (s->state == REEL__TASK_ALIVE) {
 		s->joiner = self;

@@ -45,7 +45,7 @@ static void clobber_entry(void *arg)
 			"mov $0xdead, %%r14\n\t"
 			"mov $0xdead, %%r15\n\t"
 			::: "rbx", "r12", "r13", "r14", "r15");
-		reel__ctx_switch(&fiber_sp, main_sp);
+		reel__ctx_switch(&fiber_sp, main_sp, 0);
 	}
 }
 
@@ -114,13 +114,13 @@ static void test_ctx_fp_control_state_is_per_context(void **state)
 	fiber_sp = reel__ctx_make(stack_mem + STACK, clobber_entry, NULL);
 
 	fesetround(FE_TOWARDZERO);
-	reel__ctx_switch(&main_sp, fiber_sp);       /* fiber sets FE_UPWARD */
+	reel__ctx_switch(&main_sp, fiber_sp, 0);      /* fiber sets FE_UPWARD */
 	assert_int_equal(fiber_round_mode, FE_UPWARD);
 	assert_int_equal(fegetround(), FE_TOWARDZERO); /* ours came back (MXCSR + x87) */
 	assert_int_equal(x87_cw() & 0x0c00, 0x0c00);   /* x87 RC = toward zero */
 
 	fesetround(FE_DOWNWARD);
-	reel__ctx_switch(&main_sp, fiber_sp);       /* fiber reads its own mode */
+	reel__ctx_switch(&main_sp, fiber_sp, 0);      /* fiber reads its own mode */
 	assert_int_equal(fiber_saw_mode, FE_UPWARD);
 	assert_int_equal(fegetround(), FE_DOWNWARD);
 	fesetround(FE_TONEAREST);
