@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "reel.h"
@@ -31,6 +32,7 @@ struct bench_cfg {
 	bool quick;
 	unsigned reps;          /* R: repetitions of every measurement */
 	uint64_t target_ns;     /* how long one calibrated repetition should take */
+	uint64_t budget_ns;     /* 0, or when a slow benchmark stops repeating */
 };
 
 /* One side of a row: a value per repetition. */
@@ -68,7 +70,7 @@ typedef int (*bench_fn)(void *ctx, uint64_t iters, uint64_t *elapsed_ns);
 
 /* One contestant of bench_measure. */
 struct bench_case {
-	const char *name;       /* for messages */
+	const char *name;       /* a label, for whoever debugs it */
 	bench_fn fn;
 	void *ctx;
 	uint64_t ops_per_iter;  /* operations one iteration stands for (0 = 1) */
@@ -83,9 +85,6 @@ static inline uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Keep the compiler from deleting a loop whose result nobody reads. */
-#define bench_keep(x) __asm__ volatile("" : : "g"(x) : "memory")
-
 /*
  * bench_measure - calibrate every case with iters == 0 (which also warms it
  * up), then run all @n cases once per repetition, in turn, and store each
@@ -96,6 +95,18 @@ int bench_measure(const struct bench_cfg *cfg, struct bench_case *cases,
 		  unsigned n, struct bench_series *out);
 
 void bench_series_add(struct bench_series *s, double v);
+
+/*
+ * bench_more_reps - may a benchmark whose repetitions each take seconds (a
+ * million fibers) start repetition @done + 1? Yes up to cfg->reps, except
+ * that in quick mode it stops after two once cfg->budget_ns has passed since
+ * @start_ns, so that a slow engine cannot stretch a quick run to minutes;
+ * the row then shows fewer repetitions and a note says why.
+ */
+bool bench_more_reps(const struct bench_cfg *cfg, unsigned done, uint64_t start_ns);
+/* The note for a benchmark that bench_more_reps cut short. */
+void bench_note_reps(const char *bench, const struct bench_cfg *cfg,
+		     unsigned done, uint64_t start_ns);
 
 /* Print @row to the table on stdout and keep it for the CSV. */
 void bench_report(const char *bench, const struct bench_row *row);
@@ -130,6 +141,10 @@ void bench_unpin(const cpu_set_t *saved);
  * loop's own explanation, tagged with @bench, and returns its -errno.
  */
 int bench_reel_run(const char *bench, reel_fn main, void *arg);
+
+/* A child process measuring for a benchmark, 0 when none: the watchdog
+ * kills it before giving up, so no orphan keeps a million fibers alive. */
+extern volatile pid_t bench_child;
 
 /* Resident set size of this process in bytes (/proc/self/statm), or 0. */
 uint64_t bench_rss_bytes(void);

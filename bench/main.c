@@ -72,6 +72,8 @@ static void watchdog(int sig)
 				   "watchdog fired (hang?)\n";
 
 	(void)sig;
+	if (bench_child > 0)
+		kill(bench_child, SIGKILL);
 	if (write(2, pre, sizeof(pre) - 1) < 0 ||
 	    write(2, running, strlen(running)) < 0 ||
 	    write(2, post, sizeof(post) - 1) < 0)
@@ -108,12 +110,13 @@ static void print_machine(const struct bench_cfg *cfg)
 #else
 	printf("- compiler: gcc %s\n", __VERSION__);
 #endif
+	printf("- switch, spawn and nop run pinned to the CPU they start on\n");
 	printf("- cells: median (min-max) of R repetitions; ratio = reel/base "
 	       "of the medians, or base/reel where the goal says so\n\n");
 	fflush(stdout);
 }
 
-static int parse_args(int argc, char **argv, struct bench_cfg *cfg,
+static void parse_args(int argc, char **argv, struct bench_cfg *cfg,
 		      const char **only, const char **csv)
 {
 	static const struct option longopts[] = {
@@ -149,7 +152,6 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg,
 		usage(stderr);
 		exit(2);
 	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
 	ran = 0;
 	cfg.reps = cfg.quick ? 5 : 11;
 	cfg.target_ns = cfg.quick ? 20000000u : 100000000u;
+	cfg.budget_ns = cfg.quick ? UINT64_C(12000000000) : 0;
 	signal(SIGALRM, watchdog);
 	print_machine(&cfg);
 	bench_table_header();

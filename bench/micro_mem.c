@@ -239,11 +239,13 @@ static int in_child(void (*fn)(void *, struct mem_result *), void *arg,
 		fn(arg, &r);
 		_exit(write(fds[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
 	}
+	bench_child = pid;
 	close(fds[1]);
 	got = read(fds[0], res, sizeof(*res));
 	close(fds[0]);
 	if (waitpid(pid, &wstatus, 0) < 0)
 		return bench_fail(NAME, -errno, "waitpid");
+	bench_child = 0;
 	if (WIFSIGNALED(wstatus))
 		return bench_fail(NAME, 0, "%s: the child was killed by "
 				  "signal %d (%s)", what, WTERMSIG(wstatus),
@@ -261,11 +263,13 @@ int bench_mem(const struct bench_cfg *cfg)
 	struct mem_result r;
 	long max_maps = bench_read_long("/proc/sys/vm/max_map_count");
 	long thr_maps = 0;
+	uint64_t start = bench_now_ns();
+	unsigned rep;
 	int err;
 
 	if (max_maps < 0)
 		return bench_fail(NAME, (int)max_maps, "reading vm.max_map_count");
-	for (unsigned rep = 0; rep < cfg->reps; rep++) {
+	for (rep = 0; bench_more_reps(cfg, rep, start); rep++) {
 		err = in_child(measure_fibers, (void *)(uintptr_t)100000, "100k fibers", &r);
 		if (err < 0)
 			return err;
@@ -293,6 +297,7 @@ int bench_mem(const struct bench_cfg *cfg)
 		.name = "mem: /proc/self/maps lines at 1M fibers", .unit = "lines",
 		.reel = &maps, .base_name = "vm.max_map_count",
 		.base = &limit, .goal = BENCH_BELOW_BASE });
+	bench_note_reps(NAME, cfg, rep, start);
 	bench_note("mem: fibers and threads have 16 KiB stacks; 10k idle "
 		   "pthreads had %ld lines in /proc/self/maps", thr_maps);
 	return 0;

@@ -65,9 +65,9 @@ struct reel__scope {
 };
 
 /*
- * A fiber. It lives at the top of its own stack, so an idle fiber costs the
- * one page holding this struct and its few frames. Owned by the loop; freed
- * (its stack returned to the pool) right after its last switch-out.
+ * A fiber. It lives in the loop's fiber pool (fiber.c explains why not at
+ * the top of its stack). Owned by the loop; freed, with its stack, right
+ * after its last switch-out.
  */
 struct reel__fiber {
 	/* Hot: touched on every park and switch. */
@@ -92,6 +92,15 @@ struct reel__fiber {
 	const char *name;
 	uint32_t slot;                /* index in loop->tasks */
 	void *asan_fake_stack;
+	struct reel__fiber *next_free; /* on the fiber pool's free list */
+};
+
+/* Fiber structs, packed in huge-page chunks (fiber.c). */
+struct reel__fiber_pool {
+	struct reel__fiber *free;
+	void **chunks;
+	size_t nchunks;
+	size_t live;
 };
 
 enum reel__task_state { REEL__TASK_FREE, REEL__TASK_ALIVE, REEL__TASK_DONE };
@@ -120,6 +129,7 @@ struct reel__loop_stats {
 	uint64_t stale_cqes;
 	uint64_t cq_overflows;        /* times the kernel's CQ overflow list was used */
 	uint64_t stacks_at_close;     /* stacks not returned to the pool */
+	uint64_t fibers_at_close;     /* fiber structs not returned to the pool */
 };
 
 struct reel__loop {
@@ -144,6 +154,7 @@ struct reel__loop {
 	struct reel__ring ring;
 	struct reel__wheel wheel;
 	struct reel__stack_pool stacks;
+	struct reel__fiber_pool fibers;
 	struct reel__loop_stats stats;
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
@@ -162,6 +173,11 @@ static inline struct reel__fiber *reel__self_fiber(void)
 
 	return l ? l->current : NULL;
 }
+
+/* fiber.c */
+struct reel__fiber *reel__fiber_alloc(struct reel__fiber_pool *p);
+void reel__fiber_free(struct reel__fiber_pool *p, struct reel__fiber *f);
+void reel__fiber_pool_term(struct reel__fiber_pool *p);
 
 /* sched.c */
 void reel__ready(struct reel__loop *l, struct reel__fiber *f);

@@ -50,7 +50,8 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-enum { PASS_MAX = 1024, MAX_RING_ENTRIES = 32768 };
+enum { PASS_MAX = 1024, MAX_RING_ENTRIES = 32768, TRIM_BUDGET = 256 };
+#define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
 
 __thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
 static __thread struct reel__loop_stats last_stats;
@@ -113,6 +114,7 @@ static inline void release_zombie(struct reel__loop *l)
 	if (reel_unlikely(z != NULL)) {
 		l->zombie = NULL;
 		reel__stack_free(&l->stacks, &z->stack);
+		reel__fiber_free(&l->fibers, z);
 	}
 }
 
@@ -158,6 +160,14 @@ static void wait_for_events(struct reel__loop *l)
 	expire_timers(l);
 }
 
+/* Nothing ready and no timer due within TRIM_IDLE_NS: time for chores. */
+static bool idle_for_a_while(struct reel__loop *l)
+{
+	uint64_t next = reel__wheel_next_ns(&l->wheel);
+
+	return next == UINT64_MAX || next > reel_now() + TRIM_IDLE_NS;
+}
+
 /* The end of a pass: submit, reap, expire; block only when nothing is ready. */
 static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 {
@@ -166,8 +176,15 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	if (reel__ring_busy(&l->ring))
 		reel__ring_poll(&l->ring);
 	expire_timers(l);
-	while (reel__list_empty(&l->ready))
+	while (reel__list_empty(&l->ready)) {
+		/* Idle for a while: give back the pages of unused stacks. */
+		if (idle_for_a_while(l) && reel__stack_trim(&l->stacks, TRIM_BUDGET)) {
+			reel__ring_poll(&l->ring);
+			expire_timers(l);
+			continue;
+		}
 		wait_for_events(l);
+	}
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
 
@@ -419,7 +436,9 @@ static void loop_term(struct reel__loop *l)
 	l->stats.cq_overflows = l->ring.overflows_seen;
 	reel__task_table_term(l);
 	l->stats.stacks_at_close = l->stacks.live;
+	l->stats.fibers_at_close = l->fibers.live;
 	reel__stack_pool_term(&l->stacks);
+	reel__fiber_pool_term(&l->fibers);
 	reel__wheel_term(&l->wheel);
 	reel__ring_term(&l->ring);
 	last_stats = l->stats;
@@ -462,6 +481,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	asan_finish_switch(l, NULL);
 	release_zombie(l);
 	reel__stack_free(&l->stacks, &l->main->stack);
+	reel__fiber_free(&l->fibers, l->main);
 	if (status)
 		*status = l->main_status;
 out:

@@ -10,10 +10,14 @@
  * caps a process near 32k live stacks; the capability report says so.
  *
  * Freed stacks are kept per size class and reused, most recently freed first
- * (its pages are still warm). Only the HOT most recent of a class keep their
- * memory; older ones get MADV_DONTNEED, which drops their pages but keeps the
- * address range and its guard. Mappings are never unmapped piecemeal: holes
- * would split slabs into many VMAs. Everything is unmapped at pool term.
+ * (its pages are still warm). Freeing never makes a system call: a burst of
+ * a million fibers ending must not cost a million madvise calls on the way.
+ * Instead the loop trims when it is idle (reel__stack_trim, just before it
+ * blocks): free stacks beyond the HOT most recent of a class get
+ * MADV_DONTNEED, which drops their pages but keeps the address range and its
+ * guard - the way Go's scavenger returns idle stack memory. Mappings are never
+ * unmapped piecemeal: holes would split slabs into many VMAs. Everything is
+ * unmapped at pool term.
  *
  * Sizes round up to a power of two from 16 KiB to 64 MiB, one class each:
  * rounding costs address space only, since pages are committed when touched.
@@ -200,6 +204,8 @@ int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stac
 			return err;
 	}
 	out->lo = c->free[--c->nfree];
+	if (c->cold > c->nfree)
+		c->cold = c->nfree;
 	out->size = size;
 	p->live++;
 	return 0;
@@ -214,8 +220,26 @@ void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s)
 	ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
 #endif
 	p->live--;
-	if (c->nfree >= HOT)
-		madvise(c->free[c->nfree - HOT], c->size, MADV_DONTNEED);
 	if (push_free(c, s->lo) != 0)
 		madvise(s->lo, s->size, MADV_DONTNEED);   /* leak the range, not memory */
+	p->untrimmed++;
+}
+
+unsigned reel__stack_trim(struct reel__stack_pool *p, unsigned budget)
+{
+	unsigned done = 0;
+
+	if (p->untrimmed <= HOT)
+		return 0;
+	for (unsigned k = 0; k < REEL__STACK_CLASSES && done < budget; k++) {
+		struct reel__stack_class *c = &p->classes[k];
+
+		/* free[0 .. cold) are trimmed already; keep the top HOT warm. */
+		while (c->cold + HOT < c->nfree && done < budget) {
+			madvise(c->free[c->cold++], c->size, MADV_DONTNEED);
+			done++;
+		}
+	}
+	p->untrimmed = done < budget ? 0 : p->untrimmed;
+	return done;
 }

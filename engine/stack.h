@@ -21,6 +21,7 @@ struct reel__stack_class {
 	size_t size;            /* usable size of this class (0 until used) */
 	void **free;            /* free stacks (their lo), most recent last */
 	size_t nfree, cap;
+	size_t cold;            /* free[0 .. cold) have had their pages dropped */
 };
 
 struct reel__stack_pool {
@@ -30,6 +31,7 @@ struct reel__stack_pool {
 	struct { void *addr; size_t len; } *slabs;  /* every mapping, for term */
 	size_t nslabs, slabs_cap;
 	size_t live;            /* stacks handed out and not yet freed */
+	size_t untrimmed;       /* frees since the last complete trim */
 };
 
 /* Does this kernel install guard pages without a VMA (6.13+)? Probed once. */
@@ -46,5 +48,9 @@ size_t reel__stack_size(size_t requested);
  * keeps the mapping; give it back with reel__stack_free. */
 int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stack *out);
 void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s);
+
+/* Drop the pages of free stacks beyond the warmest few of each class, at
+ * most @budget madvise calls. Returns how many were made. For idle time. */
+unsigned reel__stack_trim(struct reel__stack_pool *p, unsigned budget);
 
 #endif /* REEL_STACK_H */

@@ -133,21 +133,23 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 		return -EINVAL;
 	if (l->task_free >= l->ntasks && grow_tasks(l) != 0)
 		return -ENOMEM;
+	f = reel__fiber_alloc(&l->fibers);
+	if (!f)
+		return -ENOMEM;
 	err = reel__stack_alloc(&l->stacks, size, &stack);
-	if (err)
+	if (err) {
+		reel__fiber_free(&l->fibers, f);
 		return err;
+	}
 	idx = l->task_free;
 	l->task_free = l->tasks[idx].next_free;
-
-	/* The fiber lives at the top of its stack, cache-line aligned. */
-	f = (struct reel__fiber *)(((uintptr_t)(stack.lo + stack.size) - sizeof(*f)) & ~(uintptr_t)63);
 	*f = (struct reel__fiber){
 		.loop = l, .fn = fn, .arg = arg, .stack = stack, .slot = idx,
 		.name = opts ? opts->name : NULL,
 		.id = make_id(idx, l->tasks[idx].gen),
 	};
 	reel__timer_init(&f->timer, NULL);
-	f->sp = reel__ctx_make(f, fiber_main, f);
+	f->sp = reel__ctx_make(stack.lo + stack.size, fiber_main, f);
 	l->tasks[idx].state = REEL__TASK_ALIVE;
 	l->tasks[idx].fiber = f;
 	l->tasks[idx].is_main = is_main;
@@ -195,6 +197,7 @@ static void finish_unstarted(struct reel__loop *l, struct reel__fiber *f)
 	l->nready--;
 	reel__task_finish(l, f, -ECANCELED);
 	reel__stack_free(&l->stacks, &f->stack);
+	reel__fiber_free(&l->fibers, f);
 }
 
 static void cancel_fiber(struct reel__loop *l, struct reel__fiber *f)

@@ -6,19 +6,22 @@
  * deadline in ns becomes the first tick boundary at or after it, so a timer
  * never fires early when the loop's clock says tick T has begun.
  *
- * There are LEVELS levels of SIZE (64) buckets. Level l holds timers whose
- * distance from "now" is in [64^l, 64^(l+1)) ticks; a bucket of level l
- * spans 64^l ticks:
+ * There are LEVELS (6) levels of SIZE (256) buckets. Level l holds timers
+ * whose distance from "now" is in [256^l, 256^(l+1)) ticks; a bucket of
+ * level l spans 256^l ticks:
  *
  *   level  tick span      range (tick = 65.536 us)
- *   0      1 tick         4.2 ms
- *   1      64 ticks       268 ms
- *   2      4096 ticks     17.2 s
- *   3      2^18 ticks     18.3 min
- *   4      2^24 ticks     19.5 h
- *   5      2^30 ticks     52 days
- *   6      2^36 ticks     9.1 years
- *   7      2^42 ticks     582 years
+ *   0      1 tick         16.8 ms
+ *   1      256 ticks      4.3 s
+ *   2      2^16 ticks     18.3 min
+ *   3      2^24 ticks     3.3 days
+ *   4      2^32 ticks     2.3 years
+ *   5      2^40 ticks     580 years
+ *
+ * 256 rather than 64 buckets a level: a timer up to 4 s away cascades once,
+ * not twice, and each cascade step touches the timer's memory - with a
+ * million timers that is a cache miss each, the dominant cost of a 1M-timer
+ * run. The price is 24 KiB of bucket heads per loop and 4-word bitmaps.
  *
  * Past the last level, a timer is parked in the last level's farthest
  * bucket and re-filed (with its true expiry) each time that bucket cascades.
@@ -46,6 +49,7 @@
 #define SIZE   REEL__WHEEL_SIZE
 #define BITS   REEL__WHEEL_BITS
 #define LEVELS REEL__WHEEL_LEVELS
+#define WORDS  REEL__WHEEL_WORDS
 #define MASK   (SIZE - 1)
 
 /* Ticks before a level's first bucket: 64^level. */
@@ -63,7 +67,8 @@ void reel__wheel_init(struct reel__wheel *w, unsigned tick_shift, uint64_t now_n
 	w->now = now_ns >> tick_shift;
 	w->count = 0;
 	for (unsigned l = 0; l < LEVELS; l++)
-		w->bitmap[l] = 0;
+		for (unsigned i = 0; i < WORDS; i++)
+			w->bitmap[l][i] = 0;
 	for (unsigned i = 0; i < LEVELS * SIZE; i++)
 		reel__list_init(&w->buckets[i]);
 }
@@ -99,13 +104,33 @@ static unsigned calc_bucket(uint64_t expires, uint64_t now)
 	return level * SIZE + (unsigned)((expires >> (BITS * level)) & MASK);
 }
 
+/* Bucket b = level * SIZE + index; its bit in the level's bitmap. */
+static inline void set_bit(struct reel__wheel *w, unsigned b)
+{
+	unsigned i = b % SIZE;
+
+	w->bitmap[b / SIZE][i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static inline void clear_bit(struct reel__wheel *w, unsigned b)
+{
+	unsigned i = b % SIZE;
+
+	w->bitmap[b / SIZE][i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+static inline bool test_bit(const struct reel__wheel *w, unsigned level, unsigned i)
+{
+	return w->bitmap[level][i / 64] & ((uint64_t)1 << (i % 64));
+}
+
 static void file_timer(struct reel__wheel *w, struct reel__timer *t)
 {
 	unsigned b = calc_bucket(t->expires, w->now);
 
 	t->bucket = (uint16_t)b;
 	reel__list_add_tail(&t->node, &w->buckets[b]);
-	w->bitmap[b / SIZE] |= (uint64_t)1 << (b % SIZE);
+	set_bit(w, b);
 }
 
 static void unfile_timer(struct reel__wheel *w, struct reel__timer *t)
@@ -114,7 +139,7 @@ static void unfile_timer(struct reel__wheel *w, struct reel__timer *t)
 
 	reel__list_del(&t->node);
 	if (reel__list_empty(&w->buckets[b]))
-		w->bitmap[b / SIZE] &= ~((uint64_t)1 << (b % SIZE));
+		clear_bit(w, b);
 }
 
 void reel__wheel_arm(struct reel__wheel *w, struct reel__timer *t, uint64_t deadline_ns)
@@ -144,39 +169,54 @@ void reel__wheel_cancel(struct reel__wheel *w, struct reel__timer *t)
 	w->count--;
 }
 
-static inline uint64_t rotr64(uint64_t x, unsigned n)
+/* Distance from index @start, going up and wrapping, to the first
+ * non-empty bucket of @level; -1 when the level is empty. */
+static int next_set(const struct reel__wheel *w, unsigned level, unsigned start)
 {
-	n &= 63;
-	return n ? (x >> n) | (x << (64 - n)) : x;
+	const uint64_t *bm = w->bitmap[level];
+
+	for (unsigned i = 0; i <= WORDS; i++) {
+		unsigned word = (start / 64 + i) % WORDS;
+		uint64_t bits = bm[word];
+
+		if (i == 0)
+			bits &= ~(uint64_t)0 << (start % 64);         /* from start on */
+		else if (i == WORDS)
+			bits &= ((uint64_t)1 << (start % 64)) - 1;    /* wrapped: below start */
+		if (bits) {
+			unsigned pos = word * 64 + (unsigned)__builtin_ctzll(bits);
+
+			return (int)((pos - start) & MASK);
+		}
+	}
+	return -1;
 }
 
 /*
  * next_event_tick - the first tick >= now at which the wheel has work: an
  * expiry in level 0, or a cascade of a non-empty bucket of a higher level.
- * Level 0 buckets hold single ticks within the next 64. Bucket j of level
+ * Level 0 buckets hold single ticks within the next SIZE. Bucket j of level
  * l >= 1 cascades at the start of the first block with index j that has not
- * been processed: blocks start at multiples of 64^l, and "now" may sit
+ * been processed: blocks start at multiples of SIZE^l, and "now" may sit
  * exactly on one not processed yet (advance jumps there), so the search
  * starts at the first block start >= now.
  */
 static uint64_t next_event_tick(const struct reel__wheel *w)
 {
 	uint64_t best = UINT64_MAX;
+	int k = next_set(w, 0, (unsigned)(w->now & MASK));
 
-	if (w->bitmap[0]) {
-		unsigned cur = (unsigned)(w->now & MASK);
-
-		best = w->now + (unsigned)__builtin_ctzll(rotr64(w->bitmap[0], cur));
-	}
+	if (k >= 0)
+		best = w->now + (unsigned)k;
 	for (unsigned l = 1; l < LEVELS; l++) {
-		uint64_t bits = w->bitmap[l], first, tick;
 		unsigned shift = BITS * l;
+		uint64_t first = (w->now + level_span(l) - 1) >> shift;
+		uint64_t tick;
 
-		if (!bits)
+		k = next_set(w, l, (unsigned)(first & MASK));
+		if (k < 0)
 			continue;
-		first = (w->now + level_span(l) - 1) >> shift;
-		tick = (first + (unsigned)__builtin_ctzll(rotr64(bits, (unsigned)(first & MASK))))
-		       << shift;
+		tick = (first + (unsigned)k) << shift;
 		if (tick < best)
 			best = tick;
 	}
@@ -202,7 +242,7 @@ static void cascade(struct reel__wheel *w, unsigned b)
 
 	reel__list_init(&batch);
 	reel__list_splice_tail_init(&w->buckets[b], &batch);
-	w->bitmap[b / SIZE] &= ~((uint64_t)1 << (b % SIZE));
+	clear_bit(w, b);
 	while ((pos = reel__list_pop(&batch)) != NULL)
 		file_timer(w, reel__container_of(pos, struct reel__timer, node));
 }
@@ -220,12 +260,12 @@ static uint64_t run_tick(struct reel__wheel *w, uint64_t tick)
 		if ((tick & (level_span(l) - 1)) != 0)
 			continue;
 		unsigned idx = (unsigned)((tick >> (BITS * l)) & MASK);
-		if (w->bitmap[l] & ((uint64_t)1 << idx))
+		if (test_bit(w, l, idx))
 			cascade(w, l * SIZE + idx);
 	}
 	reel__list_init(&due);
 	reel__list_splice_tail_init(&w->buckets[b0], &due);
-	w->bitmap[0] &= ~((uint64_t)1 << b0);
+	clear_bit(w, b0);
 	/* From here on "now" is the next tick: a callback arming a timer that is
 	 * already due files it for the next tick, never into @due. */
 	w->now = tick + 1;

@@ -12,9 +12,10 @@
 
 #include "list.h"
 
-#define REEL__WHEEL_BITS   6
+#define REEL__WHEEL_BITS   8
 #define REEL__WHEEL_SIZE   (1u << REEL__WHEEL_BITS)    /* buckets per level */
-#define REEL__WHEEL_LEVELS 8
+#define REEL__WHEEL_LEVELS 6
+#define REEL__WHEEL_WORDS  (REEL__WHEEL_SIZE / 64)     /* bitmap words per level */
 
 struct reel__timer;
 typedef void (*reel__timer_fn)(struct reel__timer *t);
@@ -31,7 +32,7 @@ struct reel__wheel {
 	uint64_t now;            /* next tick to process: every tick < now is done */
 	unsigned shift;          /* tick = 2^shift ns */
 	uint64_t count;          /* timers armed */
-	uint64_t bitmap[REEL__WHEEL_LEVELS];  /* non-empty buckets per level */
+	uint64_t bitmap[REEL__WHEEL_LEVELS][REEL__WHEEL_WORDS];  /* non-empty buckets */
 	struct reel__list buckets[REEL__WHEEL_LEVELS * REEL__WHEEL_SIZE];
 };
 

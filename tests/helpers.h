@@ -81,6 +81,7 @@ static inline void assert_loop_clean(void)
 	assert_int_equal(s->inflight_at_close, 0);
 	assert_int_equal(s->stale_cqes, 0);
 	assert_int_equal(s->stacks_at_close, 0);
+	assert_int_equal(s->fibers_at_close, 0);
 }
 
 /* Run @fn as main with @opts; main must return 0; the loop must close clean. */

@@ -30,7 +30,7 @@ static int set_flag(void *arg)
 	return 1;
 }
 
-/* ---- reel_sleep is never early ---------------------------------------------------- */
+/* ---- reel_sleep is never early ------------------------------------------- */
 
 static int never_early_main(void *arg)
 {
@@ -74,7 +74,7 @@ static void test_deadline_sleep_never_early_tick_shift_20(void **state)
 	run_never_early(20);
 }
 
-/* ---- reel_sleep(0) yields once ------------------------------------------------------- */
+/* ---- reel_sleep(0) yields once ------------------------------------------- */
 
 static int z_count;
 static bool z_stop;
@@ -115,7 +115,7 @@ static void test_deadline_sleep_zero_yields_once(void **state)
 	run_ok(sleep_zero_main, NULL);
 }
 
-/* ---- reel_wait_for succeeds --------------------------------------------------------- */
+/* ---- reel_wait_for succeeds ---------------------------------------------- */
 
 static int sleep_then_return(void *arg)
 {
@@ -151,7 +151,7 @@ static void test_deadline_wait_for_success_returns_status(void **state)
 	run_ok(wf_ok_main, NULL);
 }
 
-/* ---- reel_wait_for times out; partial results stay valid ------------------------------ */
+/* ---- reel_wait_for times out; partial results stay valid ----------------- */
 
 struct counter {
 	int count;
@@ -192,7 +192,7 @@ static void test_deadline_wait_for_timeout_keeps_partial_result(void **state)
 	run_ok(wf_timeout_main, NULL);
 }
 
-/* ---- the timeout is sticky inside the scope and gone after it ------------------------- */
+/* ---- the timeout is sticky inside the scope and gone after it ------------ */
 
 static bool sticky_spawned_ran;
 
@@ -245,7 +245,7 @@ static void test_deadline_timeout_sticky_inside_scope_only(void **state)
 	assert_false(sticky_spawned_ran);
 }
 
-/* ---- timeout 0 and an already-cancelled caller do not run fn ---------------------------- */
+/* ---- timeout 0 and an already-cancelled caller do not run fn ------------- */
 
 static int wf_zero_main(void *arg)
 {
@@ -318,7 +318,7 @@ static void test_deadline_wait_for_cancelled_caller_does_not_run_fn(void **state
 	assert_false(cc_ran);
 }
 
-/* ---- the caller cancelled while inside wait_for ---------------------------------------- */
+/* ---- the caller cancelled while inside wait_for -------------------------- */
 
 static int ci_sleep = 1, ci_wait = 1, ci_status;
 
@@ -364,7 +364,7 @@ static void test_deadline_wait_for_caller_cancelled_inside(void **state)
 	run_ok(wf_cancel_inside_main, NULL);
 }
 
-/* ---- nesting: inner deadlines never extend outer ones -------------------------------------- */
+/* ---- nesting: inner deadlines never extend outer ones -------------------- */
 
 struct nest {
 	uint64_t inner_timeout;
@@ -450,7 +450,7 @@ static void test_deadline_nested_inner_shorter_only_inner_times_out(void **state
 	run_ok(nest_inner_shorter_main, NULL);
 }
 
-/* ---- reel_join under a deadline ---------------------------------------------------------- */
+/* ---- reel_join under a deadline ------------------------------------------ */
 
 static int jt_sleep = 1;
 
@@ -504,7 +504,7 @@ static void test_deadline_join_timeout_cancels_and_collects_task(void **state)
 	run_ok(join_timeout_main, NULL);
 }
 
-/* ---- reel_shield ------------------------------------------------------------------------- */
+/* ---- reel_shield --------------------------------------------------------- */
 
 struct cleanup {
 	uint64_t sleep_ns;

@@ -30,7 +30,7 @@ static uint64_t rng(void)
 	return rng_state = x;
 }
 
-/* ---- small fiber bodies shared by several tests ----------------------------- */
+/* ---- small fiber bodies shared by several tests -------------------------- */
 
 static int return_arg(void *arg)
 {
@@ -51,7 +51,7 @@ static int sleep_long_record(void *arg)
 	return 0;
 }
 
-/* ---- FIFO order; spawn never runs the child ---------------------------------- */
+/* ---- FIFO order; spawn never runs the child ------------------------------ */
 
 static int fifo_seq[32];
 static int fifo_n;
@@ -115,7 +115,7 @@ static void test_sched_spawn_fifo_order_never_inside_spawn(void **state)
 	run_ok(fifo_main, NULL);
 }
 
-/* ---- join returns the child's status ------------------------------------------ */
+/* ---- join returns the child's status ------------------------------------- */
 
 static int yield_then_return(void *arg)
 {
@@ -161,7 +161,7 @@ static void test_sched_join_returns_child_status(void **state)
 	run_ok(join_status_main, NULL);
 }
 
-/* ---- join of a task that already ended ----------------------------------------- */
+/* ---- join of a task that already ended ----------------------------------- */
 
 static bool ended_flag;
 
@@ -199,7 +199,7 @@ static void test_sched_join_task_that_already_ended(void **state)
 	run_ok(join_ended_main, NULL);
 }
 
-/* ---- -ESRCH for stale handles -------------------------------------------------- */
+/* ---- -ESRCH for stale handles -------------------------------------------- */
 
 static bool detached_done;
 
@@ -281,7 +281,7 @@ static void test_sched_stale_handles_esrch(void **state)
 	run_ok(stale_main, NULL);
 }
 
-/* ---- a handle from a previous reel_run is stale -------------------------------- */
+/* ---- a handle from a previous reel_run is stale -------------------------- */
 
 static reel_task prev_joined, prev_detached, prev_leftover, prev_main;
 static int prev_leftover_sleep;
@@ -340,7 +340,7 @@ static void test_sched_stale_handle_from_previous_run(void **state)
 	run_ok(prev_run2_main, NULL);
 }
 
-/* ---- -EINVAL: main's handle; a second joiner ------------------------------------ */
+/* ---- -EINVAL: main's handle; a second joiner ----------------------------- */
 
 static int join_main_handle(void *arg)
 {
@@ -436,7 +436,7 @@ static void test_sched_second_joiner_einval(void **state)
 	run_ok(second_joiner_main, NULL);
 }
 
-/* ---- -EDEADLK for joining oneself; reel_self --------------------------------------- */
+/* ---- -EDEADLK for joining oneself; reel_self ----------------------------- */
 
 static int join_self_body(void *arg)
 {
@@ -493,7 +493,7 @@ static void test_sched_join_self_while_joined_edeadlk(void **state)
 	run_ok(join_self_while_joined_main, NULL);
 }
 
-/* ---- sticky cancellation ----------------------------------------------------------------- */
+/* ---- sticky cancellation ------------------------------------------------- */
 
 static bool sticky_inner_ran;
 
@@ -556,7 +556,7 @@ static void test_sched_cancel_is_sticky(void **state)
 	assert_true(reel_now() - t0 < 5 * SEC);
 }
 
-/* ---- a task cancelled before its first run never runs --------------------------------- */
+/* ---- a task cancelled before its first run never runs -------------------- */
 
 static bool unstarted_ran;
 
@@ -592,7 +592,7 @@ static void test_sched_cancel_before_first_run_never_runs(void **state)
 	assert_false(unstarted_ran);
 }
 
-/* ---- cancel is idempotent; 0 for an ended, unjoined task --------------------------------- */
+/* ---- cancel is idempotent; 0 for an ended, unjoined task ----------------- */
 
 static int count_cancels(void *arg)
 {
@@ -638,7 +638,7 @@ static void test_sched_cancel_idempotent_and_ok_on_ended_task(void **state)
 	run_ok(cancel_idem_main, NULL);
 }
 
-/* ---- a fiber may cancel itself ---------------------------------------------------------- */
+/* ---- a fiber may cancel itself ------------------------------------------- */
 
 static int cancel_self_body(void *arg)
 {
@@ -679,7 +679,7 @@ static void test_sched_cancel_self(void **state)
 	run_ok(main_cancels_itself, NULL);
 }
 
-/* ---- cancelling a joiner cancels the joined task; join still collects it --------------- */
+/* ---- cancelling a joiner cancels the joined task; join still collects it --- */
 
 static reel_task jp_a, jp_b;
 static int jp_b_sleep, jp_a_join, jp_a_status, jp_a_after;
@@ -737,7 +737,7 @@ static void test_sched_join_cancelled_joiner_cancels_joined(void **state)
 	run_ok(join_propagate_main, NULL);
 }
 
-/* ---- leftovers at the end of reel_run ----------------------------------------------------- */
+/* ---- leftovers at the end of reel_run ------------------------------------ */
 
 static int lo_join_sleep, lo_det_sleep;
 static bool lo_unstarted_ran;
@@ -786,7 +786,7 @@ static void test_sched_leftovers_cancelled_when_main_returns(void **state)
 	assert_false(lo_unstarted_ran);
 }
 
-/* ---- a task spawned during shutdown never runs --------------------------------------------- */
+/* ---- a task spawned during shutdown never runs --------------------------- */
 
 static bool sd_ran;
 static int sd_spawn_rc[3], sd_join_rc, sd_join_status, sd_detach_rc[2], sd_shield_rc;
@@ -858,7 +858,7 @@ static void test_sched_spawn_during_shutdown_never_runs(void **state)
 		assert_int_equal(sd_detach_rc[1], 0);
 }
 
-/* ---- -EPERM outside a fiber -------------------------------------------------------------------- */
+/* ---- -EPERM outside a fiber ---------------------------------------------- */
 
 struct eperm_results {
 	int spawn, join, detach, cancel, yield, sleep0, sleep1, wait_for, shield, nop;
@@ -940,7 +940,7 @@ static void test_sched_outside_fiber_eperm(void **state)
 	assert_all_eperm(&r);
 }
 
-/* ---- reel_run misuse and its status ------------------------------------------------------------- */
+/* ---- reel_run misuse and its status -------------------------------------- */
 
 static bool nested_ran;
 
@@ -1060,7 +1060,7 @@ static void test_sched_main_status_comes_back(void **state)
 	}
 }
 
-/* ---- errno is per fiber ---------------------------------------------------------------------------- */
+/* ---- errno is per fiber -------------------------------------------------- */
 
 static int errno_a(void *arg)
 {
@@ -1110,7 +1110,7 @@ static void test_sched_errno_preserved_per_fiber(void **state)
 	run_ok(errno_main, NULL);
 }
 
-/* ---- a yielder does not starve a sleeper ------------------------------------------------------------ */
+/* ---- a yielder does not starve a sleeper --------------------------------- */
 
 static volatile bool ns_done;
 static uint64_t ns_slept;
@@ -1168,7 +1168,7 @@ static void test_sched_yielder_does_not_starve_sleeper(void **state)
 	run_ok(no_starve_main, NULL);
 }
 
-/* ---- a million concurrent sleeping fibers ----------------------------------------------------------- */
+/* ---- a million concurrent sleeping fibers -------------------------------- */
 
 #define MILLION 1000000
 
@@ -1224,7 +1224,7 @@ static void test_sched_one_million_sleeping_fibers(void **state)
 	assert_true(reel_now() - t0 < 60 * SEC);
 }
 
-/* ---- 10k tasks joined in random order ---------------------------------------------------------------- */
+/* ---- 10k tasks joined in random order ------------------------------------ */
 
 #define RJ_N 10000
 
@@ -1291,7 +1291,7 @@ static void test_sched_ten_thousand_joined_in_random_order(void **state)
 	run_ok(random_join_main, NULL);
 }
 
-/* ---- deadlock: reported, not a hang ----------------------------------------------------------------- */
+/* ---- deadlock: reported, not a hang -------------------------------------- */
 
 /*
  * A real deadlock built from the public API: A joins B and B joins A. Each

@@ -137,7 +137,7 @@ static void test_wheel_cascades_through_every_level(void **state)
 
 		arm(w, &p[n++], start + span * TICK);            /* first of level l */
 		arm(w, &p[n++], start + (span + 1) * TICK + 1);  /* just after */
-		arm(w, &p[n++], start + (span * 64 - 1) * TICK); /* last of level l */
+		arm(w, &p[n++], start + (span * REEL__WHEEL_SIZE - 1) * TICK); /* last of level l */
 	}
 	/* Past the last level: parked at the far end, re-filed later. */
 	arm(w, &p[n++], start + ((uint64_t)1 << 50) * TICK);
