@@ -119,7 +119,6 @@ struct reel__task_slot {
 
 /* Counters for tests and tools: "did the loop close clean?" */
 struct reel__loop_stats {
-	uint64_t switches;
 	uint64_t passes;
 	uint64_t waits;               /* blocking kernel waits */
 	uint64_t spawned;
@@ -140,7 +139,6 @@ struct reel__loop {
 	unsigned budget;              /* switches left in this pass */
 	struct reel__fiber *zombie;   /* ended; its stack is freed after the switch */
 	int *errno_ptr;               /* this thread's errno, saved per fiber */
-	uint64_t switches;
 	/* Cold. */
 	struct reel__fiber *main;
 	void *thread_sp;              /* reel_run's own stack while fibers run */

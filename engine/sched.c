@@ -251,7 +251,6 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 {
 	to->state = REEL__FIBER_RUNNING;
 	l->current = to;
-	l->switches++;
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
 	REEL_TRACE2(switch, from->id, to->id);
@@ -308,16 +307,13 @@ int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interrupti
 	return f->wake_result;
 }
 
-int reel_yield(void)
+/* reel_yield's general case: a pass ends here, or an interruption is
+ * pending. Kept out of line so the fast path needs no stack frame. */
+static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct reel__fiber *f)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f = l ? l->current : NULL;
 	struct reel__fiber *next;
-	int r;
+	int r = reel__interrupt_pending(f);
 
-	if (reel_unlikely(!f))
-		return -EPERM;
-	r = reel__interrupt_pending(f);
 	if (r)
 		return r;
 	f->park_reason = REEL__PARK_YIELD;
@@ -327,11 +323,39 @@ int reel_yield(void)
 		f->state = REEL__FIBER_RUNNING;
 		return reel__interrupt_pending(f);
 	}
-	release_zombie(l);
 #ifdef REEL_ASAN
 	switch_fiber(l, f, next, false);
 	return reel__interrupt_pending(f);
 #else
+	release_zombie(l);
+	return reel__ctx_switch(&f->sp, next->sp, prepare_switch(l, f, next));
+#endif
+}
+
+int reel_yield(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__fiber *f, *next;
+	struct reel__list *head;
+
+	if (reel_unlikely(!l || !l->current))
+		return -EPERM;
+	f = l->current;
+	head = l->ready.next;
+	if (reel_unlikely(f->scope || f->cancelled || !l->budget || head == &l->ready))
+		return yield_slow(l, f);
+#ifdef REEL_ASAN
+	return yield_slow(l, f);
+#else
+	/* The fast path: hand over to the head of the ready queue, go to its
+	 * tail; the queue's length is unchanged. A pending zombie is left for
+	 * the pass's end (end_pass frees it). */
+	next = reel__container_of(head, struct reel__fiber, ready_node);
+	reel__list_del(head);
+	l->budget--;
+	f->park_reason = REEL__PARK_YIELD;
+	f->state = REEL__FIBER_READY;
+	reel__list_add_tail(&f->ready_node, &l->ready);
 	/* A tail call: the switch saves our caller's return address as the
 	 * resume point, so when we are switched back to we land right in the
 	 * caller with the value prepare_switch computed - no return through
@@ -428,7 +452,6 @@ fail:
 
 static void loop_term(struct reel__loop *l)
 {
-	l->stats.switches = l->switches;
 	l->stats.live_at_close = l->live;
 	l->stats.timers_at_close = l->wheel.count;
 	l->stats.inflight_at_close = l->ring.inflight;

@@ -13,6 +13,11 @@
  *   sp+48  rbp                 frame pointer chain stays intact
  *   sp+56  return address      where the switched-to context resumes
  *
+ * MXCSR and the x87 control word are saved and restored unconditionally.
+ * Restoring only when they differ was measured slower: reading back the
+ * value stmxcsr/fnstcw just stored stalls on store forwarding (19 vs 14 ns
+ * a round trip on the development machine).
+ *
  * The switch leaves with `pop %rcx; jmp *%rcx` rather than ret, and passes a
  * value in eax to the context it resumes: reel_yield tail-calls the switch,
  * so a yielding fiber resumes straight in its caller with its result.
