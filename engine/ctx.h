@@ -26,6 +26,11 @@ typedef void (*reel__ctx_entry)(void *arg);
 /* Returns @value as passed by whichever context later switches back here. */
 int reel__ctx_switch(void **save_sp, void *load_sp, int value);
 
+/* The same, leaving by an indirect jump instead of ret: for tail calls
+ * (reel_yield), where no call of the switcher sits on the return-stack
+ * predictor (switch_x86_64_sysv.S explains). */
+int reel__ctx_switch_jmp(void **save_sp, void *load_sp, int value);
+
 /* Returns the initial stack pointer for a stack whose highest usable byte is
  * just below @stack_top (16-byte aligned). */
 void *reel__ctx_make(void *stack_top, reel__ctx_entry entry, void *arg);

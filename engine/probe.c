@@ -272,6 +272,8 @@ int reel_capabilities(char *buf, size_t len, const struct reel_run_opts *opts)
 		    r.caps.sq_entries, r.caps.cq_entries);
 		report_flags(&o, r.caps.setup_flags);
 		report_features(&o, r.caps.features);
+		say(&o, "ring fd:        %s\n", r.caps.registered_fd
+		    ? "registered (no fget/fput per io_uring_enter)" : "not registered");
 		say(&o, "timed waits:    %s\n", r.caps.ext_arg
 		    ? "EXT_ARG (timeout passed to io_uring_enter)" : "a TIMEOUT SQE per wait");
 		report_ops(&o, &r.ring);

@@ -41,6 +41,7 @@ struct reel__ring_caps {
 	unsigned features;         /* IORING_FEAT_* the kernel returned */
 	unsigned sq_entries, cq_entries;
 	bool ext_arg;              /* waits take a timeout argument */
+	bool registered_fd;        /* io_uring_enter uses the registered ring fd */
 	char fallback[256];        /* which fallbacks were taken and why */
 };
 

@@ -328,7 +328,7 @@ static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct ree
 	return reel__interrupt_pending(f);
 #else
 	release_zombie(l);
-	return reel__ctx_switch(&f->sp, next->sp, prepare_switch(l, f, next));
+	return reel__ctx_switch_jmp(&f->sp, next->sp, prepare_switch(l, f, next));
 #endif
 }
 
@@ -360,7 +360,7 @@ int reel_yield(void)
 	 * resume point, so when we are switched back to we land right in the
 	 * caller with the value prepare_switch computed - no return through
 	 * reel_yield, whose ret the return-stack predictor would miss. */
-	return reel__ctx_switch(&f->sp, next->sp, prepare_switch(l, f, next));
+	return reel__ctx_switch_jmp(&f->sp, next->sp, prepare_switch(l, f, next));
 #endif
 }
 

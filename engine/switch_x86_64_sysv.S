@@ -18,9 +18,9 @@
  * value stmxcsr/fnstcw just stored stalls on store forwarding (19 vs 14 ns
  * a round trip on the development machine).
  *
- * The switch leaves with `pop %rcx; jmp *%rcx` rather than ret, and passes a
- * value in eax to the context it resumes: reel_yield tail-calls the switch,
- * so a yielding fiber resumes straight in its caller with its result.
+ * The switch passes a value in eax to the context it resumes: reel_yield
+ * tail-calls the switch, so a yielding fiber resumes straight in its caller
+ * with its result. It comes in two exits, ret and pop+jmp (see SWITCH).
  *
  * A fresh context made by reel__ctx_make holds the same frame with rbp = 0
  * (end of the frame-pointer chain), r12 = entry, r13 = arg, default MXCSR
@@ -36,12 +36,23 @@
 
 	.text
 
-/* int reel__ctx_switch(void **save_sp, void *load_sp, int value) */
-	.globl	reel__ctx_switch
-	.hidden	reel__ctx_switch
-	.type	reel__ctx_switch, @function
+/*
+ * SWITCH name, exit: the switch, with one of two ways out.
+ *   ret   reel__ctx_switch: for switches made by a call (parking). The
+ *         return-stack predictor's top entry is our own call site, which is
+ *         where a fiber parked the same way resumes: predicted, and the
+ *         predictor's stack stays balanced for the returns that follow.
+ *   jmp   reel__ctx_switch_jmp: for reel_yield's tail call. There is no
+ *         call of ours on the predictor's stack, only our caller's, so a
+ *         ret would miss whenever two fibers yield from different places;
+ *         an indirect jump is predicted by the branch predictor instead.
+ */
+.macro SWITCH name, exit
+	.globl	\name
+	.hidden	\name
+	.type	\name, @function
 	.p2align 4
-reel__ctx_switch:
+\name:
 	.cfi_startproc
 	_CET_ENDBR
 	pushq	%rbp			/* save the caller's frame pointer */
@@ -85,16 +96,22 @@ reel__ctx_switch:
 	.cfi_adjust_cfa_offset -8
 	popq	%rbp
 	.cfi_adjust_cfa_offset -8
-	popq	%rcx			/* its resume address ... */
+	.ifc \exit, ret
+	ret				/* resume where it switched out */
+	.else
+	popq	%rcx			/* its resume address, reached ... */
 	.cfi_adjust_cfa_offset -8
 	.cfi_register rip, rcx
-	jmp	*%rcx			/* ... reached by an indirect jump, not ret:
-					 * the return-stack predictor holds the
-					 * other context's calls and would miss on
-					 * every switch; the branch predictor
-					 * learns the ping-pong */
+	jmp	*%rcx			/* ... by an indirect jump */
+	.endif
 	.cfi_endproc
-	.size	reel__ctx_switch, .-reel__ctx_switch
+	.size	\name, .-\name
+.endm
+
+/* int reel__ctx_switch(void **save_sp, void *load_sp, int value) */
+	SWITCH	reel__ctx_switch, ret
+/* int reel__ctx_switch_jmp(void **save_sp, void *load_sp, int value) */
+	SWITCH	reel__ctx_switch_jmp, jmp
 
 /*
  * First code run on a fresh stack: r12 = entry, r13 = arg (popped from the
