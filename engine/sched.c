@@ -335,7 +335,7 @@ static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct ree
 int reel_yield(void)
 {
 	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f, *next;
+	struct reel__fiber *f;
 	struct reel__list *head;
 
 	if (reel_unlikely(!l || !l->current))
@@ -350,7 +350,8 @@ int reel_yield(void)
 	/* The fast path: hand over to the head of the ready queue, go to its
 	 * tail; the queue's length is unchanged. A pending zombie is left for
 	 * the pass's end (end_pass frees it). */
-	next = reel__container_of(head, struct reel__fiber, ready_node);
+	struct reel__fiber *next = reel__container_of(head, struct reel__fiber, ready_node);
+
 	reel__list_del(head);
 	l->budget--;
 	f->park_reason = REEL__PARK_YIELD;
