@@ -102,6 +102,24 @@ static inline void run_ok(reel_fn fn, void *arg)
 
 #define MS (1000000ull)
 
+/* Every parking call fails at once with @err, three times over: the
+ * interruption is sticky and no call parks (each would take a second). */
+static inline int check_parking_calls_fail(int err)
+{
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = reel_now();
+
+		FCHECK_EQ(reel_yield(), err);
+		FCHECK_EQ(reel_sleep(0), err);
+		FCHECK_EQ(reel_sleep(1000 * MS), err);
+		/* Interrupted before the call: nothing is queued, so no
+		 * completed result can win over the interruption. */
+		FCHECK_EQ(reel_nop(), err);
+		FCHECK(reel_now() - t0 < 1000 * MS);
+	}
+	return 0;
+}
+
 /* Generous lateness: this VM sometimes wakes 0.1-0.5 s late. */
 #define LATE_OK_NS (600 * MS)
 
