@@ -9,6 +9,7 @@
  * buffer until then. If the operation completed anyway, its result wins -
  * bytes read, an accepted fd are returned, never dropped.
  */
+#include <assert.h>
 #include <errno.h>
 
 #include "internal.h"
@@ -32,13 +33,15 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 	op->waiter = f;
 	f->inflight++;
 	r = reel__park(l, REEL__PARK_IO, true);
-	if (!op->done && r < 0) {
+	if (!op->done) {
+		/* Only an interruption wakes us before the CQE: cancel the
+		 * operation and wait, uninterruptibly, for the kernel to let go. */
+		assert(r < 0);
 		reel__ring_cancel(&l->ring, op);
-		while (!op->done)
+		do
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
+		while (!op->done);
 	}
-	while (!op->done)   /* not reached: a wake without an interrupt is the CQE */
-		reel__park(l, REEL__PARK_IO, false);
 	if (r < 0 && op->res == -ECANCELED)
 		return r;   /* our cancel won: report why we cancelled */
 	return op->res;
