@@ -354,7 +354,6 @@ int reel_yield(void)
 
 	reel__list_del(head);
 	l->budget--;
-	f->park_reason = REEL__PARK_YIELD;
 	f->state = REEL__FIBER_READY;
 	reel__list_add_tail(&f->ready_node, &l->ready);
 	/* A tail call: the switch saves our caller's return address as the
