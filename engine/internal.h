@@ -213,6 +213,47 @@ void reel__interrupt(struct reel__fiber *f);
  * while the kernel may still touch the operation's memory. */
 int reel__op_wait(struct reel__loop *l, struct reel__op *op);
 
+/*
+ * The shape of every parking I/O call:
+ *	struct reel__io io;
+ *	struct io_uring_sqe *sqe = reel__io_begin(&io);
+ *	if (!sqe)
+ *		return io.err;          (-EPERM, -ECANCELED, -ETIMEDOUT, -ENOMEM)
+ *	io_uring_prep_xxx(sqe, ...);
+ *	return reel__io_end(&io, sqe);
+ * @io lives in the caller's frame until reel__io_end returns.
+ */
+struct reel__io {
+	struct reel__op op;
+	struct reel__loop *loop;
+	int err;
+};
+struct io_uring_sqe *reel__io_begin(struct reel__io *io);
+int reel__io_end(struct reel__io *io, struct io_uring_sqe *sqe);
+
+/* On a fiber whose kernel has no io_uring opcode @op: use the system call.
+ * Outside a fiber false, so that reel__io_begin answers -EPERM. */
+static inline bool reel__lacks_op(unsigned op);
+
+/* A system call's result in the -errno convention. */
+static inline int reel__sys_result(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+/* Does this loop's kernel support io_uring opcode @op? (probed at start) */
+static inline bool reel__has_op(const struct reel__loop *l, unsigned op)
+{
+	return op < 64 && (l->ring.caps.ops & ((uint64_t)1 << op));
+}
+
+static inline bool reel__lacks_op(unsigned op)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l && l->current && !reel__has_op(l, op);
+}
+
 /* overflow.c */
 int reel__overflow_thread_init(void **altstack);
 void reel__overflow_thread_term(void *altstack);

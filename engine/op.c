@@ -44,25 +44,39 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 	}
 	if (r < 0 && op->res == -ECANCELED)
 		return r;   /* our cancel won: report why we cancelled */
+	if (op->res == -ECANCELED)
+		return -EBADF;   /* cancelled by reel_close of its descriptor */
 	return op->res;
+}
+
+struct io_uring_sqe *reel__io_begin(struct reel__io *io)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	io->loop = l;
+	if (!l || !l->current) {
+		io->err = -EPERM;
+		return NULL;
+	}
+	io->err = reel__interrupt_pending(l->current);
+	if (io->err)
+		return NULL;
+	return reel__ring_op_sqe(&l->ring, &io->op, &io->err);
+}
+
+int reel__io_end(struct reel__io *io, struct io_uring_sqe *sqe)
+{
+	io_uring_sqe_set_data64(sqe, io->op.user_data);
+	return reel__op_wait(io->loop, &io->op);
 }
 
 int reel_nop(void)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__op op;
-	struct io_uring_sqe *sqe;
-	int err;
+	struct reel__io io;
+	struct io_uring_sqe *sqe = reel__io_begin(&io);
 
-	if (!l || !l->current)
-		return -EPERM;
-	err = reel__interrupt_pending(l->current);
-	if (err)
-		return err;
-	sqe = reel__ring_op_sqe(&l->ring, &op, &err);
 	if (!sqe)
-		return err;
+		return io.err;
 	io_uring_prep_nop(sqe);
-	io_uring_sqe_set_data64(sqe, op.user_data);
-	return reel__op_wait(l, &op);
+	return reel__io_end(&io, sqe);
 }

@@ -108,6 +108,26 @@ static int setup_ring(struct reel__ring *r, unsigned entries, unsigned disable)
 	return 0;
 }
 
+/* Which opcodes the kernel has, once per loop, for the I/O layer's choice
+ * between an SQE and a fallback. */
+static void probe_ops(struct reel__ring *r)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&r->ring);
+
+	r->caps.ops = 0;
+	if (!p) {
+		/* Kernels before 5.6 cannot probe; they have at most these. */
+		note_fallback(r, "opcode probe failed (kernel before 5.6?): "
+			      "file operations fall back to system calls");
+		r->caps.ops = ((uint64_t)1 << IORING_OP_OPENAT) - 1;
+		return;
+	}
+	for (unsigned op = 0; op <= p->last_op && op < 64; op++)
+		if (io_uring_opcode_supported(p, (int)op))
+			r->caps.ops |= (uint64_t)1 << op;
+	io_uring_free_probe(p);
+}
+
 int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 		    char *why, size_t why_len)
 {
@@ -131,6 +151,7 @@ int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 		r->caps.registered_fd = true;
 	else
 		note_fallback(r, "ring fd not registered (needs 5.18)");
+	probe_ops(r);
 	r->nslots = FIRST_SLOTS;
 	for (uint32_t i = 0; i < FIRST_SLOTS; i++) {
 		r->slots[i].gen = 1;

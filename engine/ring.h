@@ -42,6 +42,7 @@ struct reel__ring_caps {
 	unsigned sq_entries, cq_entries;
 	bool ext_arg;              /* waits take a timeout argument */
 	bool registered_fd;        /* io_uring_enter uses the registered ring fd */
+	uint64_t ops;              /* bit n: opcode n supported (probe) */
 	char fallback[256];        /* which fallbacks were taken and why */
 };
 

@@ -1,0 +1,271 @@
+/*
+ * io_net.c - sockets through the ring: socket, listen helpers, accept,
+ * connect, send and receive, shutdown.
+ *
+ * Sends always carry MSG_NOSIGNAL: a peer that went away is -EPIPE for the
+ * sending fiber, never a SIGPIPE that kills the process. bind(2), listen(2)
+ * and setsockopt(2) never wait on a peer, so the listen helpers call them
+ * directly.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../engine/internal.h"
+#include "reel_io.h"
+
+int reel_socket(int domain, int type, int protocol)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	type |= SOCK_CLOEXEC;
+	if (reel__lacks_op(IORING_OP_SOCKET))
+		return reel__sys_result(socket(domain, type, protocol));
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_socket(sqe, domain, type, protocol, 0);
+	return reel__io_end(&io, sqe);
+}
+
+/* Parse numeric @host (NULL: any, IPv6 dual-stack) and @port. */
+static int make_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (host && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (!host || inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		if (!host)
+			in6->sin6_addr = in6addr_any;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;   /* not a numeric address */
+}
+
+/* Bind @fd to @addr and listen; closes @fd on failure. */
+static int bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, addr, len) != 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int reel_listen_tcp(const char *host, uint16_t port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err = make_addr(host, port, &ss, &len);
+
+	if (err)
+		return err;
+	fd = reel_socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return fd;
+	if (ss.ss_family == AF_INET6 && !host) {
+		int zero = 0;   /* "any" means IPv4 too */
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	return bind_listen(fd, (struct sockaddr *)&ss, len, backlog);
+}
+
+static int make_unix_addr(const char *path, struct sockaddr_un *un)
+{
+	if (!path || strlen(path) >= sizeof(un->sun_path))
+		return -EINVAL;
+	memset(un, 0, sizeof(*un));
+	un->sun_family = AF_UNIX;
+	strcpy(un->sun_path, path);
+	return 0;
+}
+
+int reel_listen_unix(const char *path, int backlog)
+{
+	struct sockaddr_un un;
+	int fd, err = make_unix_addr(path, &un);
+
+	if (err)
+		return err;
+	fd = reel_socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return fd;
+	unlink(path);   /* a stale socket file from an earlier run */
+	return bind_listen(fd, (struct sockaddr *)&un, sizeof(un), backlog);
+}
+
+int reel_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -errno;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -EAFNOSUPPORT;
+}
+
+int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!addr != !addrlen)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC);
+	return reel__io_end(&io, sqe);
+}
+
+int reel_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!addr)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_connect(sqe, fd, addr, addrlen);
+	return reel__io_end(&io, sqe);
+}
+
+/* Connect a new socket of @family to @addr; the fd or -errno. */
+static int connect_new(int family, const struct sockaddr *addr, socklen_t len)
+{
+	int fd = reel_socket(family, SOCK_STREAM, 0);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = reel_connect(fd, addr, len);
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int reel_connect_tcp(const char *host, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, err;
+
+	if (!host)
+		return -EINVAL;
+	err = make_addr(host, port, &ss, &len);
+	if (err)
+		return err;
+	fd = connect_new(ss.ss_family, (struct sockaddr *)&ss, len);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int reel_connect_unix(const char *path)
+{
+	struct sockaddr_un un;
+	int err = make_unix_addr(path, &un);
+
+	return err ? err : connect_new(AF_UNIX, (struct sockaddr *)&un, sizeof(un));
+}
+
+ssize_t reel_recv(int fd, void *buf, size_t len, int flags)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!buf && len)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_recv(sqe, fd, buf, len, flags);
+	return reel__io_end(&io, sqe);
+}
+
+ssize_t reel_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!buf && len)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+	return reel__io_end(&io, sqe);
+}
+
+ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!msg)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags);
+	return reel__io_end(&io, sqe);
+}
+
+ssize_t reel_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (!msg)
+		return -EINVAL;
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)flags | MSG_NOSIGNAL);
+	return reel__io_end(&io, sqe);
+}
+
+int reel_shutdown(int fd, int how)
+{
+	struct reel__io io;
+	struct io_uring_sqe *sqe;
+
+	if (reel__lacks_op(IORING_OP_SHUTDOWN))
+		return reel__sys_result(shutdown(fd, how));
+	sqe = reel__io_begin(&io);
+	if (!sqe)
+		return io.err;
+	io_uring_prep_shutdown(sqe, fd, how);
+	return reel__io_end(&io, sqe);
+}

@@ -1,0 +1,200 @@
+/*
+ * reel_io.h - I/O on fibers: files, sockets, pipes, readiness, signals and
+ * child processes, each a blocking-style call that parks only the caller.
+ *
+ * Every call here:
+ *   - returns >= 0 on success (a byte count, a descriptor, 0) or -errno;
+ *   - is a parking call: -ECANCELED once the task is cancelled, -ETIMEDOUT
+ *     once an enclosing deadline (reel_wait_for) has passed;
+ *   - never returns while the kernel may still touch the caller's memory:
+ *     an interrupted operation is cancelled (IORING_OP_ASYNC_CANCEL) and the
+ *     call waits for the original completion (DESIGN §5). If the operation
+ *     completed anyway, its result wins: bytes transferred are returned, an
+ *     accepted descriptor is returned, never dropped or leaked;
+ *   - Context: fiber only (-EPERM elsewhere). Buffers belong to the caller
+ *     throughout; reel keeps no pointer to them after the call returns.
+ * Bad input gets -EINVAL (NULL buffer with a non-zero length, NULL path) or
+ * the kernel's own answer (-EBADF for a descriptor that is not open).
+ *
+ * Operations the kernel cannot do through io_uring (an opcode missing in an
+ * older kernel, found by the probe at loop start) fall back to the plain
+ * system call when it cannot block for long (a socket set-up, an unlink) -
+ * each fallback is listed in reel-caps and docs/io.md.
+ */
+#ifndef REEL_IO_H
+#define REEL_IO_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "reel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct statx;
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* reel_openat - open @path relative to @dfd (AT_FDCWD for the working
+ * directory). Returns the new descriptor, owned by the caller (close it with
+ * reel_close); O_CLOEXEC is always added. */
+REEL_API int reel_openat(int dfd, const char *path, int flags, mode_t mode);
+REEL_API int reel_open(const char *path, int flags, mode_t mode);
+
+/*
+ * reel_close - close @fd. Operations of this loop still in flight on @fd are
+ * cancelled first (IORING_OP_ASYNC_CANCEL by descriptor) and the cancel is
+ * waited for - the fibers that issued them get -EBADF - then the descriptor
+ * is closed, so no operation can land on a descriptor number reused later.
+ * Returns 0 or -errno (-EBADF when @fd is not open). The descriptor is gone
+ * even when an error is returned, as with close(2).
+ */
+REEL_API int reel_close(int fd);
+
+/* Read or write at the file position (pipes, sockets, ttys too) or at
+ * @offset (reel_pread/pwrite). Return the bytes transferred (0 = end of
+ * file for reads), short counts as read(2) and write(2) have them. */
+REEL_API ssize_t reel_read(int fd, void *buf, size_t len);
+REEL_API ssize_t reel_write(int fd, const void *buf, size_t len);
+REEL_API ssize_t reel_pread(int fd, void *buf, size_t len, off_t offset);
+REEL_API ssize_t reel_pwrite(int fd, const void *buf, size_t len, off_t offset);
+/* Vectored; @offset -1 means the file position. */
+REEL_API ssize_t reel_readv(int fd, const struct iovec *iov, int iovcnt, off_t offset);
+REEL_API ssize_t reel_writev(int fd, const struct iovec *iov, int iovcnt, off_t offset);
+
+REEL_API int reel_fsync(int fd);
+REEL_API int reel_fdatasync(int fd);
+REEL_API int reel_fallocate(int fd, int mode, off_t offset, off_t len);
+/* reel_statx - as statx(2); @st is filled by the kernel before return. */
+REEL_API int reel_statx(int dfd, const char *path, int flags, unsigned mask,
+			struct statx *st);
+REEL_API int reel_unlinkat(int dfd, const char *path, int flags);
+REEL_API int reel_renameat(int olddfd, const char *oldpath, int newdfd,
+			   const char *newpath, unsigned flags);
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+/* reel_socket - as socket(2), with SOCK_CLOEXEC added. Returns the fd. */
+REEL_API int reel_socket(int domain, int type, int protocol);
+
+/*
+ * reel_listen_tcp - a listening TCP socket on @host (numeric IPv4 or IPv6,
+ * e.g. "127.0.0.1", "::1", "0.0.0.0"; NULL = all IPv6 and IPv4 addresses)
+ * and @port (0 = a free port: read it back with reel_local_port), with
+ * SO_REUSEADDR and a @backlog (<= 0: SOMAXCONN). Returns the fd.
+ * reel_listen_unix - the same on a Unix stream socket at @path (an existing
+ * socket file there is replaced).
+ */
+REEL_API int reel_listen_tcp(const char *host, uint16_t port, int backlog);
+REEL_API int reel_listen_unix(const char *path, int backlog);
+/* The local port of a bound socket, or -errno. Context: anywhere. */
+REEL_API int reel_local_port(int fd);
+
+/*
+ * reel_accept - wait for a connection on listening socket @fd. Returns the
+ * new connected socket (SOCK_CLOEXEC added to @flags), owned by the caller;
+ * the peer's address in @addr/@addrlen when they are not NULL.
+ * -EMFILE/-ENFILE when out of descriptors: see reel_acceptor for a loop that
+ * backs off and recovers.
+ */
+REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+/* reel_connect - connect @fd to @addr; bound it with reel_wait_for. */
+REEL_API int reel_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* reel_connect_tcp - a new TCP socket connected to numeric @host:@port,
+ * TCP_NODELAY set. Returns the fd, owned by the caller. */
+REEL_API int reel_connect_tcp(const char *host, uint16_t port);
+REEL_API int reel_connect_unix(const char *path);
+
+/* Stream and datagram transfer; MSG_NOSIGNAL is always added to sends, so a
+ * closed peer gives -EPIPE, never SIGPIPE. */
+REEL_API ssize_t reel_recv(int fd, void *buf, size_t len, int flags);
+REEL_API ssize_t reel_send(int fd, const void *buf, size_t len, int flags);
+REEL_API ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags);
+REEL_API ssize_t reel_sendmsg(int fd, const struct msghdr *msg, int flags);
+REEL_API int reel_shutdown(int fd, int how);
+
+/* ---- helpers for streams ---------------------------------------------------- */
+
+/*
+ * reel_read_exact / reel_write_all - transfer exactly @len bytes, looping
+ * over short transfers. Return @len; 0 < n < @len bytes for a read that met
+ * end of file after n bytes (0 at once); -errno otherwise. Interrupted
+ * (cancel, deadline) after a partial transfer, they still report it: the
+ * bytes done so far are stored in *@done when @done is not NULL, whatever
+ * the return value.
+ */
+REEL_API ssize_t reel_read_exact(int fd, void *buf, size_t len, size_t *done);
+REEL_API ssize_t reel_write_all(int fd, const void *buf, size_t len, size_t *done);
+
+/*
+ * A buffered line reader over a stream descriptor. The caller owns the
+ * struct and its buffer (@buf, @cap bytes), which must outlive its use.
+ */
+struct reel_reader {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t start, end;   /* unread bytes are buf[start .. end) */
+};
+REEL_API void reel_reader_init(struct reel_reader *r, int fd, char *buf, size_t cap);
+/*
+ * reel_read_line - the next line, '\n' included, copied into @line (at most
+ * @len - 1 bytes, NUL-terminated). Returns its length; 0 at end of stream;
+ * -EMSGSIZE when a line does not fit in @len or in the reader's buffer (the
+ * stream is then left where it was); a final line without '\n' is returned
+ * as is. Bytes read but not returned stay in the reader.
+ */
+REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
+
+/* ---- readiness of foreign descriptors ------------------------------------- */
+
+/*
+ * reel_poll - wait until @fd is ready for @events (POLLIN, POLLOUT, ...), for
+ * libraries that do their own I/O (libpq, hiredis, c-ares). Returns the
+ * ready events (POLLERR, POLLHUP included).
+ */
+REEL_API int reel_poll(int fd, short events);
+
+/* ---- signals ------------------------------------------------------------------ */
+
+/*
+ * reel_signal_wait - wait for one of the signals in @set; its details go to
+ * *@info when not NULL. Returns the signal number. The signals of @set are
+ * blocked in the calling thread from the first call on (so they are
+ * delivered here, through a signalfd read on the ring, instead of to a
+ * handler); call it from the thread that should receive them.
+ */
+struct signalfd_siginfo;
+REEL_API int reel_signal_wait(const sigset_t *set, struct signalfd_siginfo *info);
+
+/* ---- child processes ------------------------------------------------------------ */
+
+/*
+ * reel_process_spawn - start @argv[0] (searched in PATH) with @argv, the
+ * current environment, stdin/stdout/stderr inherited (posix_spawn). Stores
+ * the pid in *@pid and returns a pidfd for it, owned by the caller: pass it to
+ * reel_process_wait, which closes it.
+ */
+REEL_API int reel_process_spawn(pid_t *pid, char *const argv[]);
+
+/*
+ * reel_process_wait - wait for the child behind @pidfd to exit and reap it.
+ * Returns its wait status (use WIFEXITED/WEXITSTATUS) and closes @pidfd.
+ * Interrupted (cancel, deadline), the child is left running and @pidfd open:
+ * the caller decides (kill it with pidfd_send_signal, wait again).
+ */
+REEL_API int reel_process_wait(int pidfd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REEL_IO_H */
