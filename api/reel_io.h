@@ -106,6 +106,37 @@ REEL_API int reel_local_port(int fd);
  */
 REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 
+/*
+ * struct reel_acceptor - a server's accept loop, done right: one multishot
+ * accept (5.19+; single accepts elsewhere) keeps the kernel accepting while
+ * the server works, and running out of descriptors (EMFILE, ENFILE) makes it
+ * back off - 1 ms, doubling up to 128 ms - and retry, instead of spinning or
+ * failing: connections wait in the listen backlog until descriptors free up.
+ * The caller owns the struct (its contents are private) and must call
+ * reel_acceptor_close before it goes away; a fiber that ends while its
+ * acceptor is armed is reported and aborts (DESIGN §5).
+ */
+struct reel_acceptor {
+	uint64_t opaque[16];
+};
+
+/* reel_acceptor_init - accept on listening socket @fd (not owned: close it
+ * after reel_acceptor_close). Returns 0. Context: anywhere. */
+REEL_API int reel_acceptor_init(struct reel_acceptor *acc, int fd);
+/*
+ * reel_acceptor_accept - the next connection: a new socket owned by the
+ * caller. Returns its fd; -ECANCELED/-ETIMEDOUT when interrupted (accepted
+ * connections stay queued for the next call, none is lost); another -errno
+ * for errors other than EMFILE/ENFILE, which it waits out.
+ */
+REEL_API int reel_acceptor_accept(struct reel_acceptor *acc);
+/* How many times the acceptor has backed off for lack of descriptors. */
+REEL_API uint64_t reel_acceptor_backoffs(const struct reel_acceptor *acc);
+/* reel_acceptor_close - stop accepting: cancel the multishot accept, wait for
+ * the kernel to let go, close the connections accepted but not handed out.
+ * Returns 0. Context: fiber only (-EPERM elsewhere). */
+REEL_API int reel_acceptor_close(struct reel_acceptor *acc);
+
 /* reel_connect - connect @fd to @addr; bound it with reel_wait_for. */
 REEL_API int reel_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 /* reel_connect_tcp - a new TCP socket connected to numeric @host:@port,

@@ -67,6 +67,7 @@ struct io_uring_sqe *reel__io_begin(struct reel__io *io)
 int reel__io_end(struct reel__io *io, struct io_uring_sqe *sqe)
 {
 	io_uring_sqe_set_data64(sqe, io->op.user_data);
+	io->op.opcode = sqe->opcode;
 	return reel__op_wait(io->loop, &io->op);
 }
 

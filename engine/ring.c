@@ -303,6 +303,17 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 	return sqe;
 }
 
+void reel__ring_report_ops(const struct reel__ring *r, const void *waiter)
+{
+	for (uint32_t i = 0; i < r->nslots; i++) {
+		const struct reel__op *op = r->slots[i].op;
+
+		if (op && op->waiter == waiter)
+			fprintf(stderr, "  in flight: opcode %u, user_data %#llx, record at %p\n",
+				op->opcode, (unsigned long long)op->user_data, (const void *)op);
+	}
+}
+
 void reel__ring_cancel(struct reel__ring *r, struct reel__op *op)
 {
 	struct io_uring_sqe *sqe = reel__ring_sqe(r);

@@ -26,6 +26,7 @@ struct reel__op {
 	int32_t res;          /* the CQE's res once it has arrived */
 	uint32_t cqe_flags;
 	uint64_t user_data;   /* slot | generation << 32 while in flight */
+	uint8_t opcode;       /* for reports: what the kernel is doing */
 	bool done;            /* final CQE arrived: the kernel is done with it */
 };
 
@@ -78,6 +79,9 @@ struct io_uring_sqe *reel__ring_sqe(struct reel__ring *r);
  * table cannot grow. */
 struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op,
 				       int *err);
+
+/* Every op in flight whose waiter is @waiter, for a report. */
+void reel__ring_report_ops(const struct reel__ring *r, const void *waiter);
 
 /* Queue an ASYNC_CANCEL for @op (still in flight); its CQE is dropped. */
 void reel__ring_cancel(struct reel__ring *r, struct reel__op *op);

@@ -176,6 +176,7 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 			"still in the kernel: their buffers may be on its stack\n",
 			(unsigned long long)f->id, f->name ? f->name : "unnamed",
 			f->inflight);
+		reel__ring_report_ops(&l->ring, f);
 		abort();
 	}
 	s->state = REEL__TASK_DONE;

@@ -44,6 +44,7 @@ static char fiber_failure[512];
 			if (!fiber_failure[0])                              \
 				snprintf(fiber_failure, sizeof(fiber_failure), \
 					 "%s:%d: %s", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "FCHECK failed: %s\n", fiber_failure); \
 			return -EFAULT;                                     \
 		}                                                           \
 	} while (0)
@@ -57,6 +58,7 @@ static char fiber_failure[512];
 				snprintf(fiber_failure, sizeof(fiber_failure), \
 					 "%s:%d: %s == %lld, expected %s == %lld", \
 					 __FILE__, __LINE__, #a, a_, #b, b_); \
+			fprintf(stderr, "FCHECK failed: %s\n", fiber_failure); \
 			return -EFAULT;                                     \
 		}                                                           \
 	} while (0)
