@@ -13,8 +13,9 @@
  * the waiting connections in the listen backlog meanwhile. A busy loop
  * retrying at once would burn a core until descriptors free up.
  *
- * The op's in-flight count is charged to the fiber that armed it, so a fiber
- * that ends with the acceptor still armed trips the DESIGN §5 check.
+ * The op belongs to the acceptor, not to the fiber that armed it: any fiber
+ * may accept. A fiber that ends while the acceptor's record is on its own
+ * stack and still armed trips the DESIGN §5 check (engine/task.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +30,6 @@
 
 struct acceptor {
 	struct reel__op op;         /* the multishot accept while armed */
-	struct reel__fiber *owner;  /* the fiber that armed it */
 	struct reel__fiber *waiter; /* parked in reel_acceptor_accept */
 	int *queue;                 /* accepted, not yet handed out (FIFO) */
 	unsigned head, count, cap;
@@ -102,7 +102,7 @@ static void on_cqe(struct reel__op *op)
 		close(op->res);   /* no memory to queue it: refuse, never leak */
 	if (op->done) {
 		a->armed = false;
-		a->owner->inflight--;
+		reel__loop_cur->ring.long_lived--;
 		if (op->res < 0)
 			a->error = op->res;
 	}
@@ -125,8 +125,7 @@ static int arm(struct acceptor *a)
 	a->op.opcode = IORING_OP_ACCEPT;
 	a->op.complete = on_cqe;
 	a->op.waiter = l->current;
-	a->owner = l->current;
-	a->owner->inflight++;
+	l->ring.long_lived++;
 	a->armed = true;
 	return 0;
 }

@@ -53,6 +53,7 @@ typedef struct reel_task {
 #define REEL_NO_COOP_TASKRUN   (1u << 2)  /* "coop_taskrun" */
 #define REEL_NO_EXT_ARG        (1u << 3)  /* "ext_arg": timed waits use a TIMEOUT SQE */
 #define REEL_NO_GUARD_INSTALL  (1u << 4)  /* "guard_install": guards by mprotect */
+#define REEL_NO_BUF_RING       (1u << 5)  /* "buf_ring": receivers use plain recv */
 
 /*
  * Options of reel_run. NULL, or any field left zero, means the default.

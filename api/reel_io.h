@@ -113,8 +113,8 @@ REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
  * back off - 1 ms, doubling up to 128 ms - and retry, instead of spinning or
  * failing: connections wait in the listen backlog until descriptors free up.
  * The caller owns the struct (its contents are private) and must call
- * reel_acceptor_close before it goes away; a fiber that ends while its
- * acceptor is armed is reported and aborts (DESIGN §5).
+ * reel_acceptor_close before it goes away: a fiber that returns while an
+ * armed acceptor sits on its stack is reported and aborts (DESIGN §5).
  */
 struct reel_acceptor {
 	uint64_t opaque[16];
@@ -151,6 +151,56 @@ REEL_API ssize_t reel_send(int fd, const void *buf, size_t len, int flags);
 REEL_API ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags);
 REEL_API ssize_t reel_sendmsg(int fd, const struct msghdr *msg, int flags);
 REEL_API int reel_shutdown(int fd, int how);
+
+/* ---- receiving into shared buffers (provided buffer rings) ------------------ */
+
+/*
+ * struct reel_bufpool - @count buffers of @size bytes that the kernel fills
+ * as data arrives (a provided buffer ring, 5.19+), shared by every receiver
+ * that uses it: a server's memory follows the data in flight, not its
+ * connection count. Where the kernel has no buffer rings, the same API
+ * receives with one recv per call into a free buffer of the pool.
+ */
+struct reel_bufpool;
+
+/*
+ * reel_bufpool_create - @count (a power of two, 1..32768) buffers of @size
+ * bytes (1..1 GiB) for this loop. Returns the pool, owned by the caller
+ * (reel_bufpool_destroy), or NULL with -errno in *@err (-EINVAL, -ENOMEM,
+ * -EPERM outside a fiber).
+ */
+REEL_API struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err);
+/* reel_bufpool_destroy - free the pool. Returns 0, or -EBUSY while a
+ * receiver still uses it. Context: fiber only (-EPERM elsewhere). */
+REEL_API int reel_bufpool_destroy(struct reel_bufpool *pool);
+/* Whether the pool uses a kernel buffer ring (else: the recv fallback). */
+REEL_API int reel_bufpool_kernel_ring(const struct reel_bufpool *pool);
+
+/*
+ * struct reel_receiver - one multishot receive on a stream socket, filling
+ * buffers of a pool: one SQE serves many receptions. Caller-owned, contents
+ * private; reel_receiver_close it before it goes away (as reel_acceptor: a
+ * fiber returning with an armed receiver on its stack aborts).
+ */
+struct reel_receiver {
+	uint64_t opaque[20];
+};
+
+REEL_API int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bufpool *pool);
+/*
+ * reel_receiver_next - the next chunk received: *@data points into a pool
+ * buffer that belongs to the caller until reel_receiver_release. Returns its
+ * length; 0 at end of stream; -ENOBUFS when the pool ran dry and no buffer
+ * has come back (release some, then call again); -ECANCELED/-ETIMEDOUT when
+ * interrupted (chunks already received stay queued, in order); other -errno
+ * from the socket.
+ */
+REEL_API ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data);
+/* Give the buffer holding @data back to the pool. Context: anywhere. */
+REEL_API void reel_receiver_release(struct reel_receiver *rx, const void *data);
+/* Stop receiving: cancel the multishot receive, wait for the kernel to let
+ * go, return queued buffers to the pool. Returns 0. Context: fiber only. */
+REEL_API int reel_receiver_close(struct reel_receiver *rx);
 
 /* ---- helpers for streams ---------------------------------------------------- */
 

@@ -149,6 +149,8 @@ struct reel__loop {
 	struct reel__task_slot *tasks;
 	uint32_t ntasks, task_free;
 	uint32_t first_gen;           /* this run's epoch, see task.c */
+	unsigned disable;             /* REEL_NO_* in force (options | environment) */
+	uint16_t next_bgid;           /* the next provided-buffer group id */
 	struct reel__ring ring;
 	struct reel__wheel wheel;
 	struct reel__stack_pool stacks;

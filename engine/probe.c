@@ -31,6 +31,7 @@ static const struct {
 	{ "coop_taskrun", REEL_NO_COOP_TASKRUN },
 	{ "ext_arg", REEL_NO_EXT_ARG },
 	{ "guard_install", REEL_NO_GUARD_INSTALL },
+	{ "buf_ring", REEL_NO_BUF_RING },
 };
 
 unsigned reel__env_disable(void)

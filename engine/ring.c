@@ -314,6 +314,22 @@ void reel__ring_report_ops(const struct reel__ring *r, const void *waiter)
 	}
 }
 
+unsigned reel__ring_ops_within(const struct reel__ring *r, const void *lo, const void *hi)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < r->nslots; i++) {
+		const struct reel__op *op = r->slots[i].op;
+
+		if (op && (const void *)op >= lo && (const void *)op < hi) {
+			fprintf(stderr, "  in flight: opcode %u, user_data %#llx, record at %p\n",
+				op->opcode, (unsigned long long)op->user_data, (const void *)op);
+			n++;
+		}
+	}
+	return n;
+}
+
 void reel__ring_cancel(struct reel__ring *r, struct reel__op *op)
 {
 	struct io_uring_sqe *sqe = reel__ring_sqe(r);

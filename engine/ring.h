@@ -55,6 +55,7 @@ struct reel__ring {
 	uint64_t inflight;         /* ops whose final CQE has not arrived */
 	uint64_t stale_cqes;       /* CQEs whose slot generation did not match */
 	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
+	uint32_t long_lived;       /* multishot ops owned by objects, not a park */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
 };
 
@@ -82,6 +83,10 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 
 /* Every op in flight whose waiter is @waiter, for a report. */
 void reel__ring_report_ops(const struct reel__ring *r, const void *waiter);
+
+/* How many ops in flight have their record in [@lo, @hi) (a fiber's stack);
+ * each is reported on stderr. */
+unsigned reel__ring_ops_within(const struct reel__ring *r, const void *lo, const void *hi);
 
 /* Queue an ASYNC_CANCEL for @op (still in flight); its CQE is dropped. */
 void reel__ring_cancel(struct reel__ring *r, struct reel__op *op);

@@ -428,6 +428,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 
 	reel__list_init(&l->ready);
 	l->errno_ptr = &errno;
+	l->disable = disable;
 	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
 	if (err)
 		goto fail;

@@ -171,6 +171,16 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 {
 	struct reel__task_slot *s = &l->tasks[f->slot];
 
+	/* Long-lived operations (an acceptor's, a receiver's) belong to their
+	 * object; only one whose record sits on this dying stack is a bug. */
+	if (reel_unlikely(l->ring.long_lived) &&
+	    reel__ring_ops_within(&l->ring, f->stack.lo, f->stack.lo + f->stack.size)) {
+		fprintf(stderr, "reel: task %#llx (%s) ended while the operations above, "
+			"whose records are on its stack, are in the kernel: close the "
+			"acceptor or receiver before returning\n",
+			(unsigned long long)f->id, f->name ? f->name : "unnamed");
+		abort();
+	}
 	if (reel_unlikely(f->inflight)) {
 		fprintf(stderr, "reel: task %#llx (%s) ended with %u I/O operations "
 			"still in the kernel: their buffers may be on its stack\n",

@@ -169,11 +169,62 @@ static void test_io_accept_backs_off_on_emfile_and_recovers(void **state)
 	close(s.lfd);
 }
 
+/* A fiber that returns with an armed acceptor on its stack is a bug that
+ * would let the kernel write into a dead stack: reported, then abort. */
+static int forgets_to_close(void *arg)
+{
+	struct reel_acceptor acc;
+	int lfd = reel_listen_tcp("127.0.0.1", 0, 4), fd = 0;
+
+	(void)arg;
+	reel_acceptor_init(&acc, lfd);
+	reel_wait_for(10 * MS, accept_once, &acc, &fd);   /* arms, times out */
+	return fd;   /* without reel_acceptor_close */
+}
+
+static int spawn_forgetful(void *arg)
+{
+	reel_task t;
+
+	(void)arg;
+	reel_spawn(&t, forgets_to_close, NULL, NULL);
+	reel_join(t, NULL);
+	return 0;
+}
+
+static void test_io_accept_fiber_ending_with_armed_acceptor_aborts(void **state)
+{
+	int pipefd[2], wstatus;
+	char out[1024] = "";
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		reel_run(spawn_forgetful, NULL, NULL, NULL);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGABRT);
+	assert_non_null(strstr(out, "in flight: opcode 13"));
+	assert_non_null(strstr(out, "close the acceptor or receiver"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io_accept_hands_out_every_connection_once),
 		cmocka_unit_test(test_io_accept_backs_off_on_emfile_and_recovers),
+		cmocka_unit_test(test_io_accept_fiber_ending_with_armed_acceptor_aborts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
