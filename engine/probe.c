@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
@@ -230,6 +231,31 @@ static void report_ops(struct out *o, struct io_uring *ring)
 	io_uring_free_probe(p);
 }
 
+/* Provided buffer rings (5.19+): register a one-entry ring and drop it. */
+static void report_buf_ring(struct out *o, struct io_uring *ring, unsigned disable)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	void *mem;
+	int err;
+
+	if (disable & REEL_NO_BUF_RING) {
+		say(o, "buffer rings:   off (disabled by request): receivers use recv\n");
+		return;
+	}
+	mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return;
+	reg.ring_addr = (uint64_t)(uintptr_t)mem;
+	reg.ring_entries = 1;
+	err = io_uring_register_buf_ring(ring, &reg, 0);
+	if (err == 0)
+		io_uring_unregister_buf_ring(ring, 0);
+	munmap(mem, 4096);
+	say(o, "buffer rings:   %s\n", err == 0
+	    ? "yes: receivers use multishot recv into shared pools"
+	    : "no (needs 5.19): receivers use one recv per call");
+}
+
 static void report_limits(struct out *o)
 {
 	long disabled = read_proc_long("/proc/sys/kernel/io_uring_disabled");
@@ -278,6 +304,7 @@ int reel_capabilities(char *buf, size_t len, const struct reel_run_opts *opts)
 		say(&o, "timed waits:    %s\n", r.caps.ext_arg
 		    ? "EXT_ARG (timeout passed to io_uring_enter)" : "a TIMEOUT SQE per wait");
 		report_ops(&o, &r.ring);
+		report_buf_ring(&o, &r.ring, disable);
 		say(&o, "fallbacks:      %s\n", r.caps.fallback[0] ? r.caps.fallback : "none");
 		reel__ring_term(&r);
 	}
