@@ -37,10 +37,9 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 		/* Only an interruption wakes us before the CQE: cancel the
 		 * operation and wait, uninterruptibly, for the kernel to let go. */
 		assert(r < 0);
-		reel__ring_cancel(&l->ring, op);
-		do
+		reel__ring_cancel(&l->ring, op);   /* may reap: the CQE can be in */
+		while (!op->done)
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
-		while (!op->done);
 	}
 	if (r < 0 && op->res == -ECANCELED)
 		return r;   /* our cancel won: report why we cancelled */

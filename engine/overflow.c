@@ -21,7 +21,7 @@
 
 #include "internal.h"
 
-enum { ALTSTACK_SIZE = 64 * 1024 };
+enum { ALTSTACK_SIZE = 64 * 1024, NAME_MAX_SHOWN = 64 };
 
 static struct sigaction previous;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -29,6 +29,16 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static size_t put_str(char *p, const char *s)
 {
 	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return n;
+}
+
+/* At most NAME_MAX_SHOWN bytes of a fiber name: the message buffer is
+ * fixed and the name is the user's. */
+static size_t put_name(char *p, const char *s)
+{
+	size_t n = strnlen(s, NAME_MAX_SHOWN);
 
 	memcpy(p, s, n);
 	return n;
@@ -54,7 +64,7 @@ static void say_overflow(const struct reel__fiber *f, const void *addr)
 	size_t n = 0;
 
 	n += put_str(msg + n, "reel: fiber '");
-	n += put_str(msg + n, f->name ? f->name : "unnamed");
+	n += put_name(msg + n, f->name ? f->name : "unnamed");
 	n += put_str(msg + n, "' (task 0x");
 	n += put_num(msg + n, f->id, 16);
 	n += put_str(msg + n, ") overflowed its ");
@@ -72,7 +82,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	const char *addr = si->si_addr;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-	if (f && addr < f->stack.lo && addr >= f->stack.lo - page) {
+	if (si->si_code > 0 && f && addr < f->stack.lo && addr >= f->stack.lo - page) {
 		say_overflow(f, addr);
 		signal(SIGSEGV, SIG_DFL);
 		return;   /* refault, now fatal */
@@ -85,7 +95,12 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		previous.sa_handler(sig);
 		return;
 	}
+	/* The default action: a real fault repeats when we return, but a
+	 * SIGSEGV sent by kill() or raise() (si_code <= 0) does not - send it
+	 * again; it is blocked in here and arrives as soon as we return. */
 	signal(SIGSEGV, SIG_DFL);
+	if (si->si_code <= 0)
+		raise(sig);
 }
 
 static void install(void)

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../api/reel.h"
 #include "internal.h"
@@ -243,6 +244,19 @@ static unsigned reap(struct reel__ring *r)
 	return total;
 }
 
+/* Nothing reaped after -EBUSY/-EAGAIN: block for one completion when any
+ * can come, else sleep 1 ms (the kernel is out of memory for requests). */
+static void back_off(struct reel__ring *r)
+{
+	struct io_uring_cqe *cqe;
+	struct timespec ms = { 0, 1000000 };
+
+	if (r->inflight)
+		io_uring_wait_cqe(&r->ring, &cqe);
+	else
+		nanosleep(&ms, NULL);
+}
+
 /* Submit everything queued; -EBUSY/-EAGAIN (CQ backlog, no memory for
  * requests) means reap first, then retry. */
 static void submit_all(struct reel__ring *r, bool get_events)
@@ -262,8 +276,11 @@ static void submit_all(struct reel__ring *r, bool get_events)
 			continue;   /* partial submit: go on with the rest */
 		}
 		if (ret == -EBUSY || ret == -EAGAIN) {
-			if (reap(r) == 0 && ret == -EAGAIN)
-				return;   /* nothing to free up now: retry next pass */
+			/* The kernel is short of CQ room or memory: reap, and when
+			 * nothing was there, wait for a completion (or a moment)
+			 * before trying again rather than spinning. */
+			if (reap(r) == 0)
+				back_off(r);
 			continue;
 		}
 		if (ret != -EINTR)
@@ -370,24 +387,25 @@ static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
 
 unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 {
-	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
 	unsigned n = reap(r);
 
 	if (n)
 		return n + reel__ring_poll(r);
 	if (timeout_ns != UINT64_MAX)
-		ns_to_ts(timeout_ns, &ts);
+		ns_to_ts(timeout_ns, &r->wait_ts);
 	if (r->caps.ext_arg) {
 		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
-						 timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+						 timeout_ns == UINT64_MAX ? NULL : &r->wait_ts, NULL);
 	} else {
 		/* One TIMEOUT SQE bounds the wait; count 1 makes it complete as
-		 * soon as any other CQE is posted, so at most one is ever armed. */
+		 * soon as any other CQE is posted, so at most one is ever armed.
+		 * Its timespec lives in the ring struct: should the submit fail,
+		 * the SQE stays queued and must not point into a dead frame. */
 		if (timeout_ns != UINT64_MAX && !r->wait_timeout_armed) {
 			struct io_uring_sqe *sqe = reel__ring_sqe(r);
 
-			io_uring_prep_timeout(sqe, &ts, 1, 0);
+			io_uring_prep_timeout(sqe, &r->wait_ts, 1, 0);
 			io_uring_sqe_set_data64(sqe, REEL__UD_WAIT_TIMEOUT);
 			r->wait_timeout_armed = true;
 		}

@@ -57,6 +57,7 @@ struct reel__ring {
 	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
 	uint32_t long_lived;       /* multishot ops owned by objects, not a park */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
+	struct __kernel_timespec wait_ts;  /* the bound of the current wait */
 };
 
 /* Internal user_data values below 2^32 (real ops have generation >= 1). */

@@ -28,11 +28,11 @@
  */
 #if defined(__x86_64__)
 
-#ifdef __CET__
-#include <cet.h>
-#else
+/* No <cet.h>: it would mark this object compatible with shadow stacks and
+ * IBT, which a stack switch ending in jmp/ret to another stack's return
+ * address is not. Unmarked, the linker leaves CET off for the program, which
+ * is the truth. */
 #define _CET_ENDBR
-#endif
 
 	.text
 
@@ -125,7 +125,10 @@
 reel__ctx_start:
 	.cfi_startproc
 	.cfi_undefined rip		/* outermost frame: unwinders stop here */
-	_CET_ENDBR
+	nop				/* a fresh context "returns" to the next
+					 * instruction; unwinders look up return
+					 * address - 1, which must be in here */
+reel__ctx_start_entry:
 	movq	%r13, %rdi		/* entry's argument */
 	callq	*%r12			/* entry(arg); never returns */
 	ud2				/* entry returned: a bug, trap at once */
@@ -152,7 +155,7 @@ reel__ctx_make:
 	movq	%rsi, 32(%rax)		/* r12 = entry */
 	movq	$0, 40(%rax)		/* rbx */
 	movq	$0, 48(%rax)		/* rbp = 0: end of the frame chain */
-	leaq	reel__ctx_start(%rip), %rcx
+	leaq	reel__ctx_start_entry(%rip), %rcx
 	movq	%rcx, 56(%rax)		/* "return address" = trampoline */
 	ret				/* rax = initial stack pointer */
 	.cfi_endproc

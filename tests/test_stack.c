@@ -148,20 +148,23 @@ static int overflow_body(void *arg)
 	return recurse(0);
 }
 
+static char long_name[2000];
+
 static int spawn_overflow(void *arg)
 {
 	struct reel_spawn_opts o = { .stack_size = 32768, .name = "deep-recursion" };
 	reel_task t;
 
-	(void)arg;
+	if (arg)
+		o.name = long_name;   /* longer than the handler's message */
 	if (reel_spawn(&t, overflow_body, NULL, &o) != 0)
 		return 1;
 	reel_join(t, NULL);
 	return 2;   /* not reached: the child dies */
 }
 
-/* Run a fiber that overflows in a child; return its stderr and status. */
-static void overflow_child(unsigned disable)
+/* Run a fiber that overflows in a child; check its stderr and status. */
+static void overflow_child(unsigned disable, bool long_named)
 {
 	struct reel_run_opts opts = { .disable = disable };
 	char out[1024] = "";
@@ -175,7 +178,7 @@ static void overflow_child(unsigned disable)
 	if (pid == 0) {
 		dup2(pipefd[1], STDERR_FILENO);
 		close(pipefd[0]);
-		reel_run(spawn_overflow, NULL, &opts, NULL);
+		reel_run(spawn_overflow, long_named ? long_name : NULL, &opts, NULL);
 		_exit(0);
 	}
 	close(pipefd[1]);
@@ -185,20 +188,54 @@ static void overflow_child(unsigned disable)
 	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	assert_true(WIFSIGNALED(wstatus));
 	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
-	assert_non_null(strstr(out, "fiber 'deep-recursion'"));
+	if (!long_named)
+		assert_non_null(strstr(out, "fiber 'deep-recursion'"));
 	assert_non_null(strstr(out, "overflowed its 32768-byte stack"));
 }
 
 static void test_stack_overflow_dies_naming_the_fiber(void **state)
 {
 	(void)state;
-	overflow_child(0);
+	overflow_child(0, false);
+}
+
+/* A name longer than the handler's buffer is cut, not written past it. */
+static void test_stack_overflow_message_with_a_huge_name(void **state)
+{
+	(void)state;
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	overflow_child(0, true);
+}
+
+/* A SIGSEGV sent (not a fault) must still kill, as without reel. It runs in
+ * a fresh program: here cmocka's own handler would be the one chained to. */
+static void test_stack_sent_sigsegv_still_kills(void **state)
+{
+	int wstatus;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(RAISE_SEGV_PATH, "raise_segv", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+#ifdef REEL_ASAN
+	/* ASan's handler is the one chained to: it reports and exits 1. */
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 1);
+#else
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
+#endif
 }
 
 static void test_stack_overflow_dies_naming_the_fiber_mprotect(void **state)
 {
 	(void)state;
-	overflow_child(REEL_NO_GUARD_INSTALL);
+	overflow_child(REEL_NO_GUARD_INSTALL, false);
 }
 
 int main(void)
@@ -212,6 +249,8 @@ int main(void)
 		cmocka_unit_test(test_stack_guards_cost_no_vma_with_guard_install),
 		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber),
 		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber_mprotect),
+		cmocka_unit_test(test_stack_overflow_message_with_a_huge_name),
+		cmocka_unit_test(test_stack_sent_sigsegv_still_kills),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
