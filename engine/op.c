@@ -41,8 +41,11 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 		while (!op->done)
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
 	}
-	if (r < 0 && op->res == -ECANCELED)
-		return r;   /* our cancel won: report why we cancelled */
+	/* Our cancel won: report why we cancelled. A request the kernel had
+	 * already handed to an io-wq worker (a blocking read) is interrupted
+	 * there and reports -EINTR rather than -ECANCELED. */
+	if (r < 0 && (op->res == -ECANCELED || op->res == -EINTR))
+		return r;
 	if (op->res == -ECANCELED)
 		return -EBADF;   /* cancelled by reel_close of its descriptor */
 	return op->res;
