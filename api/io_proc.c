@@ -68,6 +68,8 @@ int reel_process_spawn(pid_t *pid, char *const argv[])
 	pid_t child;
 	int err, pidfd;
 
+	if (!reel__self_fiber())
+		return -EPERM;   /* every reel_io call is a fiber's, this one too */
 	if (!pid || !argv || !argv[0])
 		return -EINVAL;
 	err = posix_spawnp(&child, argv[0], NULL, NULL, argv, environ);

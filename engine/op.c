@@ -46,7 +46,7 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 	 * there and reports -EINTR rather than -ECANCELED. */
 	if (r < 0 && (op->res == -ECANCELED || op->res == -EINTR))
 		return r;
-	if (op->res == -ECANCELED)
+	if (op->res == -ECANCELED || op->res == -EINTR)
 		return -EBADF;   /* cancelled by reel_close of its descriptor */
 	return op->res;
 }

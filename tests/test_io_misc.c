@@ -1,0 +1,804 @@
+/*
+ * Description: readiness, signals, child processes and the I/O layer under
+ * stress (api/reel_io.h, DESIGN §5): reel_poll on a pipe (woken by a write,
+ * ready at once, cancelled, timed out); reel_signal_wait for a SIGUSR1 from
+ * another fiber, and cancelled without losing the signal; child processes
+ * (exit status, killed by a signal, a wait timed out and then reaped);
+ * -EPERM for every I/O call outside a fiber; 1000 fibers doing random
+ * blocking operations while a canceller fiber cancels 100,000 of them, with
+ * every result accounted for.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "reel_io.h"
+
+#define SEC (1000 * MS)
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+
+static uint64_t rng(void)
+{
+	return rng_next(&rng_state);
+}
+
+/* ---- reel_poll ----------------------------------------------------------------- */
+
+struct poller {
+	int fd;
+	short events;
+	int r;
+	bool started;
+};
+
+static int poll_fiber(void *arg)
+{
+	struct poller *p = arg;
+
+	p->started = true;
+	p->r = reel_poll(p->fd, p->events);
+	return p->r;
+}
+
+static int poll_main(void *arg)
+{
+	struct poller p = { .events = POLLIN, .r = -12345 };
+	reel_task t;
+	int fds[2], st;
+	char c;
+
+	(void)arg;
+	FCHECK_EQ(pipe2(fds, O_CLOEXEC), 0);
+	/* the write end is writable at once */
+	FCHECK_EQ(reel_poll(fds[1], POLLOUT), POLLOUT);
+	/* the read end: parked until another fiber writes */
+	p.fd = fds[0];
+	FCHECK_EQ(reel_spawn(&t, poll_fiber, &p, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(p.started);
+	FCHECK_EQ(p.r, -12345);
+	FCHECK_EQ(reel_write(fds[1], "x", 1), 1);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(p.r, POLLIN);
+	/* poll consumed nothing */
+	FCHECK_EQ(reel_poll(fds[0], POLLIN | POLLOUT), POLLIN);
+	FCHECK_EQ(reel_read(fds[0], &c, 1), 1);
+	FCHECK_EQ(c, 'x');
+	/* the write end closed: the read end hangs up (reported unasked) */
+	FCHECK_EQ(reel_close(fds[1]), 0);
+	FCHECK(reel_poll(fds[0], POLLIN) & POLLHUP);
+	FCHECK_EQ(reel_close(fds[0]), 0);
+	/* bad descriptors */
+	FCHECK_EQ(reel_poll(-1, POLLIN), -EBADF);
+	FCHECK_EQ(reel_poll(fds[0], POLLIN), -EBADF);
+	return 0;
+}
+
+static void test_io_misc_poll_pipe_readiness(void **state)
+{
+	(void)state;
+	run_ok(poll_main, NULL);
+}
+
+static int poll_interrupted_main(void *arg)
+{
+	struct poller p = { .events = POLLIN, .r = -12345 };
+	reel_task t;
+	int fds[2], st;
+	uint64_t t0;
+	char c;
+
+	(void)arg;
+	FCHECK_EQ(pipe2(fds, O_CLOEXEC), 0);
+	p.fd = fds[0];
+	/* cancelled */
+	FCHECK_EQ(reel_spawn(&t, poll_fiber, &p, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(p.started);
+	t0 = reel_now();
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK(reel_now() - t0 < LATE_OK_NS);
+	FCHECK_EQ(p.r, -ECANCELED);
+	FCHECK_EQ(st, -ECANCELED);
+	/* timed out */
+	p.r = -12345;
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(50 * MS, poll_fiber, &p, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 50 * MS);
+	FCHECK(reel_now() - t0 < 50 * MS + LATE_OK_NS);
+	FCHECK_EQ(p.r, -ETIMEDOUT);
+	FCHECK_EQ(st, -ETIMEDOUT);
+	/* the pipe still works for a new poll */
+	FCHECK_EQ(reel_write(fds[1], "y", 1), 1);
+	p.r = -12345;
+	FCHECK_EQ(reel_wait_for(1 * SEC, poll_fiber, &p, &st), 0);
+	FCHECK_EQ(p.r, POLLIN);
+	FCHECK_EQ(reel_read(fds[0], &c, 1), 1);
+	FCHECK_EQ(reel_close(fds[0]), 0);
+	FCHECK_EQ(reel_close(fds[1]), 0);
+	return 0;
+}
+
+static void test_io_misc_poll_cancelled_and_timed_out(void **state)
+{
+	(void)state;
+	run_ok(poll_interrupted_main, NULL);
+}
+
+/* ---- reel_signal_wait ------------------------------------------------------------- */
+
+struct sigwait {
+	sigset_t set;
+	int r;
+	bool started;
+	struct signalfd_siginfo info;
+};
+
+static int signal_waiter(void *arg)
+{
+	struct sigwait *w = arg;
+
+	w->started = true;
+	w->r = reel_signal_wait(&w->set, &w->info);
+	return 0;
+}
+
+static int send_sigusr1(void *arg)
+{
+	(void)arg;
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK_EQ(kill(getpid(), SIGUSR1), 0);
+	return 0;
+}
+
+static int signal_main(void *arg)
+{
+	struct sigwait w = { .r = -12345 };
+	reel_task tw, tk;
+	sigset_t now;
+	int st;
+
+	(void)arg;
+	sigemptyset(&w.set);
+	sigaddset(&w.set, SIGUSR1);
+	FCHECK_EQ(reel_spawn(&tw, signal_waiter, &w, NULL), 0);
+	FCHECK_EQ(reel_spawn(&tk, send_sigusr1, NULL, NULL), 0);
+	FCHECK_EQ(reel_join(tk, &st), 0);
+	FCHECK_EQ(st, 0);
+	FCHECK_EQ(reel_join(tw, &st), 0);
+	FCHECK(w.started);
+	FCHECK_EQ(w.r, SIGUSR1);
+	FCHECK_EQ(w.info.ssi_signo, SIGUSR1);
+	FCHECK_EQ(w.info.ssi_pid, getpid());
+	FCHECK_EQ(w.info.ssi_code, SI_USER);
+	/* the signal stays blocked after the wait (docs/io.md) */
+	FCHECK_EQ(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
+	FCHECK(sigismember(&now, SIGUSR1));
+	/* NULL info is fine; a NULL set is not */
+	FCHECK_EQ(kill(getpid(), SIGUSR1), 0);
+	FCHECK_EQ(reel_signal_wait(&w.set, NULL), SIGUSR1);
+	FCHECK_EQ(reel_signal_wait(NULL, NULL), -EINVAL);
+	return 0;
+}
+
+/* Unblocks SIGUSR1 after a test, none pending (it would kill us). */
+static void unblock_sigusr1(void)
+{
+	sigset_t set, pending;
+
+	assert_int_equal(sigpending(&pending), 0);
+	assert_false(sigismember(&pending, SIGUSR1));
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+}
+
+static void test_io_misc_signal_wait_sigusr1(void **state)
+{
+	(void)state;
+	run_ok(signal_main, NULL);
+	unblock_sigusr1();
+}
+
+static int signal_cancel_main(void *arg)
+{
+	struct sigwait w = { .r = -12345 };
+	struct signalfd_siginfo info;
+	reel_task t;
+	uint64_t t0;
+	int st;
+
+	(void)arg;
+	sigemptyset(&w.set);
+	sigaddset(&w.set, SIGUSR1);
+	FCHECK_EQ(reel_spawn(&t, signal_waiter, &w, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(w.started);
+	FCHECK_EQ(w.r, -12345);
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(w.r, -ECANCELED);
+	/* and under a deadline */
+	w.r = -12345;
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(50 * MS, signal_waiter, &w, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 50 * MS);
+	FCHECK_EQ(w.r, -ETIMEDOUT);
+	/* a signal sent now is not lost to the interrupted waits */
+	FCHECK_EQ(kill(getpid(), SIGUSR1), 0);
+	memset(&info, 0, sizeof(info));
+	FCHECK_EQ(reel_signal_wait(&w.set, &info), SIGUSR1);
+	FCHECK_EQ(info.ssi_signo, SIGUSR1);
+	return 0;
+}
+
+static void test_io_misc_signal_wait_cancelled(void **state)
+{
+	(void)state;
+	run_ok(signal_cancel_main, NULL);
+	unblock_sigusr1();
+}
+
+/* ---- child processes ---------------------------------------------------------------- */
+
+static char *const exit3_argv[] = { "sh", "-c", "exit 3", NULL };
+static char *const sleep_argv[] = { "sleep", "10", NULL };
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static bool reaped(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static int process_exit_main(void *arg)
+{
+	char *const missing_argv[] = { "reel-no-such-program-here", NULL };
+	char *const empty_argv[] = { NULL };
+	pid_t pid = 0;
+	int pidfd, ws;
+
+	(void)arg;
+	pidfd = reel_process_spawn(&pid, exit3_argv);
+	FCHECK(pidfd >= 0);
+	FCHECK(pid > 0);
+	FCHECK(fcntl(pidfd, F_GETFD) & FD_CLOEXEC);
+	ws = reel_process_wait(pidfd);
+	FCHECK(ws >= 0);
+	FCHECK(WIFEXITED(ws));
+	FCHECK_EQ(WEXITSTATUS(ws), 3);
+	FCHECK(!fd_open(pidfd));   /* closed by the wait */
+	FCHECK(reaped(pid));
+	/* bad input */
+	FCHECK_EQ(reel_process_spawn(&pid, missing_argv), -ENOENT);
+	FCHECK_EQ(reel_process_spawn(NULL, exit3_argv), -EINVAL);
+	FCHECK_EQ(reel_process_spawn(&pid, NULL), -EINVAL);
+	FCHECK_EQ(reel_process_spawn(&pid, empty_argv), -EINVAL);
+	FCHECK_EQ(reel_process_wait(-1), -EBADF);
+	return 0;
+}
+
+static void test_io_misc_process_exit_status(void **state)
+{
+	(void)state;
+	run_ok(process_exit_main, NULL);
+}
+
+static int process_killed_main(void *arg)
+{
+	pid_t pid = 0;
+	int pidfd, ws;
+
+	(void)arg;
+	pidfd = reel_process_spawn(&pid, sleep_argv);
+	FCHECK(pidfd >= 0);
+	FCHECK_EQ(kill(pid, SIGKILL), 0);
+	ws = reel_process_wait(pidfd);
+	FCHECK(ws >= 0);
+	FCHECK(WIFSIGNALED(ws));
+	FCHECK_EQ(WTERMSIG(ws), SIGKILL);
+	FCHECK(!fd_open(pidfd));
+	FCHECK(reaped(pid));
+	return 0;
+}
+
+static void test_io_misc_process_killed_by_signal(void **state)
+{
+	(void)state;
+	run_ok(process_killed_main, NULL);
+}
+
+static int wait_child(void *arg)
+{
+	return reel_process_wait((int)(intptr_t)arg);
+}
+
+static int process_timeout_main(void *arg)
+{
+	pid_t pid = 0;
+	int pidfd, st = 1, ws;
+	uint64_t t0;
+	reel_task t;
+
+	(void)arg;
+	pidfd = reel_process_spawn(&pid, sleep_argv);
+	FCHECK(pidfd >= 0);
+	/* timed out: the child runs on, the pidfd stays open */
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(100 * MS, wait_child, (void *)(intptr_t)pidfd, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 100 * MS);
+	FCHECK(reel_now() - t0 < 100 * MS + LATE_OK_NS);
+	FCHECK_EQ(st, -ETIMEDOUT);
+	FCHECK(fd_open(pidfd));
+	FCHECK(!reaped(pid));
+	FCHECK_EQ(kill(pid, 0), 0);   /* alive */
+	/* cancelled: the same */
+	FCHECK_EQ(reel_spawn(&t, wait_child, (void *)(intptr_t)pidfd, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK(fd_open(pidfd));
+	/* the caller decides: kill it through the pidfd and wait again */
+	FCHECK_EQ(syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0), 0);
+	ws = reel_process_wait(pidfd);
+	FCHECK(ws >= 0);
+	FCHECK(WIFSIGNALED(ws));
+	FCHECK_EQ(WTERMSIG(ws), SIGKILL);
+	FCHECK(!fd_open(pidfd));
+	FCHECK(reaped(pid));
+	return 0;
+}
+
+static void test_io_misc_process_wait_timeout_then_reap(void **state)
+{
+	(void)state;
+	run_ok(process_timeout_main, NULL);
+}
+
+/* ---- -EPERM outside a fiber ---------------------------------------------------------- */
+
+static void test_io_misc_eperm_outside_fiber(void **state)
+{
+	char dir[] = "/tmp/reel-test-io-misc-XXXXXX", path[128], path2[128];
+	char buf[16] = "abc", line[16];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct reel_acceptor acc;
+	struct reel_reader rd;
+	struct signalfd_siginfo si;
+	struct statx stx;
+	sigset_t set, mask;
+	char *const true_argv[] = { "true", NULL };
+	pid_t pid = 0;
+	int p[2], sv[2], fd, err = 0, r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/keep", dir);
+	snprintf(path2, sizeof(path2), "%s/other", dir);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+
+	/* files */
+	assert_int_equal(reel_open(path2, O_CREAT | O_RDWR, 0600), -EPERM);
+	assert_int_equal(reel_openat(AT_FDCWD, path2, O_CREAT | O_RDWR, 0600), -EPERM);
+	assert_int_equal(access(path2, F_OK), -1);   /* nothing was created */
+	assert_int_equal(reel_read(fd, buf, sizeof(buf)), -EPERM);
+	assert_int_equal(reel_write(fd, buf, 3), -EPERM);
+	assert_int_equal(reel_pread(fd, buf, sizeof(buf), 0), -EPERM);
+	assert_int_equal(reel_pwrite(fd, buf, 3, 0), -EPERM);
+	assert_int_equal(reel_readv(fd, &iov, 1, 0), -EPERM);
+	assert_int_equal(reel_writev(fd, &iov, 1, 0), -EPERM);
+	assert_int_equal(reel_fsync(fd), -EPERM);
+	assert_int_equal(reel_fdatasync(fd), -EPERM);
+	assert_int_equal(reel_fallocate(fd, 0, 0, 4096), -EPERM);
+	assert_int_equal(reel_statx(AT_FDCWD, path, 0, STATX_SIZE, &stx), -EPERM);
+	assert_int_equal(reel_renameat(AT_FDCWD, path, AT_FDCWD, path2, 0), -EPERM);
+	assert_int_equal(reel_unlinkat(AT_FDCWD, path, 0), -EPERM);
+	assert_int_equal(access(path, F_OK), 0);     /* neither renamed nor removed */
+	assert_int_equal(lseek(fd, 0, SEEK_END), 0); /* nothing was written */
+	assert_int_equal(reel_read_exact(fd, buf, 4, NULL), -EPERM);
+	assert_int_equal(reel_write_all(fd, buf, 4, NULL), -EPERM);
+	reel_reader_init(&rd, p[0], buf, sizeof(buf));
+	assert_int_equal(reel_read_line(&rd, line, sizeof(line)), -EPERM);
+	assert_int_equal(reel_close(fd), -EPERM);
+
+	/* sockets */
+	assert_int_equal(reel_socket(AF_INET, SOCK_STREAM, 0), -EPERM);
+	assert_int_equal(reel_listen_tcp("127.0.0.1", 0, 1), -EPERM);
+	assert_int_equal(reel_listen_unix(path2, 1), -EPERM);
+	assert_int_equal(access(path2, F_OK), -1);
+	assert_int_equal(reel_accept(sv[0], NULL, NULL, 0), -EPERM);
+	assert_int_equal(reel_connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)), -EPERM);
+	assert_int_equal(reel_connect_tcp("127.0.0.1", 9), -EPERM);
+	assert_int_equal(reel_connect_unix(path), -EPERM);
+	assert_int_equal(reel_recv(sv[0], buf, sizeof(buf), 0), -EPERM);
+	assert_int_equal(reel_send(sv[0], buf, 3, 0), -EPERM);
+	assert_int_equal(reel_recvmsg(sv[0], &msg, 0), -EPERM);
+	assert_int_equal(reel_sendmsg(sv[0], &msg, 0), -EPERM);
+	assert_int_equal(reel_shutdown(sv[0], SHUT_RDWR), -EPERM);
+	assert_int_equal(reel_acceptor_init(&acc, sv[0]), 0);   /* anywhere */
+	assert_int_equal(reel_acceptor_accept(&acc), -EPERM);
+	assert_int_equal(reel_acceptor_close(&acc), -EPERM);
+	assert_null(reel_bufpool_create(8, 4096, &err));
+	assert_int_equal(err, -EPERM);
+	/* the socketpair is untouched: nothing was sent, nothing shut down */
+	assert_int_equal(send(sv[0], "z", 1, MSG_NOSIGNAL), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+
+	/* readiness, signals, processes */
+	assert_int_equal(reel_poll(p[1], POLLOUT), -EPERM);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	assert_int_equal(reel_signal_wait(&set, &si), -EPERM);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &mask), 0);
+	assert_false(sigismember(&mask, SIGUSR2));   /* and nothing was blocked */
+	r = reel_process_spawn(&pid, true_argv);
+	if (r >= 0) {   /* a child was started after all: reap it */
+		waitpid(pid, NULL, 0);
+		close(r);
+	}
+	assert_int_equal(r, -EPERM);
+	assert_int_equal(reel_process_wait(p[0]), -EPERM);
+
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- stress: random blocking operations, 100,000 cancellations ----------------------------- */
+
+#define WORKERS 1000
+#define BATCH 64
+#define CANARY 0x5a
+
+enum { OP_NOP, OP_YIELD, OP_SLEEP, OP_READ, OP_POLL_IN, OP_POLL_OUT, OP_POLL_NEVER,
+       OP_READ_NEVER, OPS };
+
+struct stress;
+
+struct worker {
+	struct stress *s;
+	reel_task task;
+	uint64_t seed;
+	bool cancel_sent;        /* set just before reel_cancel */
+	bool started;
+};
+
+struct stress {
+	int data[2];             /* the writer feeds it, workers read it */
+	int never[2];            /* nobody writes: reads and polls block */
+	uint64_t written, wsum;  /* bytes the writer put in, and their sum */
+	uint64_t got, rsum;      /* bytes the workers read, and their sum */
+	long cancels;
+	long ecanceled;          /* calls that ended with -ECANCELED */
+	long won_after_cancel;   /* calls that completed although cancel_sent */
+	long not_started;        /* cancelled before their first run */
+	long etimedout;
+	long ops[OPS];
+	bool stop;
+	struct worker w[WORKERS];
+};
+
+static const struct reel_spawn_opts worker_opts = { .stack_size = 16 * 1024, .name = "worker" };
+
+static bool intact(const unsigned char *buf, size_t from, size_t len)
+{
+	for (size_t i = from; i < len; i++)
+		if (buf[i] != CANARY)
+			return false;
+	return true;
+}
+
+struct never_read {
+	int fd;
+	unsigned char buf[16];
+};
+
+static int read_never(void *arg)
+{
+	struct never_read *n = arg;
+
+	return (int)reel_read(n->fd, n->buf, sizeof(n->buf));
+}
+
+static int poll_never(void *arg)
+{
+	return reel_poll((int)(intptr_t)arg, POLLIN);
+}
+
+/* One random operation; its result, -ECANCELED or -ETIMEDOUT, checked. */
+static int one_op(struct worker *w, long *res)
+{
+	struct stress *s = w->s;
+	unsigned char buf[16];
+	struct never_read nr;
+	unsigned op = (unsigned)(rng_next(&w->seed) % OPS);
+	long r = 0;
+	int st = 1, rr;
+
+	s->ops[op]++;
+	switch (op) {
+	case OP_NOP:
+		r = reel_nop();
+		FCHECK(r == 0 || r == -ECANCELED);
+		break;
+	case OP_YIELD:
+		r = reel_yield();
+		FCHECK(r == 0 || r == -ECANCELED);
+		break;
+	case OP_SLEEP:
+		r = reel_sleep(rng_next(&w->seed) % (2 * MS));
+		FCHECK(r == 0 || r == -ECANCELED);
+		break;
+	case OP_READ:   /* blocks until the writer writes */
+		memset(buf, CANARY, sizeof(buf));
+		r = reel_read(s->data[0], buf, sizeof(buf));
+		if (r > 0) {
+			s->got += (uint64_t)r;
+			for (long i = 0; i < r; i++)
+				s->rsum += buf[i];
+			FCHECK(intact(buf, (size_t)r, sizeof(buf)));
+		} else {
+			FCHECK_EQ(r, -ECANCELED);
+			FCHECK(intact(buf, 0, sizeof(buf)));
+		}
+		break;
+	case OP_POLL_IN:
+		r = reel_poll(s->data[0], POLLIN);
+		FCHECK(r == -ECANCELED || (r > 0 && (r & POLLIN)));
+		break;
+	case OP_POLL_OUT:
+		r = reel_poll(s->data[1], POLLOUT);
+		FCHECK(r == -ECANCELED || (r > 0 && (r & POLLOUT)));
+		break;
+	case OP_POLL_NEVER:   /* ends only by the deadline or a cancel */
+		rr = reel_wait_for(rng_next(&w->seed) % (3 * MS) + 1, poll_never,
+				   (void *)(intptr_t)s->never[0], &st);
+		FCHECK(rr == -ETIMEDOUT || rr == -ECANCELED);
+		FCHECK(st == -ETIMEDOUT || st == -ECANCELED);
+		if (rr == -ETIMEDOUT)
+			FCHECK_EQ(st, -ETIMEDOUT);
+		r = rr;
+		break;
+	case OP_READ_NEVER:
+		nr.fd = s->never[0];
+		memset(nr.buf, CANARY, sizeof(nr.buf));
+		rr = reel_wait_for(rng_next(&w->seed) % (3 * MS) + 1, read_never, &nr, &st);
+		FCHECK(rr == -ETIMEDOUT || rr == -ECANCELED);
+		FCHECK(st == -ETIMEDOUT || st == -ECANCELED);
+		if (rr == -ETIMEDOUT)
+			FCHECK_EQ(st, -ETIMEDOUT);
+		FCHECK(intact(nr.buf, 0, sizeof(nr.buf)));
+		r = rr;
+		break;
+	}
+	*res = r;
+	return 0;
+}
+
+static int worker(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	long r;
+
+	w->started = true;
+	for (;;) {
+		FCHECK_EQ(one_op(w, &r), 0);
+		if (r == -ETIMEDOUT) {
+			s->etimedout++;
+		} else if (r == -ECANCELED) {
+			FCHECK(w->cancel_sent);   /* never without a cancel */
+			s->ecanceled++;
+			/* sticky: no later call parks */
+			FCHECK_EQ(reel_nop(), -ECANCELED);
+			FCHECK_EQ(reel_poll(s->never[0], POLLIN), -ECANCELED);
+			return 0;
+		} else if (w->cancel_sent) {
+			s->won_after_cancel++;   /* completed anyway: its result won */
+		}
+	}
+}
+
+/* Feeds the data pipe with small writes, counting what went in. */
+static int writer(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t seed = 7;
+	unsigned char buf[64];
+	unsigned char v = 0;
+
+	while (!s->stop) {
+		size_t n = 1 + rng_next(&seed) % sizeof(buf);
+		ssize_t r;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = v++;
+		r = reel_write(s->data[1], buf, n);
+		if (r == -ECANCELED)
+			break;
+		FCHECK_EQ(r, (ssize_t)n);   /* <= PIPE_BUF: all or nothing */
+		s->written += (uint64_t)r;
+		for (ssize_t i = 0; i < r; i++)
+			s->wsum += buf[i];
+		if (reel_yield() == -ECANCELED)
+			break;
+	}
+	return 0;
+}
+
+static int spawn_worker(struct stress *s, int i)
+{
+	struct worker *w = &s->w[i];
+
+	*w = (struct worker){ .s = s, .seed = rng() | 1 };
+	FCHECK_EQ(reel_spawn(&w->task, worker, w, &worker_opts), 0);
+	return 0;
+}
+
+/* Joins a cancelled worker and puts a fresh one in its place. */
+static int replace_worker(struct stress *s, int i)
+{
+	struct worker *w = &s->w[i];
+	int st = 1;
+
+	FCHECK_EQ(reel_join(w->task, &st), 0);
+	if (w->started) {
+		FCHECK_EQ(st, 0);
+	} else {
+		FCHECK_EQ(st, -ECANCELED);   /* never ran */
+		s->not_started++;
+	}
+	return spawn_worker(s, i);
+}
+
+static int canceller(void *arg)
+{
+	struct stress *s = arg;
+	long total = scaled(100000);
+	int pending[BATCH], np = 0;
+
+	while (s->cancels < total) {
+		int i = (int)(rng() % WORKERS);
+		struct worker *w = &s->w[i];
+
+		if (w->cancel_sent)
+			continue;
+		w->cancel_sent = true;
+		FCHECK_EQ(reel_cancel(w->task), 0);
+		s->cancels++;
+		pending[np++] = i;
+		if (np == BATCH) {
+			for (int k = 0; k < np; k++)
+				FCHECK_EQ(replace_worker(s, pending[k]), 0);
+			np = 0;
+		}
+		if (rng() % 8 == 0)
+			FCHECK_EQ(reel_yield(), 0);
+	}
+	for (int k = 0; k < np; k++)
+		FCHECK_EQ(replace_worker(s, pending[k]), 0);
+	return 0;
+}
+
+static int stress_main(void *arg)
+{
+	struct stress *s = arg;
+	reel_task tw, tc;
+	unsigned char buf[4096];
+	ssize_t n;
+	int st;
+
+	FCHECK_EQ(pipe2(s->data, O_CLOEXEC), 0);
+	FCHECK_EQ(pipe2(s->never, O_CLOEXEC), 0);
+	for (int i = 0; i < WORKERS; i++)
+		FCHECK_EQ(spawn_worker(s, i), 0);
+	FCHECK_EQ(reel_spawn(&tw, writer, s, NULL), 0);
+	FCHECK_EQ(reel_spawn(&tc, canceller, s, NULL), 0);
+	FCHECK_EQ(reel_join(tc, &st), 0);
+	FCHECK_EQ(st, 0);
+	FCHECK_EQ(s->cancels, scaled(100000));
+	/* wind down: cancel every worker and the writer */
+	s->stop = true;
+	for (int i = 0; i < WORKERS; i++) {
+		s->w[i].cancel_sent = true;
+		FCHECK_EQ(reel_cancel(s->w[i].task), 0);
+	}
+	for (int i = 0; i < WORKERS; i++) {
+		FCHECK_EQ(reel_join(s->w[i].task, &st), 0);
+		FCHECK(st == 0 || (st == -ECANCELED && !s->w[i].started));
+	}
+	FCHECK_EQ(reel_cancel(tw), 0);
+	FCHECK_EQ(reel_join(tw, &st), 0);
+	FCHECK_EQ(st, 0);
+	/* every byte written was read once, by a worker or here */
+	FCHECK_EQ(fcntl(s->data[0], F_SETFL, O_NONBLOCK), 0);
+	while ((n = read(s->data[0], buf, sizeof(buf))) > 0) {
+		s->got += (uint64_t)n;
+		for (ssize_t i = 0; i < n; i++)
+			s->rsum += buf[i];
+	}
+	FCHECK(n < 0 && errno == EAGAIN);
+	FCHECK_EQ(s->got, s->written);
+	FCHECK_EQ(s->rsum, s->wsum);
+	FCHECK(s->ecanceled > 0);
+	for (int i = 0; i < 2; i++) {
+		FCHECK_EQ(reel_close(s->data[i]), 0);
+		FCHECK_EQ(reel_close(s->never[i]), 0);
+	}
+	return 0;
+}
+
+static void test_io_misc_stress_random_ops_with_cancels(void **state)
+{
+	struct stress *s = calloc(1, sizeof(*s));
+	uint64_t t0 = reel_now();
+
+	(void)state;
+	assert_non_null(s);
+	run_ok(stress_main, s);
+	fprintf(stderr, "stress: %ld cancels in %.2f s: %ld -ECANCELED, %ld completed anyway, "
+		"%ld never started, %ld -ETIMEDOUT; %llu bytes through the pipe\n",
+		s->cancels, (double)(reel_now() - t0) / 1e9, s->ecanceled, s->won_after_cancel,
+		s->not_started, s->etimedout, (unsigned long long)s->written);
+	fprintf(stderr, "stress ops: nop %ld, yield %ld, sleep %ld, read %ld, poll-in %ld, "
+		"poll-out %ld, poll-never %ld, read-never %ld\n", s->ops[OP_NOP],
+		s->ops[OP_YIELD], s->ops[OP_SLEEP], s->ops[OP_READ], s->ops[OP_POLL_IN],
+		s->ops[OP_POLL_OUT], s->ops[OP_POLL_NEVER], s->ops[OP_READ_NEVER]);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io_misc_poll_pipe_readiness),
+		cmocka_unit_test(test_io_misc_poll_cancelled_and_timed_out),
+		cmocka_unit_test(test_io_misc_signal_wait_sigusr1),
+		cmocka_unit_test(test_io_misc_signal_wait_cancelled),
+		cmocka_unit_test(test_io_misc_process_exit_status),
+		cmocka_unit_test(test_io_misc_process_killed_by_signal),
+		cmocka_unit_test(test_io_misc_process_wait_timeout_then_reap),
+		cmocka_unit_test(test_io_misc_eperm_outside_fiber),
+		cmocka_unit_test(test_io_misc_stress_random_ops_with_cancels),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

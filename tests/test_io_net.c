@@ -1,0 +1,1195 @@
+/*
+ * Description: sockets through the ring (api/reel_io.h, DESIGN §5): TCP over
+ * IPv4 and IPv6 and Unix stream round trips, reel_local_port, UDP with
+ * sendmsg/recvmsg, half-close, a vanished peer (EOF, then -EPIPE or
+ * -ECONNRESET, never SIGPIPE), bad descriptors and NULL buffers,
+ * read_exact/write_all over short transfers, the line reader, cancelled
+ * accept/recv/connect that lose and leak nothing, a connect timed out
+ * against a full backlog, and 10,000 concurrent loopback connections.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "reel_io.h"
+
+#define SEC (1000 * MS)
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rng(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+/* Open descriptors of this process (the directory's own one excluded). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/* A connected TCP pair on @host: @a the client, @b the accepted end. */
+struct conn {
+	int a, b;
+};
+
+static int tcp_pair(const char *host, struct conn *c)
+{
+	int lfd = reel_listen_tcp(host, 0, 16);
+
+	FCHECK(lfd >= 0);
+	c->a = reel_connect_tcp(host, (uint16_t)reel_local_port(lfd));
+	FCHECK(c->a >= 0);
+	c->b = reel_accept(lfd, NULL, NULL, 0);
+	FCHECK(c->b >= 0);
+	FCHECK_EQ(reel_close(lfd), 0);
+	return 0;
+}
+
+static int close_pair(struct conn *c)
+{
+	FCHECK_EQ(reel_close(c->a), 0);
+	FCHECK_EQ(reel_close(c->b), 0);
+	return 0;
+}
+
+/* ---- round trips: TCP over IPv4 and IPv6, Unix stream --------------------------- */
+
+struct round_trip {
+	const char *host;        /* TCP: numeric address; NULL: Unix */
+	char path[108];          /* Unix socket path */
+	int port;
+	int client_port;         /* the client's local port, for the server */
+	bool unsupported;        /* no IPv6 on this machine */
+};
+
+static int rt_client(void *arg)
+{
+	struct round_trip *rt = arg;
+	char buf[16];
+	int fd;
+
+	fd = rt->host ? reel_connect_tcp(rt->host, (uint16_t)rt->port)
+		      : reel_connect_unix(rt->path);
+	FCHECK(fd >= 0);
+	FCHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	if (rt->host) {
+		rt->client_port = reel_local_port(fd);
+		FCHECK(rt->client_port > 0);
+		FCHECK(rt->client_port != rt->port);
+	} else {
+		FCHECK_EQ(reel_local_port(fd), -EAFNOSUPPORT);
+	}
+	FCHECK_EQ(reel_send(fd, "ping", 4, 0), 4);
+	FCHECK_EQ(reel_read_exact(fd, buf, 4, NULL), 4);
+	FCHECK(memcmp(buf, "pong", 4) == 0);
+	FCHECK_EQ(reel_recv(fd, buf, sizeof(buf), 0), 0);   /* the server closed */
+	FCHECK_EQ(reel_close(fd), 0);
+	return 0;
+}
+
+static int round_trip_main(void *arg)
+{
+	struct round_trip *rt = arg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char buf[16];
+	reel_task t;
+	int lfd, fd, st;
+
+	lfd = rt->host ? reel_listen_tcp(rt->host, 0, 16) : reel_listen_unix(rt->path, 16);
+	if (rt->host && (lfd == -EADDRNOTAVAIL || lfd == -EAFNOSUPPORT)) {
+		rt->unsupported = true;
+		return 0;
+	}
+	FCHECK(lfd >= 0);
+	if (rt->host) {
+		rt->port = reel_local_port(lfd);
+		FCHECK(rt->port > 0 && rt->port < 65536);
+	}
+	FCHECK_EQ(reel_spawn(&t, rt_client, rt, NULL), 0);
+	memset(&ss, 0, sizeof(ss));
+	fd = reel_accept(lfd, (struct sockaddr *)&ss, &sl, 0);
+	FCHECK(fd >= 0);
+	FCHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	FCHECK_EQ(reel_recv(fd, buf, 4, MSG_WAITALL), 4);
+	FCHECK(memcmp(buf, "ping", 4) == 0);
+	/* the peer's address */
+	if (!rt->host) {
+		FCHECK_EQ(ss.ss_family, AF_UNIX);
+	} else if (strchr(rt->host, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		FCHECK_EQ(sl, sizeof(*in6));
+		FCHECK_EQ(in6->sin6_family, AF_INET6);
+		FCHECK(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+		FCHECK_EQ(ntohs(in6->sin6_port), rt->client_port);
+	} else {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+
+		FCHECK_EQ(sl, sizeof(*in4));
+		FCHECK_EQ(in4->sin_family, AF_INET);
+		FCHECK_EQ(ntohl(in4->sin_addr.s_addr), INADDR_LOOPBACK);
+		FCHECK_EQ(ntohs(in4->sin_port), rt->client_port);
+	}
+	FCHECK_EQ(reel_send(fd, "pong", 4, 0), 4);
+	FCHECK_EQ(reel_close(fd), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, 0);
+	FCHECK_EQ(reel_close(lfd), 0);
+	return 0;
+}
+
+static void test_io_net_tcp4_round_trip(void **state)
+{
+	struct round_trip rt = { .host = "127.0.0.1" };
+
+	(void)state;
+	run_ok(round_trip_main, &rt);
+}
+
+static void test_io_net_tcp6_round_trip(void **state)
+{
+	struct round_trip rt = { .host = "::1" };
+
+	(void)state;
+	run_ok(round_trip_main, &rt);
+	if (rt.unsupported)
+		skip();   /* no IPv6 loopback here */
+}
+
+static void test_io_net_unix_round_trip(void **state)
+{
+	struct round_trip rt = { .host = NULL };
+	char dir[] = "/tmp/reel-test-io-net-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(rt.path, sizeof(rt.path), "%s/sock", dir);
+	run_ok(round_trip_main, &rt);
+	/* a second listen on the same path replaces the stale socket file */
+	run_ok(round_trip_main, &rt);
+	assert_int_equal(unlink(rt.path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- reel_local_port ---------------------------------------------------------- */
+
+static int local_port_main(void *arg)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int lfd, fd, port;
+
+	(void)arg;
+	lfd = reel_listen_tcp("127.0.0.1", 0, 4);
+	FCHECK(lfd >= 0);
+	port = reel_local_port(lfd);
+	FCHECK(port > 0);
+	FCHECK_EQ(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+	FCHECK_EQ(ntohs(a.sin_port), port);
+	/* a fixed port: the same port again after a close (SO_REUSEADDR) */
+	FCHECK_EQ(reel_close(lfd), 0);
+	lfd = reel_listen_tcp("127.0.0.1", (uint16_t)port, 4);
+	FCHECK(lfd >= 0);
+	FCHECK_EQ(reel_local_port(lfd), port);
+	/* the port is taken while lfd listens */
+	FCHECK_EQ(reel_listen_tcp("127.0.0.1", (uint16_t)port, 4), -EADDRINUSE);
+	FCHECK_EQ(reel_close(lfd), 0);
+	/* not bound yet: port 0; not open: -EBADF; not a socket */
+	fd = reel_socket(AF_INET, SOCK_STREAM, 0);
+	FCHECK(fd >= 0);
+	FCHECK_EQ(reel_local_port(fd), 0);
+	FCHECK_EQ(reel_close(fd), 0);
+	FCHECK_EQ(reel_local_port(fd), -EBADF);
+	FCHECK_EQ(reel_local_port(-1), -EBADF);
+	/* "any" address, both families */
+	lfd = reel_listen_tcp(NULL, 0, 4);
+	FCHECK(lfd >= 0);
+	FCHECK(reel_local_port(lfd) > 0);
+	FCHECK_EQ(reel_close(lfd), 0);
+	FCHECK_EQ(reel_listen_tcp("not-an-address", 0, 4), -EINVAL);
+	return 0;
+}
+
+static void test_io_net_local_port(void **state)
+{
+	int fd, port;
+
+	(void)state;
+	run_ok(local_port_main, NULL);
+	/* Context: anywhere - here outside a fiber and a loop */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	port = reel_local_port(fd);
+	assert_true(port > 0);
+	close(fd);
+}
+
+/* ---- UDP: sendmsg, recvmsg -------------------------------------------------------- */
+
+struct udp {
+	int a, b;                    /* both bound to 127.0.0.1 */
+	int a_port, b_port;
+	ssize_t got;
+	char buf[64];
+	struct sockaddr_in from;
+	socklen_t fromlen;
+	int msg_flags;
+};
+
+static int udp_bind(int fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	FCHECK_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return 0;
+}
+
+/* Receives one datagram on b into two pieces of buffer. */
+static int udp_receiver(void *arg)
+{
+	struct udp *u = arg;
+	struct iovec iov[2] = {
+		{ .iov_base = u->buf, .iov_len = 4 },
+		{ .iov_base = u->buf + 4, .iov_len = sizeof(u->buf) - 4 },
+	};
+	struct msghdr msg = {
+		.msg_name = &u->from, .msg_namelen = sizeof(u->from),
+		.msg_iov = iov, .msg_iovlen = 2,
+	};
+
+	u->got = reel_recvmsg(u->b, &msg, 0);
+	u->fromlen = msg.msg_namelen;
+	u->msg_flags = msg.msg_flags;
+	return 0;
+}
+
+static int udp_main(void *arg)
+{
+	struct udp *u = arg;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct iovec iov[3] = {
+		{ .iov_base = "hello", .iov_len = 5 },
+		{ .iov_base = ", ", .iov_len = 2 },
+		{ .iov_base = "udp", .iov_len = 3 },
+	};
+	struct msghdr msg = {
+		.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = iov, .msg_iovlen = 3,
+	};
+	static char big[100];
+	char small[10];
+	struct iovec siov = { .iov_base = small, .iov_len = sizeof(small) };
+	struct msghdr smsg = { .msg_iov = &siov, .msg_iovlen = 1 };
+	reel_task t;
+
+	u->a = reel_socket(AF_INET, SOCK_DGRAM, 0);
+	u->b = reel_socket(AF_INET, SOCK_DGRAM, 0);
+	FCHECK(u->a >= 0 && u->b >= 0);
+	FCHECK_EQ(udp_bind(u->a), 0);
+	FCHECK_EQ(udp_bind(u->b), 0);
+	u->a_port = reel_local_port(u->a);
+	u->b_port = reel_local_port(u->b);
+	FCHECK(u->a_port > 0 && u->b_port > 0);
+	to.sin_port = htons((uint16_t)u->b_port);
+	/* the receiver parks first; the datagram wakes it */
+	u->got = 1;
+	FCHECK_EQ(reel_spawn(&t, udp_receiver, u, NULL), 0);
+	FCHECK_EQ(reel_sleep(10 * MS), 0);
+	FCHECK_EQ(u->got, 1);
+	FCHECK_EQ(reel_sendmsg(u->a, &msg, 0), 10);
+	FCHECK_EQ(reel_join(t, NULL), 0);
+	FCHECK_EQ(u->got, 10);
+	FCHECK(memcmp(u->buf, "hello, udp", 10) == 0);
+	FCHECK_EQ(u->fromlen, sizeof(struct sockaddr_in));
+	FCHECK_EQ(u->from.sin_family, AF_INET);
+	FCHECK_EQ(ntohl(u->from.sin_addr.s_addr), INADDR_LOOPBACK);
+	FCHECK_EQ(ntohs(u->from.sin_port), u->a_port);
+	/* a datagram larger than the buffer: truncated, and said so */
+	memset(big, 'B', sizeof(big));
+	FCHECK_EQ(reel_sendmsg(u->a, &(struct msghdr){ .msg_name = &to, .msg_namelen = sizeof(to),
+			.msg_iov = &(struct iovec){ big, sizeof(big) }, .msg_iovlen = 1 }, 0), 100);
+	FCHECK_EQ(reel_recvmsg(u->b, &smsg, 0), 10);
+	FCHECK(smsg.msg_flags & MSG_TRUNC);
+	FCHECK(memcmp(small, big, 10) == 0);
+	/* datagrams over the connected-socket calls too */
+	FCHECK_EQ(connect(u->a, (struct sockaddr *)&to, sizeof(to)), 0);
+	FCHECK_EQ(reel_send(u->a, "xy", 2, 0), 2);
+	FCHECK_EQ(reel_recv(u->b, small, sizeof(small), 0), 2);
+	FCHECK(memcmp(small, "xy", 2) == 0);
+	FCHECK_EQ(reel_recvmsg(u->b, NULL, 0), -EINVAL);
+	FCHECK_EQ(reel_sendmsg(u->a, NULL, 0), -EINVAL);
+	FCHECK_EQ(reel_close(u->a), 0);
+	FCHECK_EQ(reel_close(u->b), 0);
+	return 0;
+}
+
+static void test_io_net_udp_sendmsg_recvmsg(void **state)
+{
+	struct udp u;
+
+	(void)state;
+	memset(&u, 0, sizeof(u));
+	run_ok(udp_main, &u);
+}
+
+/* ---- shutdown, vanished peer --------------------------------------------------------- */
+
+static int shutdown_main(void *arg)
+{
+	struct conn c;
+	char buf[8];
+
+	(void)arg;
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	FCHECK_EQ(reel_send(c.a, "abc", 3, 0), 3);
+	FCHECK_EQ(reel_shutdown(c.a, SHUT_WR), 0);
+	FCHECK_EQ(reel_read_exact(c.b, buf, 3, NULL), 3);
+	FCHECK(memcmp(buf, "abc", 3) == 0);
+	FCHECK_EQ(reel_recv(c.b, buf, sizeof(buf), 0), 0);   /* EOF */
+	FCHECK_EQ(reel_recv(c.b, buf, sizeof(buf), 0), 0);   /* and again */
+	/* half-closed: the other direction still works */
+	FCHECK_EQ(reel_send(c.b, "back", 4, 0), 4);
+	FCHECK_EQ(reel_read_exact(c.a, buf, 4, NULL), 4);
+	FCHECK(memcmp(buf, "back", 4) == 0);
+	/* sending on the shut-down side: -EPIPE, no signal */
+	FCHECK_EQ(reel_send(c.a, "x", 1, 0), -EPIPE);
+	FCHECK_EQ(reel_shutdown(c.b, SHUT_RDWR), 0);
+	FCHECK_EQ(reel_recv(c.a, buf, sizeof(buf), 0), 0);
+	FCHECK_EQ(close_pair(&c), 0);
+	FCHECK_EQ(reel_shutdown(c.a, SHUT_WR), -EBADF);
+	return 0;
+}
+
+static void test_io_net_shutdown_wr_gives_peer_eof(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_DFL);   /* a SIGPIPE would kill the test */
+	run_ok(shutdown_main, NULL);
+}
+
+/* Sends until the closed peer's reset shows: -EPIPE or -ECONNRESET. */
+static int send_until_error(int fd, bool use_sendmsg)
+{
+	ssize_t r = 0;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (use_sendmsg) {
+			struct iovec iov = { .iov_base = "data", .iov_len = 4 };
+			struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+			r = reel_sendmsg(fd, &msg, 0);
+		} else {
+			r = reel_send(fd, "data", 4, 0);
+		}
+		if (r < 0)
+			break;
+		FCHECK_EQ(r, 4);
+		FCHECK_EQ(reel_sleep(1 * MS), 0);
+	}
+	FCHECK(r == -EPIPE || r == -ECONNRESET);
+	/* from then on: -EPIPE, still no signal */
+	FCHECK_EQ(reel_send(fd, "data", 4, 0), -EPIPE);
+	return 0;
+}
+
+static int closed_peer_main(void *arg)
+{
+	struct conn c;
+	char buf[8];
+
+	(void)arg;
+	for (int k = 0; k < 2; k++) {
+		FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+		FCHECK_EQ(reel_close(c.b), 0);
+		FCHECK_EQ(reel_recv(c.a, buf, sizeof(buf), 0), 0);
+		FCHECK_EQ(send_until_error(c.a, k == 1), 0);
+		FCHECK_EQ(reel_close(c.a), 0);
+	}
+	return 0;
+}
+
+static void test_io_net_closed_peer_eof_then_epipe_no_sigpipe(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_DFL);
+	run_ok(closed_peer_main, NULL);
+}
+
+/* ---- bad input --------------------------------------------------------------------- */
+
+static int bad_fd_calls(int fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct iovec iov = { .iov_base = (char[4]){ 0 }, .iov_len = 4 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char buf[4];
+
+	FCHECK_EQ(reel_recv(fd, buf, sizeof(buf), 0), -EBADF);
+	FCHECK_EQ(reel_send(fd, "abc", 3, 0), -EBADF);
+	FCHECK_EQ(reel_recvmsg(fd, &msg, 0), -EBADF);
+	FCHECK_EQ(reel_sendmsg(fd, &msg, 0), -EBADF);
+	FCHECK_EQ(reel_accept(fd, NULL, NULL, 0), -EBADF);
+	FCHECK_EQ(reel_connect(fd, (struct sockaddr *)&a, sizeof(a)), -EBADF);
+	FCHECK_EQ(reel_shutdown(fd, SHUT_RDWR), -EBADF);
+	FCHECK_EQ(reel_read_exact(fd, buf, sizeof(buf), NULL), -EBADF);
+	FCHECK_EQ(reel_write_all(fd, "abcd", 4, NULL), -EBADF);
+	return 0;
+}
+
+static int bad_input_main(void *arg)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	struct conn c;
+	int fd, p[2];
+	char buf[4];
+
+	(void)arg;
+	fd = reel_socket(AF_INET, SOCK_STREAM, 0);
+	FCHECK(fd >= 0);
+	FCHECK_EQ(reel_close(fd), 0);
+	FCHECK_EQ(bad_fd_calls(fd), 0);      /* open a moment ago */
+	FCHECK_EQ(bad_fd_calls(-1), 0);
+	FCHECK_EQ(bad_fd_calls(100000), 0);  /* never open */
+	/* not a socket: the kernel's answer */
+	FCHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	FCHECK_EQ(reel_recv(p[0], buf, sizeof(buf), 0), -ENOTSOCK);
+	FCHECK_EQ(reel_send(p[1], "x", 1, 0), -ENOTSOCK);
+	FCHECK_EQ(reel_accept(p[0], NULL, NULL, 0), -ENOTSOCK);
+	FCHECK_EQ(reel_close(p[0]), 0);
+	FCHECK_EQ(reel_close(p[1]), 0);
+	/* NULL buffers with a non-zero length, NULL addresses and paths */
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	FCHECK_EQ(reel_recv(c.a, NULL, 10, 0), -EINVAL);
+	FCHECK_EQ(reel_send(c.a, NULL, 10, 0), -EINVAL);
+	FCHECK_EQ(reel_read_exact(c.a, NULL, 10, NULL), -EINVAL);
+	FCHECK_EQ(reel_write_all(c.a, NULL, 10, NULL), -EINVAL);
+	FCHECK_EQ(reel_send(c.a, NULL, 0, 0), 0);   /* empty is fine */
+	FCHECK_EQ(reel_connect(c.a, NULL, sizeof(a)), -EINVAL);
+	FCHECK_EQ(reel_accept(c.a, (struct sockaddr *)&a, NULL, 0), -EINVAL);
+	FCHECK_EQ(reel_accept(c.a, NULL, &alen, 0), -EINVAL);
+	FCHECK_EQ(reel_connect_tcp(NULL, 80), -EINVAL);
+	FCHECK_EQ(reel_connect_tcp("localhost", 80), -EINVAL);   /* numeric only */
+	FCHECK_EQ(reel_connect_unix(NULL), -EINVAL);
+	FCHECK_EQ(reel_listen_unix(NULL, 1), -EINVAL);
+	/* nothing was sent by the failed calls */
+	FCHECK_EQ(reel_send(c.a, "ok", 2, 0), 2);
+	FCHECK_EQ(reel_read_exact(c.b, buf, 2, NULL), 2);
+	FCHECK(memcmp(buf, "ok", 2) == 0);
+	FCHECK_EQ(close_pair(&c), 0);
+	return 0;
+}
+
+static void test_io_net_bad_fd_and_null_arguments(void **state)
+{
+	(void)state;
+	run_ok(bad_input_main, NULL);
+}
+
+static int refused_main(void *arg)
+{
+	int lfd, port;
+
+	(void)arg;
+	lfd = reel_listen_tcp("127.0.0.1", 0, 1);
+	FCHECK(lfd >= 0);
+	port = reel_local_port(lfd);
+	FCHECK_EQ(reel_close(lfd), 0);   /* nobody listens there now */
+	FCHECK_EQ(reel_connect_tcp("127.0.0.1", (uint16_t)port), -ECONNREFUSED);
+	return 0;
+}
+
+static void test_io_net_connect_refused(void **state)
+{
+	(void)state;
+	run_ok(refused_main, NULL);
+}
+
+/* ---- read_exact, write_all over short transfers ----------------------------------------- */
+
+#define PIECES_LEN 65536
+#define BIG_LEN ((size_t)scaled(8) << 20)
+
+struct pieces {
+	int fd;
+	const unsigned char *data;
+	size_t len;
+	size_t max_piece;
+};
+
+/* Sends @data in pieces of 1..max_piece bytes, yielding or sleeping between. */
+static int send_in_pieces(void *arg)
+{
+	struct pieces *p = arg;
+
+	for (size_t off = 0; off < p->len;) {
+		size_t n = 1 + rng() % p->max_piece;
+		ssize_t r;
+
+		if (n > p->len - off)
+			n = p->len - off;
+		r = reel_send(p->fd, p->data + off, n, 0);
+		FCHECK(r > 0);
+		off += (size_t)r;
+		if (rng() % 4 == 0)
+			FCHECK_EQ(reel_sleep(50 * 1000), 0);
+		else
+			FCHECK_EQ(reel_yield(), 0);
+	}
+	return 0;
+}
+
+/* Receives @len bytes in small pieces, slowly, and checks them. */
+static int recv_in_pieces(void *arg)
+{
+	struct pieces *p = arg;
+	unsigned char buf[1000];
+
+	for (size_t off = 0; off < p->len;) {
+		size_t n = 1 + rng() % sizeof(buf);
+		ssize_t r = reel_recv(p->fd, buf, n, 0);
+
+		FCHECK(r > 0);
+		FCHECK(memcmp(buf, p->data + off, (size_t)r) == 0);
+		off += (size_t)r;
+		FCHECK_EQ(reel_yield(), 0);
+	}
+	return 0;
+}
+
+struct partial {
+	int fd;
+	unsigned char buf[100];
+	size_t done;
+};
+
+static int read_exact_100(void *arg)
+{
+	struct partial *p = arg;
+
+	return (int)reel_read_exact(p->fd, p->buf, sizeof(p->buf), &p->done);
+}
+
+static int exact_all_main(void *arg)
+{
+	unsigned char *data = malloc(BIG_LEN), *in = malloc(PIECES_LEN);
+	struct pieces p;
+	struct partial part;
+	struct conn c;
+	reel_task t;
+	size_t done;
+	int st;
+	uint64_t t0;
+
+	(void)arg;
+	FCHECK(data && in);
+	for (size_t i = 0; i < BIG_LEN; i++)
+		data[i] = (unsigned char)rng();
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+
+	/* read_exact over many small segments */
+	p = (struct pieces){ .fd = c.a, .data = data, .len = PIECES_LEN, .max_piece = 97 };
+	FCHECK_EQ(reel_spawn(&t, send_in_pieces, &p, NULL), 0);
+	done = 0;
+	FCHECK_EQ(reel_read_exact(c.b, in, PIECES_LEN, &done), PIECES_LEN);
+	FCHECK_EQ(done, PIECES_LEN);
+	FCHECK(memcmp(in, data, PIECES_LEN) == 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, 0);
+
+	/* write_all of far more than the socket buffers hold, to a slow reader:
+	 * the writes come back short and write_all goes on */
+	p = (struct pieces){ .fd = c.b, .data = data, .len = BIG_LEN };
+	FCHECK_EQ(reel_spawn(&t, recv_in_pieces, &p, NULL), 0);
+	done = 0;
+	FCHECK_EQ(reel_write_all(c.a, data, BIG_LEN, &done), BIG_LEN);
+	FCHECK_EQ(done, BIG_LEN);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, 0);
+
+	/* a deadline after a partial transfer still reports the bytes */
+	memset(&part, 0, sizeof(part));
+	part.fd = c.b;
+	FCHECK_EQ(reel_send(c.a, data, 30, 0), 30);
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(100 * MS, read_exact_100, &part, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 100 * MS);
+	FCHECK_EQ(st, -ETIMEDOUT);
+	FCHECK_EQ(part.done, 30);
+	FCHECK(memcmp(part.buf, data, 30) == 0);
+
+	/* end of stream after 10 bytes: 10, then 0 */
+	FCHECK_EQ(reel_write_all(c.a, data, 10, NULL), 10);
+	FCHECK_EQ(reel_shutdown(c.a, SHUT_WR), 0);
+	done = 99;
+	FCHECK_EQ(reel_read_exact(c.b, in, 20, &done), 10);
+	FCHECK_EQ(done, 10);
+	FCHECK(memcmp(in, data, 10) == 0);
+	FCHECK_EQ(reel_read_exact(c.b, in, 20, &done), 0);
+	FCHECK_EQ(done, 0);
+	FCHECK_EQ(close_pair(&c), 0);
+	free(data);
+	free(in);
+	return 0;
+}
+
+static void test_io_net_read_exact_write_all_short_transfers(void **state)
+{
+	(void)state;
+	run_ok(exact_all_main, NULL);
+}
+
+/* ---- the line reader ------------------------------------------------------------------ */
+
+static int line_sender(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char longline[301];
+
+	FCHECK_EQ(reel_send(fd, "one\ntwo\nthree\n", 14, 0), 14);   /* one segment */
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK_EQ(reel_send(fd, "fo", 2, 0), 2);                    /* a split line */
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK_EQ(reel_send(fd, "ur\n\n", 4, 0), 4);
+	memset(longline, 'L', sizeof(longline));
+	longline[300] = '\n';
+	FCHECK_EQ(reel_write_all(fd, longline, sizeof(longline), NULL), sizeof(longline));
+	FCHECK_EQ(reel_send(fd, "last", 4, 0), 4);                  /* no newline */
+	FCHECK_EQ(reel_shutdown(fd, SHUT_WR), 0);
+	return 0;
+}
+
+static int read_line_main(void *arg)
+{
+	static char rbuf[1024], line[128], big[512];
+	struct reel_reader r;
+	struct conn c;
+	reel_task t;
+	int st;
+
+	(void)arg;
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	FCHECK_EQ(reel_spawn(&t, line_sender, (void *)(intptr_t)c.a, NULL), 0);
+	reel_reader_init(&r, c.b, rbuf, sizeof(rbuf));
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);
+	FCHECK(strcmp(line, "one\n") == 0);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);
+	FCHECK(strcmp(line, "two\n") == 0);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 6);
+	FCHECK(strcmp(line, "three\n") == 0);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 5);   /* across segments */
+	FCHECK(strcmp(line, "four\n") == 0);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 1);   /* an empty line */
+	FCHECK(strcmp(line, "\n") == 0);
+	/* 301 bytes do not fit in 128: -EMSGSIZE, and the line stays */
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
+	FCHECK_EQ(reel_read_line(&r, big, 301), -EMSGSIZE);   /* no room for the NUL */
+	FCHECK_EQ(reel_read_line(&r, big, sizeof(big)), 301);
+	FCHECK_EQ(strlen(big), 301);
+	FCHECK_EQ(big[0], 'L');
+	FCHECK_EQ(big[300], '\n');
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);   /* final, no newline */
+	FCHECK(strcmp(line, "last") == 0);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 0);   /* end of stream */
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 0);
+	FCHECK_EQ(reel_read_line(&r, NULL, sizeof(line)), -EINVAL);
+	FCHECK_EQ(reel_read_line(&r, line, 0), -EINVAL);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, 0);
+	FCHECK_EQ(close_pair(&c), 0);
+
+	/* a line longer than the reader's own buffer: -EMSGSIZE, nothing lost */
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	memset(big, 'M', 100);
+	FCHECK_EQ(reel_send(c.a, big, 100, 0), 100);
+	reel_reader_init(&r, c.b, rbuf, 64);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
+	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
+	FCHECK_EQ(r.end - r.start, 64);    /* the bytes read stay in the reader */
+	FCHECK_EQ(reel_read_exact(c.b, big, 36, NULL), 36);   /* the rest in the socket */
+	FCHECK_EQ(close_pair(&c), 0);
+	return 0;
+}
+
+static void test_io_net_read_line(void **state)
+{
+	(void)state;
+	run_ok(read_line_main, NULL);
+}
+
+/* ---- cancellation: accept, recv, connect -------------------------------------------- */
+
+struct blocked {
+	int fd;
+	int port;
+	int r;                    /* the call's result */
+	bool started;
+	unsigned char buf[32];
+};
+
+static int accept_blocked(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->started = true;
+	b->r = reel_accept(b->fd, NULL, NULL, 0);
+	return 0;
+}
+
+static int connect_blocked(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->started = true;
+	b->r = reel_connect_tcp("127.0.0.1", (uint16_t)b->port);
+	return 0;
+}
+
+static int recv_blocked(void *arg)
+{
+	struct blocked *b = arg;
+
+	memset(b->buf, 0xa5, sizeof(b->buf));
+	b->started = true;
+	b->r = (int)reel_recv(b->fd, b->buf, sizeof(b->buf), 0);
+	return 0;
+}
+
+static int accept_once(void *arg)
+{
+	return reel_accept((int)(intptr_t)arg, NULL, NULL, 0);
+}
+
+static int cancel_accept_main(void *arg)
+{
+	struct blocked b = { .r = 1 };
+	reel_task t, ct;
+	int lfd, base, fd, st;
+	long races = scaled(300), won = 0, lost = 0;
+
+	(void)arg;
+	base = count_fds();
+	FCHECK(base > 0);
+	lfd = reel_listen_tcp("127.0.0.1", 0, 64);
+	FCHECK(lfd >= 0);
+	b.fd = lfd;
+	b.port = reel_local_port(lfd);
+
+	/* blocked in accept, cancelled: -ECANCELED, nothing opened */
+	FCHECK_EQ(reel_spawn(&t, accept_blocked, &b, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(b.started);
+	FCHECK_EQ(b.r, 1);
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(b.r, -ECANCELED);
+	FCHECK_EQ(count_fds(), base + 1);
+	/* a connection now is accepted by a new accept */
+	fd = reel_connect_tcp("127.0.0.1", (uint16_t)b.port);
+	FCHECK(fd >= 0);
+	FCHECK_EQ(reel_wait_for(1 * SEC, accept_once, (void *)(intptr_t)lfd, &st), 0);
+	FCHECK(st >= 0);
+	FCHECK_EQ(count_fds(), base + 3);
+	FCHECK_EQ(reel_close(st), 0);
+	FCHECK_EQ(reel_close(fd), 0);
+
+	/* a cancel racing a connection: the accept either wins (an fd is
+	 * returned) or is cancelled (the connection waits in the backlog for
+	 * the next accept) - exactly one accepted socket per connection */
+	for (long i = 0; i < races; i++) {
+		struct blocked cl = { .r = 1, .port = b.port };
+		unsigned spins = (unsigned)(rng() % 4);
+
+		b.r = 1;
+		b.started = false;
+		FCHECK_EQ(reel_spawn(&t, accept_blocked, &b, NULL), 0);
+		FCHECK_EQ(reel_spawn(&ct, connect_blocked, &cl, NULL), 0);
+		for (unsigned k = 0; k < spins; k++)
+			FCHECK_EQ(reel_nop(), 0);
+		FCHECK_EQ(reel_cancel(t), 0);
+		FCHECK_EQ(reel_join(t, &st), 0);
+		if (!b.started) {   /* cancelled before its first run: never ran */
+			FCHECK_EQ(st, -ECANCELED);
+			b.r = -ECANCELED;
+		}
+		FCHECK_EQ(reel_join(ct, &st), 0);
+		FCHECK(cl.r >= 0);
+		if (b.r >= 0) {
+			won++;
+			FCHECK_EQ(reel_close(b.r), 0);
+		} else {
+			FCHECK_EQ(b.r, -ECANCELED);
+			lost++;
+			FCHECK_EQ(reel_wait_for(1 * SEC, accept_once, (void *)(intptr_t)lfd, &st), 0);
+			FCHECK(st >= 0);
+			FCHECK_EQ(reel_close(st), 0);
+		}
+		FCHECK_EQ(reel_close(cl.r), 0);
+		FCHECK_EQ(count_fds(), base + 1);
+	}
+	fprintf(stderr, "accept races: %ld won by the accept, %ld by the cancel\n", won, lost);
+	FCHECK_EQ(reel_close(lfd), 0);
+	FCHECK_EQ(count_fds(), base);
+	return 0;
+}
+
+static void test_io_net_cancel_accept_loses_no_connection(void **state)
+{
+	(void)state;
+	run_ok(cancel_accept_main, NULL);
+}
+
+static int cancel_recv_main(void *arg)
+{
+	struct blocked b = { .r = 1 };
+	struct conn c;
+	reel_task t;
+	char buf[8];
+	uint64_t t0;
+
+	(void)arg;
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	b.fd = c.b;
+	FCHECK_EQ(reel_spawn(&t, recv_blocked, &b, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(b.started);
+	FCHECK_EQ(b.r, 1);
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, NULL), 0);
+	FCHECK_EQ(b.r, -ECANCELED);
+	for (size_t i = 0; i < sizeof(b.buf); i++)
+		FCHECK_EQ(b.buf[i], 0xa5);
+	/* the data sent now is for the next recv, not the cancelled one */
+	FCHECK_EQ(reel_send(c.a, "hi", 2, 0), 2);
+	FCHECK_EQ(reel_sleep(5 * MS), 0);
+	FCHECK_EQ(reel_recv(c.b, buf, sizeof(buf), 0), 2);
+	FCHECK(memcmp(buf, "hi", 2) == 0);
+	for (size_t i = 0; i < sizeof(b.buf); i++)
+		FCHECK_EQ(b.buf[i], 0xa5);
+	/* and under a deadline */
+	t0 = reel_now();
+	b.r = 1;
+	FCHECK_EQ(reel_wait_for(50 * MS, recv_blocked, &b, NULL), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 50 * MS);
+	FCHECK_EQ(b.r, -ETIMEDOUT);
+	FCHECK_EQ(close_pair(&c), 0);
+	return 0;
+}
+
+static void test_io_net_cancel_recv(void **state)
+{
+	(void)state;
+	run_ok(cancel_recv_main, NULL);
+}
+
+/*
+ * A listener whose accept queue is full: backlog 1 holds two connections;
+ * the next SYN is dropped and its connect hangs in SYN retransmits. Filled
+ * with plain non-blocking sockets, each given 100 ms to connect: the first
+ * that does not proves the queue full. (A blocking connect(2) here can end
+ * in EINTR: io_uring's task work counts as a pending signal.)
+ */
+struct full {
+	int lfd, port;
+	int fillers[8];
+	int nfill;
+};
+
+static int full_backlog(struct full *f)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool full = false;
+
+	f->lfd = reel_listen_tcp("127.0.0.1", 0, 1);
+	FCHECK(f->lfd >= 0);
+	f->port = reel_local_port(f->lfd);
+	a.sin_port = htons((uint16_t)f->port);
+	for (f->nfill = 0; f->nfill < 8 && !full;) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		struct pollfd pfd = { .fd = s, .events = POLLOUT };
+		uint64_t end = reel_now() + 100 * MS;
+		int r;
+
+		FCHECK(s >= 0);
+		f->fillers[f->nfill++] = s;
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			continue;
+		FCHECK_EQ(errno, EINPROGRESS);
+		do
+			r = poll(&pfd, 1, (int)((end - reel_now()) / MS) + 1);
+		while (r < 0 && errno == EINTR && reel_now() < end);
+		FCHECK(r >= 0 || errno == EINTR);
+		if (r <= 0) {
+			full = true;   /* still connecting after 100 ms */
+		} else {
+			int err = -1;
+			socklen_t len = sizeof(err);
+
+			FCHECK_EQ(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+			FCHECK_EQ(err, 0);
+		}
+	}
+	FCHECK(full);
+	return 0;
+}
+
+static void full_close(struct full *f)
+{
+	for (int i = 0; i < f->nfill; i++)
+		close(f->fillers[i]);
+	close(f->lfd);
+}
+
+static int cancel_connect_main(void *arg)
+{
+	struct blocked b = { .r = 1 };
+	struct full f;
+	reel_task t;
+	int base = count_fds();
+
+	(void)arg;
+	FCHECK_EQ(full_backlog(&f), 0);
+	b.port = f.port;
+	FCHECK_EQ(reel_spawn(&t, connect_blocked, &b, NULL), 0);
+	FCHECK_EQ(reel_sleep(50 * MS), 0);
+	FCHECK(b.started);
+	FCHECK_EQ(b.r, 1);   /* still connecting */
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, NULL), 0);
+	FCHECK_EQ(b.r, -ECANCELED);
+	full_close(&f);
+	FCHECK_EQ(count_fds(), base);   /* the socket was closed too */
+	return 0;
+}
+
+static void test_io_net_cancel_connect(void **state)
+{
+	(void)state;
+	run_ok(cancel_connect_main, NULL);
+}
+
+static int connect_to(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->r = reel_connect_tcp("127.0.0.1", (uint16_t)b->port);
+	return b->r;
+}
+
+static int connect_timeout_main(void *arg)
+{
+	struct blocked b = { .r = 1 };
+	struct full f;
+	int st = 1, base = count_fds();
+	uint64_t t0, el;
+
+	(void)arg;
+	FCHECK_EQ(full_backlog(&f), 0);
+	b.port = f.port;
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(200 * MS, connect_to, &b, &st), -ETIMEDOUT);
+	el = reel_now() - t0;
+	FCHECK(el >= 200 * MS);
+	FCHECK(el < 200 * MS + LATE_OK_NS);
+	FCHECK_EQ(st, -ETIMEDOUT);
+	FCHECK_EQ(b.r, -ETIMEDOUT);
+	full_close(&f);
+	FCHECK_EQ(count_fds(), base);
+	return 0;
+}
+
+static void test_io_net_connect_timeout_full_backlog(void **state)
+{
+	(void)state;
+	run_ok(connect_timeout_main, NULL);
+}
+
+/* ---- 10,000 concurrent loopback connections ------------------------------------------ */
+
+struct many {
+	long n;
+	int lfd, port;
+	reel_task *echo;         /* one per accepted connection */
+	long accepted;
+	long ok;                 /* clients that round-tripped */
+};
+
+struct client {
+	struct many *m;
+	long i;
+};
+
+#ifndef MANY_CONNS
+#define MANY_CONNS 10000
+#endif
+
+static const struct reel_spawn_opts small_stack = { .stack_size = 16 * 1024, .name = "conn" };
+
+static int echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[64];
+	ssize_t n;
+
+	while ((n = reel_recv(fd, buf, sizeof(buf), 0)) > 0)
+		FCHECK_EQ(reel_write_all(fd, buf, (size_t)n, NULL), n);
+	FCHECK_EQ(n, 0);
+	FCHECK_EQ(reel_close(fd), 0);
+	return 0;
+}
+
+static int acceptor(void *arg)
+{
+	struct many *m = arg;
+
+	for (long i = 0; i < m->n; i++) {
+		int fd = reel_accept(m->lfd, NULL, NULL, 0);
+
+		FCHECK(fd >= 0);
+		FCHECK_EQ(reel_spawn(&m->echo[i], echo_conn, (void *)(intptr_t)fd, &small_stack), 0);
+		m->accepted++;
+	}
+	return 0;
+}
+
+static int client_conn(void *arg)
+{
+	struct client *c = arg;
+	char msg[48], back[48];
+	int fd, len;
+
+	fd = reel_connect_tcp("127.0.0.1", (uint16_t)c->m->port);
+	FCHECK(fd >= 0);
+	len = snprintf(msg, sizeof(msg), "client %ld says hello", c->i);
+	FCHECK_EQ(reel_write_all(fd, msg, (size_t)len, NULL), len);
+	FCHECK_EQ(reel_read_exact(fd, back, (size_t)len, NULL), len);
+	FCHECK(memcmp(msg, back, (size_t)len) == 0);
+	FCHECK_EQ(reel_close(fd), 0);
+	c->m->ok++;
+	return 0;
+}
+
+static int many_main(void *arg)
+{
+	struct many *m = arg;
+	struct client *cl = calloc((size_t)m->n, sizeof(*cl));
+	reel_task *ct = calloc((size_t)m->n, sizeof(*ct));
+	reel_task srv;
+	int st, base = count_fds();
+	long failed = 0;
+
+	m->echo = calloc((size_t)m->n, sizeof(*m->echo));
+	FCHECK(cl && ct && m->echo);
+	m->lfd = reel_listen_tcp("127.0.0.1", 0, 0);   /* SOMAXCONN */
+	FCHECK(m->lfd >= 0);
+	m->port = reel_local_port(m->lfd);
+	FCHECK_EQ(reel_spawn(&srv, acceptor, m, &small_stack), 0);
+	for (long i = 0; i < m->n; i++) {
+		cl[i] = (struct client){ .m = m, .i = i };
+		FCHECK_EQ(reel_spawn(&ct[i], client_conn, &cl[i], &small_stack), 0);
+	}
+	for (long i = 0; i < m->n; i++) {
+		FCHECK_EQ(reel_join(ct[i], &st), 0);
+		failed += st != 0;
+	}
+	FCHECK_EQ(reel_join(srv, &st), 0);
+	FCHECK_EQ(st, 0);
+	for (long i = 0; i < m->accepted; i++) {
+		FCHECK_EQ(reel_join(m->echo[i], &st), 0);
+		failed += st != 0;
+	}
+	FCHECK_EQ(failed, 0);
+	FCHECK_EQ(m->ok, m->n);
+	FCHECK_EQ(m->accepted, m->n);
+	FCHECK_EQ(reel_close(m->lfd), 0);
+	FCHECK_EQ(count_fds(), base);
+	free(cl);
+	free(ct);
+	free(m->echo);
+	return 0;
+}
+
+static void test_io_net_10k_concurrent_connections(void **state)
+{
+	struct many m = { .n = scaled(MANY_CONNS) };
+	rlim_t need = (rlim_t)(2 * m.n + 500);
+	struct rlimit old, lim;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = old.rlim_max;   /* the hard limit first */
+	if (lim.rlim_max < need)
+		lim.rlim_cur = lim.rlim_max = need;   /* only with CAP_SYS_RESOURCE */
+	if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+		fprintf(stderr, "RLIMIT_NOFILE hard limit %llu < %llu: skipped\n",
+			(unsigned long long)old.rlim_max, (unsigned long long)need);
+		skip();
+	}
+	t0 = reel_now();
+	run_ok(&many_main, &m);
+	fprintf(stderr, "%ld connections round-tripped in %.2f s\n", m.n,
+		(double)(reel_now() - t0) / 1e9);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io_net_tcp4_round_trip),
+		cmocka_unit_test(test_io_net_tcp6_round_trip),
+		cmocka_unit_test(test_io_net_unix_round_trip),
+		cmocka_unit_test(test_io_net_local_port),
+		cmocka_unit_test(test_io_net_udp_sendmsg_recvmsg),
+		cmocka_unit_test(test_io_net_shutdown_wr_gives_peer_eof),
+		cmocka_unit_test(test_io_net_closed_peer_eof_then_epipe_no_sigpipe),
+		cmocka_unit_test(test_io_net_bad_fd_and_null_arguments),
+		cmocka_unit_test(test_io_net_connect_refused),
+		cmocka_unit_test(test_io_net_read_exact_write_all_short_transfers),
+		cmocka_unit_test(test_io_net_read_line),
+		cmocka_unit_test(test_io_net_cancel_accept_loses_no_connection),
+		cmocka_unit_test(test_io_net_cancel_recv),
+		cmocka_unit_test(test_io_net_cancel_connect),
+		cmocka_unit_test(test_io_net_connect_timeout_full_backlog),
+		cmocka_unit_test(test_io_net_10k_concurrent_connections),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
