@@ -210,6 +210,9 @@ static void on_cqe(struct reel__op *op)
 
 	if (op->cqe_flags & IORING_CQE_F_BUFFER) {
 		r->pool->in_kernel--;
+		if (op->res > 0)
+			reel__io_defined(buffer(r->pool, op->cqe_flags >> IORING_CQE_BUFFER_SHIFT),
+					 (size_t)op->res);
 		push(r, op->res, (uint16_t)(op->cqe_flags >> IORING_CQE_BUFFER_SHIFT));
 	} else if (op->res == 0 || (op->res < 0 && op->res != -ENOBUFS &&
 				    op->res != -ECANCELED)) {

@@ -91,6 +91,7 @@ ssize_t reel_pread(int fd, void *buf, size_t len, off_t offset)
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
+	ssize_t n;
 
 	if (check_buf(buf, len))
 		return -EINVAL;
@@ -99,7 +100,10 @@ ssize_t reel_pread(int fd, void *buf, size_t len, off_t offset)
 		return io.err;
 	io_uring_prep_read(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
 			   (uint64_t)offset);
-	return reel__io_end(&io, sqe);
+	n = reel__io_end(&io, sqe);
+	if (n > 0)
+		reel__io_defined(buf, (size_t)n);
+	return n;
 }
 
 ssize_t reel_pwrite(int fd, const void *buf, size_t len, off_t offset)
@@ -142,6 +146,7 @@ ssize_t reel_readv(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
+	ssize_t n;
 
 	if (check_iov(iov, iovcnt))
 		return -EINVAL;
@@ -149,7 +154,10 @@ ssize_t reel_readv(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 	if (!sqe)
 		return io.err;
 	io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, (uint64_t)offset);
-	return reel__io_end(&io, sqe);
+	n = reel__io_end(&io, sqe);
+	if (n > 0)
+		reel__iov_defined(iov, iovcnt, (size_t)n);
+	return n;
 }
 
 ssize_t reel_writev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
@@ -205,6 +213,7 @@ int reel_statx(int dfd, const char *path, int flags, unsigned mask, struct statx
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
+	int err;
 
 	if (!path || !st)
 		return -EINVAL;
@@ -214,7 +223,10 @@ int reel_statx(int dfd, const char *path, int flags, unsigned mask, struct statx
 	if (!sqe)
 		return io.err;
 	io_uring_prep_statx(sqe, dfd, path, flags, mask, st);
-	return reel__io_end(&io, sqe);
+	err = reel__io_end(&io, sqe);
+	if (err == 0)
+		reel__io_defined(st, sizeof(*st));
+	return err;
 }
 
 int reel_unlinkat(int dfd, const char *path, int flags)

@@ -142,7 +142,12 @@ int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 	if (!sqe)
 		return io.err;
 	io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC);
-	return reel__io_end(&io, sqe);
+	fd = reel__io_end(&io, sqe);
+	if (fd >= 0 && addr) {
+		reel__io_defined(addrlen, sizeof(*addrlen));
+		reel__io_defined(addr, *addrlen);
+	}
+	return fd;
 }
 
 int reel_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -204,6 +209,7 @@ ssize_t reel_recv(int fd, void *buf, size_t len, int flags)
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
+	ssize_t n;
 
 	if (!buf && len)
 		return -EINVAL;
@@ -211,7 +217,10 @@ ssize_t reel_recv(int fd, void *buf, size_t len, int flags)
 	if (!sqe)
 		return io.err;
 	io_uring_prep_recv(sqe, fd, buf, len, flags);
-	return reel__io_end(&io, sqe);
+	n = reel__io_end(&io, sqe);
+	if (n > 0)
+		reel__io_defined(buf, (size_t)n);
+	return n;
 }
 
 ssize_t reel_send(int fd, const void *buf, size_t len, int flags)
@@ -232,6 +241,7 @@ ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
+	ssize_t n;
 
 	if (!msg)
 		return -EINVAL;
@@ -239,7 +249,14 @@ ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!sqe)
 		return io.err;
 	io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags);
-	return reel__io_end(&io, sqe);
+	n = reel__io_end(&io, sqe);
+	if (n >= 0) {
+		reel__iov_defined(msg->msg_iov, (int)msg->msg_iovlen, (size_t)n);
+		reel__io_defined(msg->msg_name, msg->msg_namelen);
+		reel__io_defined(msg->msg_control, msg->msg_controllen);
+		reel__io_defined(&msg->msg_flags, sizeof(msg->msg_flags));
+	}
+	return n;
 }
 
 ssize_t reel_sendmsg(int fd, const struct msghdr *msg, int flags)

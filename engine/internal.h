@@ -10,6 +10,7 @@
 #define REEL_INTERNAL_H
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -231,6 +232,11 @@ struct reel__io {
 	int err;
 };
 struct io_uring_sqe *reel__io_begin(struct reel__io *io);
+
+/* The kernel wrote @len bytes at @p behind valgrind's back (a completed read
+ * through the ring): tell memcheck they are defined. A no-op elsewhere. */
+void reel__io_defined(const void *p, size_t len);
+void reel__iov_defined(const struct iovec *iov, int iovcnt, size_t len);
 int reel__io_end(struct reel__io *io, struct io_uring_sqe *sqe);
 
 /* On a fiber whose kernel has no io_uring opcode @op: use the system call.

@@ -14,6 +14,28 @@
 
 #include "internal.h"
 
+#if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(p, len) ((void)(p), (void)(len))
+#endif
+
+void reel__io_defined(const void *p, size_t len)
+{
+	if (p && len)
+		VALGRIND_MAKE_MEM_DEFINED(p, len);
+}
+
+void reel__iov_defined(const struct iovec *iov, int iovcnt, size_t len)
+{
+	for (int i = 0; i < iovcnt && len; i++) {
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+
+		reel__io_defined(iov[i].iov_base, n);
+		len -= n;
+	}
+}
+
 static void op_complete(struct reel__op *op)
 {
 	struct reel__fiber *f = op->waiter;
