@@ -17,9 +17,39 @@ else()
     ${PROJECT_SOURCE_DIR}/bench/micro_timer.c
     ${PROJECT_SOURCE_DIR}/bench/micro_sleep.c
     ${PROJECT_SOURCE_DIR}/bench/micro_mem.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_ring.c)
+    ${PROJECT_SOURCE_DIR}/bench/micro_ring.c
+    ${PROJECT_SOURCE_DIR}/bench/echo.c
+    ${PROJECT_SOURCE_DIR}/bench/child.c)
   # micro_timer.c drives the wheel directly ("../engine/wheel.h"); its
   # reel__ symbols link from the static library only.
   target_link_libraries(reel-bench PRIVATE reel_static reel_flags
     ${REEL_URING_LIB} ${REEL_BOOST_CONTEXT_LIB} Threads::Threads)
+endif()
+
+# The echo benchmark (bench/echo.c) runs these programs, found next to
+# reel-bench: the load generator, the baseline servers, and reel's own
+# examples/echo_server (built here when the examples are off). libuv is
+# optional: without it the libuv baseline is skipped, not the build.
+add_executable(echo_load ${PROJECT_SOURCE_DIR}/bench/echo_load.c)
+add_executable(echo_epoll ${PROJECT_SOURCE_DIR}/bench/echo_epoll.c)
+add_executable(echo_uring ${PROJECT_SOURCE_DIR}/bench/echo_uring.c)
+target_link_libraries(echo_load PRIVATE reel_flags PkgConfig::URING)
+target_link_libraries(echo_epoll PRIVATE reel_flags)
+target_link_libraries(echo_uring PRIVATE reel_flags PkgConfig::URING)
+set(REEL_ECHO_PROGRAMS echo_load echo_epoll echo_uring echo_server)
+pkg_check_modules(UV IMPORTED_TARGET libuv)
+if(UV_FOUND)
+  add_executable(echo_libuv ${PROJECT_SOURCE_DIR}/bench/echo_libuv.c)
+  target_link_libraries(echo_libuv PRIVATE reel_flags PkgConfig::UV)
+  list(APPEND REEL_ECHO_PROGRAMS echo_libuv)
+else()
+  message(STATUS "echo_libuv not built: libuv not found (apt-get install "
+                 "libuv1-dev); the echo benchmark skips its libuv baseline")
+endif()
+if(NOT REEL_BUILD_EXAMPLES)
+  add_executable(echo_server ${PROJECT_SOURCE_DIR}/examples/echo_server.c)
+  target_link_libraries(echo_server PRIVATE reel_static reel_flags)
+endif()
+if(TARGET reel-bench)
+  add_dependencies(reel-bench ${REEL_ECHO_PROGRAMS})
 endif()

@@ -49,6 +49,7 @@ struct bench_series {
 enum bench_goal {
 	BENCH_INFO,             /* no goal: shown for context */
 	BENCH_RATIO_LE,         /* reel/base <= goal */
+	BENCH_RATIO_GE,         /* reel/base >= goal (rates: higher is better) */
 	BENCH_SPEEDUP_GE,       /* base/reel >= goal */
 	BENCH_ABS_LE,           /* reel median <= goal, in the row's unit */
 	BENCH_BELOW_BASE,       /* every reel value < its baseline (a limit) */
@@ -115,6 +116,9 @@ void bench_table_header(void);
  * under the table by bench_print_notes. */
 void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bench_print_notes(void);
+/* A line of a benchmark's own detail table (all the absolute numbers
+ * behind its rows), printed after the notes by bench_print_notes. */
+void bench_appendix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write every reported row to @path, creating its folders. 0 or -errno. */
 int bench_write_csv(const char *path, const struct bench_cfg *cfg);
 
@@ -146,6 +150,52 @@ int bench_reel_run(const char *bench, reel_fn main, void *arg);
  * kills it before giving up, so no orphan keeps a million fibers alive. */
 extern volatile pid_t bench_child;
 
+/*
+ * The process group of the programs a benchmark runs beside itself (echo
+ * servers, load generators), 0 when none: the watchdog kills the whole
+ * group before giving up.
+ */
+extern volatile pid_t bench_child_group;
+
+/* A program run beside reel-bench (child.c), its stdout and stderr on a
+ * pipe that is read line by line. */
+struct bench_proc {
+	pid_t pid;              /* -1 once reaped */
+	int out;                /* the pipe's read end, -1 once closed */
+	char name[32];
+	size_t len;
+	char buf[1024];         /* read, not yet split into lines */
+	char line[1024];        /* the line bench_child_line returned */
+	size_t loglen;
+	char log[2048];         /* every line seen, for error messages */
+};
+
+/*
+ * bench_child_start - run @argv[0] (a path) with @argv, pinned to @cpu (-1:
+ * not pinned), in process group @group (0: a new group led by the child),
+ * stdout and stderr on a pipe, SIGKILL on reel-bench's death. Returns 0 or
+ * -errno; the child's exec failure shows as exit status 127.
+ */
+int bench_child_start(struct bench_proc *p, char *const argv[], int cpu, pid_t group);
+/* The next line of the child's output, NUL-terminated, valid until the next
+ * call; NULL with *@err = -ETIMEDOUT once @deadline_ns (bench_now_ns) has
+ * passed, -EPIPE when the child closed its output. */
+const char *bench_child_line(struct bench_proc *p, uint64_t deadline_ns, int *err);
+/* Reap the child within @timeout_ns: 0 and its *@wstatus, or -ETIMEDOUT. */
+int bench_child_wait(struct bench_proc *p, uint64_t timeout_ns, int *wstatus);
+/* SIGTERM, then wait @timeout_ns; SIGKILL after it. Returns what
+ * bench_child_wait returned for the SIGTERM: -ETIMEDOUT if it ignored it. */
+int bench_child_stop(struct bench_proc *p, uint64_t timeout_ns, int *wstatus);
+/* SIGKILL and reap, for error paths; idempotent. */
+void bench_child_kill(struct bench_proc *p);
+/* Close the pipe of a child that has been reaped. */
+void bench_child_release(struct bench_proc *p);
+/* "exit status 1", "killed by signal 11 (Segmentation fault)". */
+const char *bench_wstatus(int wstatus, char *buf, size_t len);
+/* utime + stime of process @pid in ns (/proc/PID/stat, clock-tick
+ * resolution: 10 ms at USER_HZ 100), or -errno. */
+int64_t bench_proc_cpu_ns(pid_t pid);
+
 /* Resident set size of this process in bytes (/proc/self/statm), or 0. */
 uint64_t bench_rss_bytes(void);
 /* Lines of /proc/self/maps: one per VMA. -errno when unreadable. */
@@ -172,5 +222,6 @@ int bench_timer(const struct bench_cfg *cfg);
 int bench_sleep(const struct bench_cfg *cfg);
 int bench_mem(const struct bench_cfg *cfg);
 int bench_ring(const struct bench_cfg *cfg);
+int bench_echo(const struct bench_cfg *cfg);
 
 #endif /* REEL_BENCH_H */

@@ -45,6 +45,8 @@ static const struct bench benches[] = {
 	  bench_mem, 600 },
 	{ "nop", "fiber NOP round trip vs a raw liburing loop, batch 1/8/32",
 	  bench_ring, 120 },
+	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
+	  bench_echo, 1500 },
 };
 
 #define NBENCH (sizeof(benches) / sizeof(benches[0]))
@@ -74,6 +76,8 @@ static void watchdog(int sig)
 	(void)sig;
 	if (bench_child > 0)
 		kill(bench_child, SIGKILL);
+	if (bench_child_group > 0)
+		kill(-bench_child_group, SIGKILL);
 	if (write(2, pre, sizeof(pre) - 1) < 0 ||
 	    write(2, running, strlen(running)) < 0 ||
 	    write(2, post, sizeof(post) - 1) < 0)

@@ -29,7 +29,8 @@ struct kept_row {
 	unsigned reps;
 };
 
-static struct kept_row kept[64];
+#define MAX_KEPT 128
+static struct kept_row kept[MAX_KEPT];
 static unsigned nkept;
 
 /* ---- statistics ---- */
@@ -93,6 +94,9 @@ static void fmt_goal(char *buf, size_t len, const struct bench_row *row,
 	case BENCH_RATIO_LE:
 		snprintf(buf, len, "reel/base <= %s", g);
 		break;
+	case BENCH_RATIO_GE:
+		snprintf(buf, len, "reel/base >= %s", g);
+		break;
 	case BENCH_SPEEDUP_GE:
 		snprintf(buf, len, "base/reel >= %s", g);
 		break;
@@ -113,6 +117,8 @@ static const char *judge(const struct bench_row *row, const double r[3],
 	switch (row->goal) {
 	case BENCH_RATIO_LE:
 		return ratio <= row->goal_value ? "pass" : "FAIL";
+	case BENCH_RATIO_GE:
+		return ratio >= row->goal_value ? "pass" : "FAIL";
 	case BENCH_SPEEDUP_GE:
 		return ratio >= row->goal_value ? "pass" : "FAIL";
 	case BENCH_ABS_LE:
@@ -141,7 +147,7 @@ void bench_table_header(void)
 
 void bench_report(const char *bench, const struct bench_row *row)
 {
-	struct kept_row *k = &kept[nkept < 64 ? nkept++ : 63];
+	struct kept_row *k = &kept[nkept < MAX_KEPT ? nkept++ : MAX_KEPT - 1];
 	char rc[128], bc[128], rt[32], unit[8];
 
 	summarize(row->reel, k->reel);
@@ -180,12 +186,30 @@ void bench_note(const char *fmt, ...)
 	va_end(ap);
 }
 
+static char appendix[48][384];
+static unsigned nappendix;
+
+void bench_appendix(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nappendix == 48)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(appendix[nappendix++], sizeof(appendix[0]), fmt, ap);
+	va_end(ap);
+}
+
 void bench_print_notes(void)
 {
 	if (nnotes)
 		putchar('\n');
 	for (unsigned i = 0; i < nnotes; i++)
 		printf("- %s\n", notes[i]);
+	if (nappendix)
+		putchar('\n');
+	for (unsigned i = 0; i < nappendix; i++)
+		printf("%s\n", appendix[i]);
 	fflush(stdout);
 }
 
