@@ -80,6 +80,7 @@ struct cell {
 	double p50_us, p99_us, p999_us;
 	double srv_busy, load_busy;     /* the processes' CPU time / window */
 	double srv_idle, load_idle;     /* their CPUs' idle time / total time */
+	double srv_other, load_other;   /* their CPUs' time in other processes */
 };
 
 /* Every cell of one server at one connection count. */
@@ -96,6 +97,7 @@ struct echo_run {
 	unsigned reps;
 	unsigned saturated;     /* cells where the generator was the limit */
 	char saturated_at[160]; /* which: "libuv/500, ..." */
+	unsigned shared;        /* cells where other processes took > 10% */
 	char uring_setup[160];  /* what echo_uring said about its ring */
 };
 
@@ -226,6 +228,7 @@ static int start_load(const struct echo_run *r, unsigned conns, int port,
 /* Ticks of one CPU in /proc/stat: all of them, and idle + iowait. */
 struct cpu_ticks {
 	uint64_t total, idle;
+	uint64_t procs;         /* user + nice + system: time in processes */
 };
 
 static int read_cpu_ticks(int cpu, struct cpu_ticks *t)
@@ -246,6 +249,7 @@ static int read_cpu_ticks(int cpu, struct cpu_ticks *t)
 			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 4) {
 			t->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 			t->idle = v[3] + v[4];
+			t->procs = v[0] + v[1] + v[2];
 			found = 0;
 		}
 		break;
@@ -259,6 +263,17 @@ static double idle_share(const struct cpu_ticks *a, const struct cpu_ticks *b)
 	uint64_t total = b->total - a->total;
 
 	return total ? (double)(b->idle - a->idle) / (double)total : 0;
+}
+
+/* The share of a CPU's time spent in processes other than the one that
+ * used @own (its CPU time over the window, as a share): other tenants of
+ * the machine, which make the cell's numbers unreliable. */
+static double other_share(const struct cpu_ticks *a, const struct cpu_ticks *b, double own)
+{
+	uint64_t total = b->total - a->total;
+	double other = total ? (double)(b->procs - a->procs) / (double)total - own : 0;
+
+	return other > 0 ? other : 0;
 }
 
 /* Parse echo_load's result line into @out. */
@@ -309,6 +324,8 @@ static int follow_load(const struct echo_run *r, struct bench_proc *srv,
 			err = parse_result(line, out, (uint64_t)(cpu1 - cpu0));
 			out->srv_idle = idle_share(&s0, &s1);
 			out->load_idle = idle_share(&l0, &l1);
+			out->srv_other = other_share(&s0, &s1, out->srv_busy);
+			out->load_other = other_share(&l0, &l1, out->load_busy);
 			*why = "the load generator's result line is malformed";
 			return err;
 		}
@@ -367,12 +384,16 @@ static int run_cell(struct echo_run *r, unsigned s, unsigned conns, struct cell 
 	bench_child_release(&load);
 	bench_child_group = 0;
 	bench_child = 0;
+	if (r->cpu_srv != r->cpu_load && (out->srv_other > 0.10 || out->load_other > 0.10))
+		r->shared++;
 	if (out->load_idle < 0.03 && out->srv_idle > 0.10 && r->cpu_srv != r->cpu_load) {
 		size_t used = strlen(r->saturated_at);
+		char cell[48];
 
-		if (r->saturated++ < 8)
+		snprintf(cell, sizeof(cell), "%s/%u", label, conns);
+		if (r->saturated++ < 8 && !strstr(r->saturated_at, cell))
 			snprintf(r->saturated_at + used, sizeof(r->saturated_at) - used,
-				 "%s%s/%u", used ? ", " : "", label, conns);
+				 "%s%s", used ? ", " : "", cell);
 	}
 	return 0;
 }
@@ -537,6 +558,10 @@ int bench_echo(const struct bench_cfg *cfg)
 	if (r.cpu_srv == r.cpu_load)
 		bench_note("echo: only one CPU available: server and load share CPU %d, "
 			   "so the numbers mix both", r.cpu_srv);
+	if (r.shared)
+		bench_note("echo: in %u cells other processes used more than 10%% of the "
+			   "server's or echo_load's CPU (/proc/stat): the machine was busy, "
+			   "those numbers are not reliable", r.shared);
 	if (r.saturated)
 		bench_note("echo: in %u cells (%s%s) echo_load's CPU was < 3%% idle and the "
 			   "server's > 10%%: those measured the load generator more than the "
