@@ -97,7 +97,10 @@ struct reel_spawn_opts {
  * @main or out-of-range options; another -errno when the loop cannot start
  * (the reason is explained in words, see reel_run_opts.errbuf).
  * Context: any thread, outside a fiber. The thread may call reel_run again
- * after it returns.
+ * after it returns. The first reel_run of a process installs a SIGSEGV
+ * handler (stack overflows name their fiber; other faults go to the previous
+ * handler) and, when SIGPIPE still has its default action, ignores SIGPIPE,
+ * so a vanished peer is -EPIPE for the writer instead of death.
  */
 REEL_API int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts,
 		      int *status);

@@ -1,5 +1,6 @@
 /*
- * overflow.c - a fiber that overflows its stack dies naming itself.
+ * overflow.c - a fiber that overflows its stack dies naming itself; and the
+ * process-wide signal set-up reel_run does once (SIGSEGV, SIGPIPE).
  *
  * The fault lands on the guard page below the stack. The SIGSEGV handler
  * runs on an alternate signal stack (the fiber's own is exhausted); when
@@ -112,6 +113,12 @@ static void install(void)
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &previous);
+	/* A peer that went away must be -EPIPE for the writing fiber, never a
+	 * SIGPIPE that kills the process: sends carry MSG_NOSIGNAL, but a plain
+	 * write to a socket cannot. Ignore SIGPIPE unless the program chose a
+	 * disposition of its own (Go's runtime does the same). */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 }
 
 /* Give this thread an alternate signal stack unless it has one already;

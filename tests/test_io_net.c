@@ -1175,9 +1175,31 @@ static void test_io_net_10k_concurrent_connections(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* reel_write (not send) to a socket whose peer is gone: -EPIPE, and the
+ * process lives on (reel_run ignores SIGPIPE left at its default). */
+static int write_to_gone_peer(void *arg)
+{
+	int sv[2];
+
+	(void)arg;
+	FCHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	FCHECK_EQ(reel_close(sv[1]), 0);
+	FCHECK_EQ(reel_write(sv[0], "x", 1), -EPIPE);
+	FCHECK_EQ(reel_write_all(sv[0], "xyz", 3, NULL), -EPIPE);
+	FCHECK_EQ(reel_close(sv[0]), 0);
+	return 0;
+}
+
+static void test_io_net_write_to_gone_peer_epipe_no_sigpipe(void **state)
+{
+	(void)state;
+	run_ok(write_to_gone_peer, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io_net_write_to_gone_peer_epipe_no_sigpipe),
 		cmocka_unit_test(test_io_net_tcp4_round_trip),
 		cmocka_unit_test(test_io_net_tcp6_round_trip),
 		cmocka_unit_test(test_io_net_unix_round_trip),
