@@ -173,9 +173,12 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 {
 	l->stats.passes++;
 	release_zombie(l);
-	if (reel__ring_busy(&l->ring))
-		reel__ring_poll(&l->ring);
 	expire_timers(l);
+	/* Fibers are ready: submit and reap without blocking. None is: the
+	 * wait below submits, waits and reaps in one io_uring_enter, rather
+	 * than a non-blocking enter first and a blocking one after it. */
+	if (!reel__list_empty(&l->ready) && reel__ring_busy(&l->ring))
+		reel__ring_poll(&l->ring);
 	while (reel__list_empty(&l->ready)) {
 		/* Idle for a while: give back the pages of unused stacks. */
 		if (idle_for_a_while(l) && reel__stack_trim(&l->stacks, TRIM_BUDGET)) {
