@@ -126,6 +126,7 @@ static int arm(struct acceptor *a)
 	a->op.complete = on_cqe;
 	a->op.waiter = l->current;
 	l->ring.long_lived++;
+	reel__pass_work(l);
 	a->armed = true;
 	return 0;
 }
@@ -205,6 +206,7 @@ int reel_acceptor_close(struct reel_acceptor *acc)
 	a = priv(acc);
 	if (a->armed) {
 		reel__ring_cancel(&l->ring, &a->op);
+		reel__pass_work(l);
 		while (a->armed) {
 			a->waiter = l->current;
 			reel__park(l, REEL__PARK_IO_CANCEL, false);

@@ -244,6 +244,7 @@ static int arm(struct receiver *r)
 	r->op.complete = on_cqe;
 	r->op.waiter = l->current;
 	l->ring.long_lived++;
+	reel__pass_work(l);
 	r->armed = true;
 	r->dry = false;
 	return 0;
@@ -334,6 +335,7 @@ int reel_receiver_close(struct reel_receiver *rx)
 	r = priv(rx);
 	if (r->armed) {
 		reel__ring_cancel(&l->ring, &r->op);
+		reel__pass_work(l);
 		while (r->armed) {
 			r->waiter = l->current;
 			reel__park(l, REEL__PARK_IO_CANCEL, false);

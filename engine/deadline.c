@@ -84,6 +84,7 @@ int reel_sleep(uint64_t ns)
 		return r;
 	f->timer.fn = sleep_fired;
 	reel__wheel_arm(&l->wheel, &f->timer, deadline_after(ns));
+	reel__pass_work(l);
 	r = reel__park(l, REEL__PARK_SLEEP, true);
 	reel__wheel_cancel(&l->wheel, &f->timer);
 	return r;
@@ -100,6 +101,7 @@ static int run_scoped(struct reel__loop *l, struct reel__fiber *f, struct reel__
 	s->expired = false;
 	reel__timer_init(&s->timer, scope_fired);
 	reel__wheel_arm(&l->wheel, &s->timer, deadline_after(timeout_ns));
+	reel__pass_work(l);
 	f->scope = s;
 	rc = fn(arg);
 	f->scope = s->outer;

@@ -181,6 +181,13 @@ void reel__fiber_free(struct reel__fiber_pool *p, struct reel__fiber *f);
 void reel__fiber_pool_term(struct reel__fiber_pool *p);
 
 /* sched.c */
+/* A fiber just gave the loop work (an SQE, a timer): the current pass ends
+ * after one more round of the ready queue at most, so the work is seen. */
+static inline void reel__pass_work(struct reel__loop *l)
+{
+	if (l->budget > l->nready + 1)
+		l->budget = l->nready + 1;
+}
 void reel__ready(struct reel__loop *l, struct reel__fiber *f);
 void reel__wake(struct reel__fiber *f, int result);
 int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interruptible);

@@ -54,6 +54,7 @@ int reel__op_wait(struct reel__loop *l, struct reel__op *op)
 	op->complete = op_complete;
 	op->waiter = f;
 	f->inflight++;
+	reel__pass_work(l);
 	r = reel__park(l, REEL__PARK_IO, true);
 	if (!op->done) {
 		/* Only an interruption wakes us before the CQE: cancel the

@@ -196,11 +196,14 @@ static inline struct reel__fiber *next_ready(struct reel__loop *l)
 	struct reel__list *n;
 
 	if (reel_unlikely(l->budget == 0 || reel__list_empty(&l->ready))) {
-		/* Nothing to submit, reap or expire: the pass ends for free. */
+		/* Nothing to submit, reap or expire: the pass ends for free, and
+		 * the next may run PASS_MAX switches - until a fiber queues an SQE
+		 * or arms a timer, which cuts it back to one round of the ready
+		 * queue (reel__pass_work). */
 		if (!reel__list_empty(&l->ready) && !reel__ring_busy(&l->ring) &&
 		    reel__wheel_empty(&l->wheel)) {
 			l->stats.passes++;
-			l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
+			l->budget = PASS_MAX;
 		} else {
 			end_pass(l);
 		}
