@@ -13,11 +13,14 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "reel.h"
@@ -103,6 +106,43 @@ static inline void run_ok(reel_fn fn, void *arg)
 }
 
 #define MS (1000000ull)
+
+/*
+ * Run reel_run(@fn, @arg, @opts) in a child process whose stderr is captured
+ * into @out (NUL-terminated, at most @len - 1 bytes): for behaviour that
+ * ends the process (stack overflow, abort). The child gets 20 s before
+ * SIGALRM ends a hang. Returns the child's wait status.
+ */
+static inline int run_in_child(reel_fn fn, void *arg, const struct reel_run_opts *opts,
+			       char *out, size_t len)
+{
+	size_t got = 0;
+	int fds[2], wstatus;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGABRT, SIG_DFL);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		alarm(20);
+		reel_run(fn, arg, opts, NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < len - 1 && (n = read(fds[0], out + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	return wstatus;
+}
 
 /* Every parking call fails at once with @err, three times over: the
  * interruption is sticky and no call parks (each would take a second). */

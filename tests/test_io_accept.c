@@ -196,27 +196,13 @@ static int spawn_forgetful(void *arg)
 
 static void test_io_accept_fiber_ending_with_armed_acceptor_aborts(void **state)
 {
-	int pipefd[2], wstatus;
-	char out[1024] = "";
-	ssize_t n, got = 0;
-	pid_t pid;
+	char out[1024];
+	int wstatus;
 
 	(void)state;
 	if (RUNNING_ON_VALGRIND)
 		skip();   /* the abort is valgrind's to report there */
-	assert_int_equal(pipe(pipefd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		reel_run(spawn_forgetful, NULL, NULL, NULL);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	wstatus = run_in_child(spawn_forgetful, NULL, NULL, out, sizeof(out));
 	assert_true(WIFSIGNALED(wstatus));
 	assert_int_equal(WTERMSIG(wstatus), SIGABRT);
 	assert_non_null(strstr(out, "in flight: opcode 13"));

@@ -1316,34 +1316,11 @@ static int deadlock_main(void *arg)
 static void test_sched_deadlock_reported_with_sigabrt(void **state)
 {
 	char buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], wstatus;
-	pid_t pid;
+	int wstatus;
 
 	(void)state;
-	assert_int_equal(pipe(fds), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int st;
-
-		signal(SIGABRT, SIG_DFL);
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		alarm(20);   /* a hang dies by SIGALRM, which the parent reports */
-		reel_run(deadlock_main, NULL, NULL, &st);
-		_exit(0);    /* not reached when the deadlock is detected */
-	}
-	close(fds[1]);
-	while (len < sizeof(buf) - 1 && (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	/* a hang dies by SIGALRM in run_in_child, which the check below reports */
+	wstatus = run_in_child(deadlock_main, NULL, NULL, buf, sizeof(buf));
 	if (!WIFSIGNALED(wstatus) || WTERMSIG(wstatus) != SIGABRT)
 		fail_msg("child did not die by SIGABRT (wait status %#x); stderr: %s", wstatus, buf);
 	if (!strstr(buf, "deadlock"))

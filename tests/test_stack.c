@@ -167,25 +167,10 @@ static int spawn_overflow(void *arg)
 static void overflow_child(unsigned disable, bool long_named)
 {
 	struct reel_run_opts opts = { .disable = disable };
-	char out[1024] = "";
-	int pipefd[2], wstatus;
-	ssize_t n, got = 0;
-	pid_t pid;
+	char out[1024];
+	int wstatus = run_in_child(spawn_overflow, long_named ? long_name : NULL, &opts,
+				   out, sizeof(out));
 
-	assert_int_equal(pipe(pipefd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		close(pipefd[0]);
-		reel_run(spawn_overflow, long_named ? long_name : NULL, &opts, NULL);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
-		got += n;
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	assert_true(WIFSIGNALED(wstatus));
 	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
 	if (!long_named)
