@@ -65,13 +65,23 @@ typedef struct reel_task {
  * @errbuf:          when reel_run fails to start, a sentence explaining why
  *                   is written here (NUL-terminated, truncated to
  *                   @errbuf_len); when NULL, the sentence goes to stderr.
+ * @error_hook:      called on the loop's thread, from the failing task's
+ *                   fiber, when a background task (reel_spawn_background)
+ *                   ends with a negative status other than the -ECANCELED
+ *                   of a cancellation (asyncio's "Task exception was never
+ *                   retrieved"); NULL: one line on stderr names the task.
+ * @error_hook_arg:  passed to @error_hook.
  */
+typedef void (*reel_error_hook)(reel_task task, const char *name, int status, void *arg);
+
 struct reel_run_opts {
 	unsigned ring_entries;
 	unsigned tick_shift;
 	unsigned disable;
 	char *errbuf;
 	size_t errbuf_len;
+	reel_error_hook error_hook;
+	void *error_hook_arg;
 };
 
 /*
@@ -232,8 +242,159 @@ REEL_API int reel_capabilities(char *buf, size_t len,
  * reel, e.g. "operation canceled" for -ECANCELED. Never NULL. */
 REEL_API const char *reel_strerror(int err);
 
-/* reel_gather is specified in shared/DESIGN.md §1c; it joins this header with
- * the toolkit layer. */
+/* ---- waiting for many tasks ------------------------------------------- */
+
+#define REEL_GATHER_ALL 1u   /* asyncio's return_exceptions=True */
+
+/*
+ * reel_gather - wait for @n spawned tasks and join every one of them
+ * (asyncio.gather). On return all @n handles are stale, whatever happened,
+ * and @statuses[i] holds task i's return value (-ECANCELED if it was
+ * cancelled before it ran).
+ * Fail-fast (@flags 0): the first task to end with a negative status makes
+ * gather cancel the others, wait for them, and return that status.
+ * REEL_GATHER_ALL: nothing is cancelled because of a failure; every status
+ * tells its own story.
+ * Returns 0 when all succeeded (fail-fast) or all ended (ALL); the first
+ * failure (fail-fast); -ECANCELED / -ETIMEDOUT when the caller is cancelled
+ * or its deadline passes while it waits: then every task is cancelled and
+ * awaited first. @n == 0 → 0 at once; NULL @tasks or @statuses with n > 0,
+ * unknown @flags, main's handle, a task listed twice or already being joined
+ * → -EINVAL; the caller's own handle → -EDEADLK; a stale handle → -ESRCH,
+ * before anything is waited for or cancelled.
+ * Context: fiber only (-EPERM elsewhere). Costs O(1) per task ending.
+ */
+REEL_API int reel_gather(reel_task *tasks, size_t n, int *statuses, unsigned flags);
+
+/*
+ * reel_wait_any - park until the first of @n tasks ends (asyncio.wait with
+ * FIRST_COMPLETED). That task is joined: its handle turns stale, its index
+ * goes to *@index and its return value to *@status (either may be NULL). The
+ * others keep running and stay the caller's to join, cancel or wait for
+ * again. A task that had already ended is taken at once (the lowest index).
+ * Returns 0; -ECANCELED / -ETIMEDOUT when the caller is interrupted first
+ * (nothing is joined or cancelled, unlike reel_join); -EINVAL, -EDEADLK,
+ * -ESRCH as reel_gather (NULL @tasks or @n == 0 → -EINVAL).
+ * Context: fiber only (-EPERM). Costs O(n) per call: to take many tasks in
+ * completion order, use a reel_taskset.
+ */
+REEL_API int reel_wait_any(reel_task *tasks, size_t n, size_t *index, int *status);
+
+/*
+ * struct reel_taskset - tasks taken in the order they end (asyncio's
+ * as_completed). Caller-owned storage; the fields are private. A set must be
+ * emptied (by reel_taskset_next until it returns 0, or reel_taskset_close)
+ * before the fiber that initialised it returns; if it does not, the process
+ * aborts with a message naming the fiber, because the set's tasks point into
+ * that fiber's memory. Used by the fibers of one loop only.
+ */
+struct reel_taskset {
+	uint64_t private_[8];
+};
+
+/* reel_taskset_init - an empty set, owned by the calling fiber.
+ * Returns 0; -EINVAL for NULL. Context: fiber only (-EPERM). */
+REEL_API int reel_taskset_init(struct reel_taskset *set);
+
+/* reel_taskset_add - hand a spawned task to @set with a @key of the caller's
+ * choosing (an index, a pointer): from now on only the set joins it (reel_join
+ * and reel_detach on the handle → -EINVAL). Returns 0; -ESRCH for a stale
+ * handle; -EINVAL for main's handle or a task already joined or watched;
+ * -EDEADLK for the caller itself. Context: fiber only (-EPERM). */
+REEL_API int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key);
+
+/* reel_taskset_spawn - reel_spawn + reel_taskset_add in one call (no handle
+ * to keep). Returns 0 or reel_spawn's error. Context: fiber only. */
+REEL_API int reel_taskset_spawn(struct reel_taskset *set, reel_fn fn, void *arg,
+				const struct reel_spawn_opts *opts, uint64_t key);
+
+/*
+ * reel_taskset_next - take the next task of @set to end, in the order they
+ * end, parking until one does: it is joined, its key goes to *@key and its
+ * return value to *@status (either may be NULL).
+ * Returns 1 when a task was taken; 0 when the set is empty; -ECANCELED /
+ * -ETIMEDOUT when the caller is interrupted first (the set and its tasks
+ * are untouched: call again, or reel_taskset_close); -EBUSY when another
+ * fiber is already waiting on @set. Context: fiber only (-EPERM).
+ */
+REEL_API int reel_taskset_next(struct reel_taskset *set, uint64_t *key, int *status);
+
+/* reel_taskset_size - tasks in @set not yet taken (running or ended). */
+REEL_API size_t reel_taskset_size(const struct reel_taskset *set);
+
+/* reel_taskset_cancel - cancel every task of @set still running; they stay
+ * in the set, to be taken with reel_taskset_next. Returns 0. Context: fiber. */
+REEL_API int reel_taskset_cancel(struct reel_taskset *set);
+
+/* reel_taskset_close - cancel what still runs, wait for every task of @set
+ * (not interruptible: cancelled tasks end at their next parking call) and
+ * drop their statuses; the set is then empty. Returns 0; -EBUSY when another
+ * fiber waits on it. Context: fiber only (-EPERM). */
+REEL_API int reel_taskset_close(struct reel_taskset *set);
+
+/*
+ * struct reel_group - a task group (asyncio.TaskGroup, a Trio nursery):
+ * children spawned into it never outlive reel_group_wait, which must be
+ * called before the fiber that initialised the group returns (else the
+ * process aborts naming that fiber). The first child to fail (a negative
+ * status other than -ECANCELED) cancels the others at once, not when the
+ * parent next waits; every failure is reported by reel_group_wait, not only
+ * the first. A child's -ECANCELED is never counted as a failure. The parent
+ * itself is not cancelled by a failing child: it learns at reel_group_wait.
+ * Caller-owned storage; the fields are private; any fiber of the loop may
+ * spawn into a group (a child may spawn siblings).
+ */
+struct reel_group {
+	uint64_t private_[8];
+};
+
+/* One failed child, as reel_group_wait reports it. */
+struct reel_group_error {
+	size_t index;           /* what reel_group_spawn returned for it */
+	int status;             /* its negative return value */
+};
+
+/* reel_group_init - an empty group, owned by the calling fiber.
+ * Returns 0; -EINVAL for NULL. Context: fiber only (-EPERM). */
+REEL_API int reel_group_init(struct reel_group *group);
+
+/*
+ * reel_group_spawn - start a child in @group (it runs when the caller parks).
+ * Returns the child's index in the group (0, 1, 2, ... in spawn order);
+ * -ECANCELED when the group is already cancelling (a child failed, or
+ * reel_group_cancel was called): nothing is spawned; reel_spawn's errors.
+ * Context: fiber only (-EPERM).
+ */
+REEL_API int reel_group_spawn(struct reel_group *group, reel_fn fn, void *arg,
+			      const struct reel_spawn_opts *opts);
+
+/* reel_group_cancel - cancel every child of @group; spawning into it fails
+ * until reel_group_wait returns. Returns 0. Context: fiber only (-EPERM). */
+REEL_API int reel_group_cancel(struct reel_group *group);
+
+/*
+ * reel_group_wait - wait until every child of @group has ended and join
+ * them all. Failed children are written to @errs in the order they ended,
+ * up to @max_errs; *@nerrs (may be NULL) gets how many failed in all.
+ * Returns 0 when no child failed; the first failure's status; -ECANCELED /
+ * -ETIMEDOUT when the caller was cancelled or its deadline passed while it
+ * waited: every child is then cancelled and still awaited before return
+ * (failures are still reported). The group is empty and reusable after.
+ * -EINVAL for NULL @group, or NULL @errs with @max_errs > 0; -EBUSY when
+ * another fiber waits on it. Context: fiber only (-EPERM).
+ */
+REEL_API int reel_group_wait(struct reel_group *group, struct reel_group_error *errs,
+			     size_t max_errs, size_t *nerrs);
+
+/*
+ * reel_spawn_background - fire and forget (asyncio.create_task without
+ * keeping the task): spawn a detached task. Like every task, it is cancelled
+ * and awaited when main returns. When it ends with a negative status that is
+ * not the -ECANCELED of a cancellation, the failure is reported at once:
+ * reel_run_opts.error_hook is called, or a line naming the task goes to
+ * stderr. Returns 0 or reel_spawn's error. Context: fiber only (-EPERM).
+ */
+REEL_API int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spawn_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,11 @@ enum reel__park_reason {
 	REEL__PARK_IO,
 	REEL__PARK_IO_CANCEL,   /* cancelled or timed out, waiting for the CQE */
 	REEL__PARK_SHUTDOWN,    /* main, waiting for the leftovers to end */
+	REEL__PARK_GATHER,      /* gather, a task group or task set */
+	REEL__PARK_SYNC,        /* lock, semaphore, event, condition */
+	REEL__PARK_CHAN,        /* channel send or receive */
+	REEL__PARK_GEN,         /* generator hand-off */
+	REEL__PARK_OFFLOAD,     /* waiting for the thread or process pool */
 	REEL__PARK_REASONS
 };
 
@@ -84,6 +89,7 @@ struct reel__fiber {
 	bool cancelled;               /* sticky */
 	bool started;
 	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
+	uint32_t watching;            /* groups/sets it owns that hold tasks */
 	uint64_t id;                  /* the task handle's id */
 	/* Cold. */
 	reel_fn fn;
@@ -115,7 +121,29 @@ struct reel__task_slot {
 	int status;                   /* the fiber's return value once DONE */
 	struct reel__fiber *fiber;    /* while ALIVE */
 	struct reel__fiber *joiner;   /* the fiber parked in reel_join, or NULL */
+	struct reel__watch *watch;    /* the gather, group or set that will join it */
+	uint64_t key;                 /* its index or key there */
+	uint32_t next_done;           /* on watch's list of ended tasks */
 	uint32_t next_free;
+	bool background;              /* reel_spawn_background: report failure */
+};
+
+#define REEL__NO_SLOT UINT32_MAX
+
+/*
+ * What gather, task groups and task sets share (group.c): a set of tasks
+ * that it alone will join, and the list, in order of ending, of those that
+ * have ended and wait to be collected. A task's slot points at its watch;
+ * the watch knows only counts, so cancelling "every member" walks the task
+ * table (once per failure or cancellation, never per task).
+ */
+struct reel__watch {
+	struct reel__fiber *owner;    /* whose frame must outlive the members */
+	struct reel__fiber *waiter;   /* parked for the next ending, or NULL */
+	uint32_t head, tail;          /* ended members, oldest first, by slot */
+	size_t members;               /* attached and not yet collected */
+	/* Called as a member ends (optional): a group's fail-fast. */
+	void (*ended)(struct reel__watch *w, struct reel__loop *l, int status);
 };
 
 /* Counters for tests and tools: "did the loop close clean?" */
@@ -130,6 +158,7 @@ struct reel__loop_stats {
 	uint64_t cq_overflows;        /* times the kernel's CQ overflow list was used */
 	uint64_t stacks_at_close;     /* stacks not returned to the pool */
 	uint64_t fibers_at_close;     /* fiber structs not returned to the pool */
+	uint64_t background_failures; /* background tasks that ended with an error */
 };
 
 struct reel__loop {
@@ -152,6 +181,8 @@ struct reel__loop {
 	uint32_t first_gen;           /* this run's epoch, see task.c */
 	unsigned disable;             /* REEL_NO_* in force (options | environment) */
 	uint16_t next_bgid;           /* the next provided-buffer group id */
+	reel_error_hook error_hook;   /* a background task failed (reel_run_opts) */
+	void *error_hook_arg;
 	struct reel__ring ring;
 	struct reel__wheel wheel;
 	struct reel__stack_pool stacks;
@@ -203,6 +234,12 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status);
 void reel__task_cancel_all(struct reel__loop *l);
 void reel__task_table_term(struct reel__loop *l);
 int reel__task_table_init(struct reel__loop *l);
+struct reel__task_slot *reel__task_lookup(struct reel__loop *l, reel_task t, uint32_t *idx);
+void reel__task_free_slot(struct reel__loop *l, uint32_t idx);
+void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f);
+
+/* group.c */
+void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t idx);
 
 /* deadline.c */
 int reel__interrupt_pending_scoped(const struct reel__fiber *f);

@@ -63,6 +63,11 @@ static const char *const park_reason_names[REEL__PARK_REASONS] = {
 	[REEL__PARK_IO] = "io",
 	[REEL__PARK_IO_CANCEL] = "io-cancel",
 	[REEL__PARK_SHUTDOWN] = "shutdown",
+	[REEL__PARK_GATHER] = "gather",
+	[REEL__PARK_SYNC] = "sync",
+	[REEL__PARK_CHAN] = "channel",
+	[REEL__PARK_GEN] = "generator",
+	[REEL__PARK_OFFLOAD] = "offload",
 };
 
 const char *reel__park_reason_name(unsigned why)
@@ -435,6 +440,8 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	reel__list_init(&l->ready);
 	l->errno_ptr = &errno;
 	l->disable = disable;
+	l->error_hook = o ? o->error_hook : NULL;
+	l->error_hook_arg = o ? o->error_hook_arg : NULL;
 	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
 	if (err)
 		goto fail;

@@ -83,7 +83,7 @@ static int grow_tasks(struct reel__loop *l)
 	return 0;
 }
 
-static void free_slot(struct reel__loop *l, uint32_t idx)
+void reel__task_free_slot(struct reel__loop *l, uint32_t idx)
 {
 	struct reel__task_slot *s = &l->tasks[idx];
 
@@ -92,7 +92,7 @@ static void free_slot(struct reel__loop *l, uint32_t idx)
 }
 
 /* The live slot of a handle, or NULL when the handle is stale. */
-static struct reel__task_slot *lookup(struct reel__loop *l, reel_task t, uint32_t *idx)
+struct reel__task_slot *reel__task_lookup(struct reel__loop *l, reel_task t, uint32_t *idx)
 {
 	uint32_t i = (uint32_t)t.id;
 	struct reel__task_slot *s;
@@ -166,6 +166,31 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 	return 0;
 }
 
+/* A task ended while a group or set it owns still holds tasks, whose slots
+ * point into its frame: continuing would be a use after free. */
+static void watching_abort(const struct reel__fiber *f)
+{
+	fprintf(stderr, "reel: task %#llx (%s) ended while %u task group(s) or "
+		"set(s) of its frame still held tasks: wait for or close them "
+		"before returning\n", (unsigned long long)f->id,
+		f->name ? f->name : "unnamed", f->watching);
+	abort();
+}
+
+/* asyncio's "Task exception was never retrieved", at the time it happens. */
+static void report_background_failure(struct reel__loop *l, const struct reel__fiber *f,
+				      int status)
+{
+	l->stats.background_failures++;
+	if (l->error_hook) {
+		l->error_hook((reel_task){ f->id }, f->name, status, l->error_hook_arg);
+		return;
+	}
+	fprintf(stderr, "reel: background task %#llx (%s) failed: %s (%d)\n",
+		(unsigned long long)f->id, f->name ? f->name : "unnamed",
+		reel_strerror(status), status);
+}
+
 /* Record the end of @f's task; wake its joiner, or main at shutdown. */
 void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 {
@@ -189,13 +214,20 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 		reel__ring_report_ops(&l->ring, f);
 		abort();
 	}
+	if (reel_unlikely(f->watching))
+		watching_abort(f);
+	if (reel_unlikely(s->background) && status < 0 &&
+	    !(status == -ECANCELED && f->cancelled))
+		report_background_failure(l, f, status);
 	s->state = REEL__TASK_DONE;
 	s->status = status;
 	s->fiber = NULL;
 	if (s->joiner)
 		reel__wake(s->joiner, 0);
-	if (s->detached)
-		free_slot(l, f->slot);
+	if (s->watch)
+		reel__watch_ended(l, s, f->slot);
+	else if (s->detached)
+		reel__task_free_slot(l, f->slot);
 	l->live--;
 	if (l->main_waiting && l->live == 1)
 		reel__wake(l->main, 0);
@@ -211,7 +243,7 @@ static void finish_unstarted(struct reel__loop *l, struct reel__fiber *f)
 	reel__fiber_free(&l->fibers, f);
 }
 
-static void cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
+void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
 {
 	if (f->cancelled)
 		return;
@@ -229,7 +261,7 @@ void reel__task_cancel_all(struct reel__loop *l)
 		struct reel__task_slot *s = &l->tasks[i];
 
 		if (s->state == REEL__TASK_ALIVE && !s->is_main)
-			cancel_fiber(l, s->fiber);
+			reel__task_cancel_fiber(l, s->fiber);
 	}
 }
 
@@ -244,7 +276,7 @@ int reel_spawn(reel_task *task, reel_fn fn, void *arg, const struct reel_spawn_o
 		return -EINVAL;
 	err = reel__task_create(l, task, fn, arg, opts, false);
 	if (err == 0 && l->shutting_down)
-		cancel_fiber(l, l->tasks[(uint32_t)task->id].fiber);
+		reel__task_cancel_fiber(l, l->tasks[(uint32_t)task->id].fiber);
 	return err;
 }
 
@@ -258,14 +290,14 @@ int reel_join(reel_task task, int *status)
 
 	if (!self)
 		return -EPERM;
-	s = lookup(l, task, &idx);
+	s = reel__task_lookup(l, task, &idx);
 	if (!s)
 		return -ESRCH;
 	if (s->is_main)
 		return -EINVAL;
 	if (s->fiber == self)
 		return -EDEADLK;
-	if (s->joiner)
+	if (s->joiner || s->watch)
 		return -EINVAL;
 	r = reel__interrupt_pending(self);
 	if (s->state == REEL__TASK_ALIVE) {
@@ -274,7 +306,7 @@ int reel_join(reel_task task, int *status)
 			r = reel__park(l, REEL__PARK_JOIN, true);
 		if (r < 0 && l->tasks[idx].state == REEL__TASK_ALIVE) {
 			/* Like asyncio: cancelling the awaiter cancels the awaited. */
-			cancel_fiber(l, l->tasks[idx].fiber);
+			reel__task_cancel_fiber(l, l->tasks[idx].fiber);
 		}
 		while (l->tasks[idx].state == REEL__TASK_ALIVE)
 			reel__park(l, REEL__PARK_JOIN, false);
@@ -282,7 +314,7 @@ int reel_join(reel_task task, int *status)
 	}
 	if (status)
 		*status = s->status;
-	free_slot(l, idx);
+	reel__task_free_slot(l, idx);
 	return r;
 }
 
@@ -294,13 +326,13 @@ int reel_detach(reel_task task)
 
 	if (!l || !l->current)
 		return -EPERM;
-	s = lookup(l, task, &idx);
+	s = reel__task_lookup(l, task, &idx);
 	if (!s)
 		return -ESRCH;
-	if (s->is_main || s->joiner)
+	if (s->is_main || s->joiner || s->watch)
 		return -EINVAL;
 	if (s->state == REEL__TASK_DONE)
-		free_slot(l, idx);
+		reel__task_free_slot(l, idx);
 	else
 		s->detached = true;
 	return 0;
@@ -314,10 +346,21 @@ int reel_cancel(reel_task task)
 
 	if (!l || !l->current)
 		return -EPERM;
-	s = lookup(l, task, &idx);
+	s = reel__task_lookup(l, task, &idx);
 	if (!s)
 		return -ESRCH;
 	if (s->state == REEL__TASK_ALIVE)
-		cancel_fiber(l, s->fiber);
+		reel__task_cancel_fiber(l, s->fiber);
 	return 0;
+}
+
+int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spawn_opts *opts)
+{
+	reel_task t;
+	int err = reel_spawn(&t, fn, arg, opts);
+
+	if (err)
+		return err;
+	reel__loop_cur->tasks[(uint32_t)t.id].background = true;
+	return reel_detach(t);
 }
