@@ -341,6 +341,8 @@ REEL_API int reel_taskset_close(struct reel_taskset *set);
  * parent next waits; every failure is reported by reel_group_wait, not only
  * the first. A child's -ECANCELED is never counted as a failure. The parent
  * itself is not cancelled by a failing child: it learns at reel_group_wait.
+ * A child that ends without failing is joined and forgotten at once, so a
+ * long-lived group (a server's connections) holds its running children only.
  * Caller-owned storage; the fields are private; any fiber of the loop may
  * spawn into a group (a child may spawn siblings).
  */

@@ -43,7 +43,7 @@ static const struct bench benches[] = {
 	  bench_sleep, 300 },
 	{ "mem", "RSS per idle fiber at 100k and 1M vs per idle pthread",
 	  bench_mem, 600 },
-	{ "nop", "fiber NOP round trip vs a raw liburing loop, batch 1/8/32",
+	{ "nop", "fiber NOP and 4 KiB cached pread vs a raw liburing loop, batch 1/8/32",
 	  bench_ring, 120 },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
 	  bench_echo, 1500 },

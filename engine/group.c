@@ -51,14 +51,25 @@ static void push_ended(struct reel__loop *l, struct reel__watch *w, uint32_t idx
 	}
 }
 
-/* task.c: a member of a watch has ended (its slot is DONE). */
+static void member_gone(struct reel__watch *w);
+
+/* task.c: a member of a watch has ended (its slot is DONE). Kept for the
+ * waiter to collect, or dropped at once when the watch's ended() says so. */
 void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t idx)
 {
 	struct reel__watch *w = s->watch;
+	struct reel__fiber *waiter = w->waiter;
 
-	push_ended(l, w, idx);
-	if (w->ended)
-		w->ended(w, l, l->tasks[idx].status);
+	if (!w->ended || !w->ended(w, l, s->status)) {
+		push_ended(l, w, idx);
+		return;
+	}
+	reel__task_free_slot(l, idx);
+	member_gone(w);
+	if (!w->members && waiter) {
+		w->waiter = NULL;
+		reel__wake(waiter, 0);
+	}
 }
 
 static void attach(struct reel__loop *l, struct reel__watch *w, uint32_t idx, uint64_t key)
@@ -98,12 +109,13 @@ static bool collect(struct reel__loop *l, struct reel__watch *w, uint64_t *key, 
 	return true;
 }
 
-/* Park until a member ends. 0, or the interruption (only if @interruptible). */
+/* Park until a member ends (or, for a group, the last one is dropped).
+ * 0, or the interruption (only if @interruptible). */
 static int wait_ended(struct reel__loop *l, struct reel__watch *w, bool interruptible)
 {
 	int r;
 
-	while (w->head == REEL__NO_SLOT) {
+	while (w->head == REEL__NO_SLOT && w->members) {
 		w->waiter = l->current;
 		r = reel__park(l, REEL__PARK_GATHER, interruptible);
 		w->waiter = NULL;
@@ -413,15 +425,20 @@ static bool child_failed(int status)
 	return status < 0 && status != -ECANCELED;
 }
 
-/* Fail-fast as it happens, not when the parent next waits. */
-static void group_child_ended(struct reel__watch *w, struct reel__loop *l, int status)
+/* Fail-fast as it happens, not when the parent next waits. A child that
+ * did not fail is dropped at once (true): a server's group of connections
+ * holds its running children only, not every child it ever had. */
+static bool group_child_ended(struct reel__watch *w, struct reel__loop *l, int status)
 {
 	struct group_impl *g = reel__container_of(w, struct group_impl, w);
 
-	if (child_failed(status) && !g->failing) {
+	if (!child_failed(status))
+		return true;
+	if (!g->failing) {
 		g->failing = true;
 		cancel_members(l, w);
 	}
+	return false;
 }
 
 int reel_group_init(struct reel_group *group)

@@ -142,8 +142,9 @@ struct reel__watch {
 	struct reel__fiber *waiter;   /* parked for the next ending, or NULL */
 	uint32_t head, tail;          /* ended members, oldest first, by slot */
 	size_t members;               /* attached and not yet collected */
-	/* Called as a member ends (optional): a group's fail-fast. */
-	void (*ended)(struct reel__watch *w, struct reel__loop *l, int status);
+	/* Called as a member ends (optional): a group's fail-fast; returns
+	 * true to drop the member there and then instead of queueing it. */
+	bool (*ended)(struct reel__watch *w, struct reel__loop *l, int status);
 };
 
 /* Counters for tests and tools: "did the loop close clean?" */

@@ -4,16 +4,20 @@
  * Usage: echo_server PORT        (0: a free port; the port is printed)
  *
  * Listens on 127.0.0.1:PORT. The main fiber is the accept loop: every
- * connection gets a detached fiber of its own that reads with reel_recv
- * and writes back what it got with reel_send, in plain sequential code,
- * until the peer ends the stream or an error occurs; then it closes the
- * socket with reel_close. Each fiber parks only itself, so 500 or 10 000
- * connections cost one parked fiber each, not one thread each.
+ * connection gets a fiber of its own, a child of one task group, that
+ * receives (one multishot receive into a buffer pool shared by all
+ * connections, reel_receiver) and writes back what it got with reel_send,
+ * in plain sequential code, until the peer ends the stream or an error
+ * occurs; then it closes the socket with reel_close. Each fiber parks only
+ * itself, so 500 or 10 000 connections cost one parked fiber each, not one
+ * thread each, and buffer memory follows the data in flight, not the
+ * number of connections.
  *
  * SIGINT and SIGTERM stop it cleanly: a small fiber waits for them with
- * reel_signal_wait and cancels the accept loop; when main returns, reel_run
- * cancels the connection fibers (their reel_recv returns -ECANCELED), each
- * closes its socket, and the process exits 0.
+ * reel_signal_wait and cancels the accept loop, which then cancels the
+ * group and waits for it: each connection's receive returns -ECANCELED, it
+ * closes its socket, and once all are gone the pool is freed and the
+ * process exits 0.
  *
  * Try it:  ./echo_server 7000 &  then  ./echo_load -c 500 127.0.0.1 7000
  */
@@ -31,7 +35,8 @@
 #include "reel.h"
 #include "reel_io.h"
 
-#define BUF_SIZE (16 * 1024)
+#define BUF_SIZE 4096         /* one pool buffer */
+#define BUF_COUNT 2048        /* pool buffers: 8 MiB */
 
 struct server_args {
 	int port;
@@ -41,6 +46,7 @@ struct server_args {
 /* The loop is single-threaded: plain counters are enough. */
 static struct {
 	reel_task main;         /* the accept loop, cancelled on a signal */
+	struct reel_bufpool *pool;  /* receive buffers, shared by connections */
 	uint64_t accepted;
 	uint64_t open;
 	int signo;              /* the signal that stopped us, or 0 */
@@ -64,21 +70,34 @@ static ssize_t send_all(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
-/* One connection: echo until end of stream, an error or cancellation. */
+/* One connection: echo until end of stream, an error or cancellation.
+ * Receiving is one multishot receive for the connection's whole life
+ * (reel_receiver): the kernel fills buffers of the server's shared pool as
+ * data arrives, so a message costs one completion, not a new receive
+ * request each time. */
 static int connection(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
-	char buf[BUF_SIZE];
+	struct reel_receiver rx;
+	const void *data;
 	ssize_t n;
 
-	for (;;) {
-		n = reel_recv(fd, buf, sizeof(buf), 0);
+	n = reel_receiver_init(&rx, fd, srv.pool);
+	while (n == 0) {
+		n = reel_receiver_next(&rx, &data);
+		if (n == -ENOBUFS) {
+			/* Every pool buffer is out with other connections, for
+			 * the length of a send: let them run, then go on. */
+			n = reel_yield();
+			continue;
+		}
 		if (n <= 0)
 			break;   /* 0: the peer is done; < 0: reset, or cancelled */
-		n = send_all(fd, buf, (size_t)n);
-		if (n < 0)
-			break;
+		n = send_all(fd, data, (size_t)n);
+		reel_receiver_release(&rx, data);
+		n = n < 0 ? n : 0;
 	}
+	reel_receiver_close(&rx);
 	reel_close(fd);   /* closes even when we are being cancelled */
 	srv.open--;
 	return n < 0 && n != -ECANCELED && n != -ECONNRESET && n != -EPIPE ? (int)n : 0;
@@ -96,11 +115,13 @@ static int signals(void *arg)
 	return reel_cancel(srv.main);
 }
 
-static int serve(int lfd)
+/* Accept until cancelled. Connections are children of @conns: when the
+ * accept loop ends, they are cancelled and awaited before we return, so
+ * nothing outlives the buffer pool they receive into. */
+static int serve(int lfd, struct reel_group *conns)
 {
 	static const struct reel_spawn_opts conn_opts = { .name = "connection" };
 	struct reel_acceptor acc;
-	reel_task t;
 	int fd, err, one = 1;
 
 	reel_acceptor_init(&acc, lfd);
@@ -109,17 +130,18 @@ static int serve(int lfd)
 		if (fd < 0)
 			break;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		err = reel_spawn(&t, connection, (void *)(intptr_t)fd, &conn_opts);
+		err = reel_group_spawn(conns, connection, (void *)(intptr_t)fd, &conn_opts);
 		if (err < 0) {
-			fprintf(stderr, "echo_server: reel_spawn: %s\n", reel_strerror(err));
+			fprintf(stderr, "echo_server: spawn: %s\n", reel_strerror(err));
 			reel_close(fd);
 			continue;
 		}
-		reel_detach(t);
 		srv.accepted++;
 		srv.open++;
 	}
 	reel_acceptor_close(&acc);
+	reel_group_cancel(conns);
+	reel_group_wait(conns, NULL, 0, NULL);  /* not interruptible once cancelled */
 	return fd == -ECANCELED ? 0 : fd;
 }
 
@@ -127,6 +149,7 @@ static int main_fiber(void *arg)
 {
 	static const struct reel_spawn_opts sig_opts = { .name = "signals" };
 	struct server_args *args = arg;
+	struct reel_group conns;
 	int port = args->port;
 	int lfd, err;
 	reel_task t;
@@ -137,6 +160,12 @@ static int main_fiber(void *arg)
 			reel_strerror(lfd));
 		return lfd;
 	}
+	srv.pool = reel_bufpool_create(BUF_COUNT, BUF_SIZE, &err);
+	if (!srv.pool) {
+		fprintf(stderr, "echo_server: buffer pool: %s\n", reel_strerror(err));
+		close(lfd);
+		return err;
+	}
 	srv.main = reel_self();
 	err = reel_spawn(&t, signals, &args->stop, &sig_opts);
 	if (err < 0)
@@ -145,14 +174,16 @@ static int main_fiber(void *arg)
 	printf("echo_server: listening on 127.0.0.1:%d\n", reel_local_port(lfd));
 	fflush(stdout);
 
-	err = serve(lfd);
+	reel_group_init(&conns);
+	err = serve(lfd, &conns);
 	close(lfd);   /* the acceptor has let go of it: nothing is in flight */
+	reel_bufpool_destroy(srv.pool);
 	if (err < 0)
 		fprintf(stderr, "echo_server: accept: %s\n", reel_strerror(err));
 	fprintf(stderr, "echo_server: %s%s: %llu connections served, %llu open; exiting\n",
 		srv.signo ? "signal " : "stopped", srv.signo ? strsignal(srv.signo) : "",
 		(unsigned long long)srv.accepted, (unsigned long long)srv.open);
-	return err;   /* reel_run now cancels and awaits the connection fibers */
+	return err;
 }
 
 int main(int argc, char **argv)

@@ -551,6 +551,28 @@ static void test_group_fail_fast_reports_every_error(void **state)
 	run_ok(group_truncated_errors, NULL);
 }
 
+/* A long-lived group forgets children that succeed: 20 000 children, at
+ * most 8 alive at once, and the task table never grows past its start. */
+static int group_forgets(void *arg)
+{
+	struct job j = { .ms = 0, .ret = 1 };
+	struct reel_group g;
+	long n = scaled(20000);
+	size_t nerrs = 9;
+
+	(void)arg;
+	FCHECK_EQ(reel_group_init(&g), 0);
+	for (long i = 0; i < n; i++) {
+		FCHECK_EQ(reel_group_spawn(&g, job_run, &j, NULL), (int)i);
+		if (i % 8 == 7)
+			FCHECK_EQ(reel_sleep(0), 0);
+	}
+	FCHECK(reel__loop_cur->ntasks <= 64);
+	FCHECK_EQ(reel_group_wait(&g, NULL, 0, &nerrs), 0);
+	FCHECK_EQ(nerrs, 0);
+	return 0;
+}
+
 /* A child spawns a sibling into its own group; the parent is cancelled. */
 struct nest {
 	struct reel_group g;
@@ -615,6 +637,7 @@ static int group_cancel_call(void *arg)
 static void test_group_cancellation(void **state)
 {
 	(void)state;
+	run_ok(group_forgets, NULL);
 	run_ok(group_cancelled, NULL);
 	run_ok(group_cancel_call, NULL);
 }
