@@ -90,6 +90,26 @@ int reel_sleep(uint64_t ns)
 	return r;
 }
 
+static void park_timeout_fired(struct reel__timer *t)
+{
+	reel__wake(reel__container_of(t, struct reel__fiber, timer), -ETIMEDOUT);
+}
+
+int reel__park_for(struct reel__loop *l, enum reel__park_reason why, uint64_t timeout_ns)
+{
+	struct reel__fiber *f = l->current;
+	int r;
+
+	if (timeout_ns == UINT64_MAX)
+		return reel__park(l, why, true);
+	f->timer.fn = park_timeout_fired;
+	reel__wheel_arm(&l->wheel, &f->timer, deadline_after(timeout_ns));
+	reel__pass_work(l);
+	r = reel__park(l, why, true);
+	reel__wheel_cancel(&l->wheel, &f->timer);
+	return r;
+}
+
 /* Run @fn inside scope @s; returns what the scope's call returns. */
 static int run_scoped(struct reel__loop *l, struct reel__fiber *f, struct reel__scope *s,
 		      uint64_t timeout_ns, reel_fn fn, void *arg, int *status)

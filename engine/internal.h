@@ -17,6 +17,7 @@
 
 #include "../api/reel.h"
 #include "list.h"
+#include "pool.h"
 #include "ring.h"
 #include "stack.h"
 #include "wheel.h"
@@ -188,6 +189,7 @@ struct reel__loop {
 	struct reel__wheel wheel;
 	struct reel__stack_pool stacks;
 	struct reel__fiber_pool fibers;
+	struct reel__offload offload;  /* pool.c: finished thread-pool jobs come back here */
 	struct reel__loop_stats stats;
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
@@ -244,6 +246,11 @@ void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t
 
 /* deadline.c */
 int reel__interrupt_pending_scoped(const struct reel__fiber *f);
+/* Park the current fiber interruptibly, for at most @timeout_ns (UINT64_MAX:
+ * no limit): returns the waker's result, -ECANCELED / -ETIMEDOUT when
+ * interrupted, or -ETIMEDOUT when the timeout passes (never early). Uses the
+ * fiber's sleep timer, which is free since a fiber parks in one place. */
+int reel__park_for(struct reel__loop *l, enum reel__park_reason why, uint64_t timeout_ns);
 
 /* -ECANCELED, -ETIMEDOUT or 0: what a parking call of @f must return now.
  * Inline: every park and yield asks, and most fibers have no scope. */

@@ -439,6 +439,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 
 	reel__list_init(&l->ready);
 	l->errno_ptr = &errno;
+	reel__offload_init(&l->offload);   /* pool.c; cannot fail */
 	l->disable = disable;
 	l->error_hook = o ? o->error_hook : NULL;
 	l->error_hook_arg = o ? o->error_hook_arg : NULL;
@@ -466,6 +467,7 @@ fail:
 
 static void loop_term(struct reel__loop *l)
 {
+	reel__offload_term(l);   /* pool.c: reaps its eventfd read first */
 	l->stats.live_at_close = l->live;
 	l->stats.timers_at_close = l->wheel.count;
 	l->stats.inflight_at_close = l->ring.inflight;

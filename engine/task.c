@@ -170,9 +170,9 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
  * point into its frame: continuing would be a use after free. */
 static void watching_abort(const struct reel__fiber *f)
 {
-	fprintf(stderr, "reel: task %#llx (%s) ended while %u task group(s) or "
-		"set(s) of its frame still held tasks: wait for or close them "
-		"before returning\n", (unsigned long long)f->id,
+	fprintf(stderr, "reel: task %#llx (%s) ended while %u task group(s), "
+		"set(s) or generator(s) it started still held tasks: wait for or "
+		"close them before returning\n", (unsigned long long)f->id,
 		f->name ? f->name : "unnamed", f->watching);
 	abort();
 }

@@ -1,0 +1,111 @@
+/*
+ * waitq.h - a FIFO queue of parked fibers, shared by the lock, semaphore,
+ * event, condition and channel (api/sync.c, api/chan.c).
+ *
+ * A waiter lives in the parking fiber's frame and is linked into the
+ * primitive's queue for as long as that fiber is parked there. Whoever
+ * satisfies a waiter (an unlock, a release, a send) takes it off the queue
+ * *and* completes the hand-off (ownership, a permit, an element) before it
+ * wakes the fiber with 0: the waiter never has to retry, so nobody can barge
+ * in between the wake and the run, and FIFO order is exact.
+ *
+ * Cancellation and deadlines wake a parked fiber too (reel__interrupt),
+ * without taking it off the queue. Two rules keep the hand-off exact:
+ *  - reel__waitq_take only hands to a fiber still PARKED. A fiber that was
+ *    interrupted is READY with the error and owns nothing; take unlinks it
+ *    on the way (so the primitive may go away before it runs) and moves on.
+ *  - A fiber woken by a hand-off is READY, so an interruption arriving later
+ *    does not wake it again: the wake that came first wins, and the waiter
+ *    returns 0 with what it was handed (reel__wake ignores non-PARKED fibers).
+ * On its way out the waiter unlinks itself (a no-op if take already did),
+ * and touches neither the primitive nor the queue otherwise.
+ */
+#ifndef REEL_WAITQ_H
+#define REEL_WAITQ_H
+
+#include "internal.h"
+
+/* No timeout: park until handed something or interrupted. */
+#define REEL__FOREVER UINT64_MAX
+
+struct reel__waiter {
+	struct reel__list node;     /* on the primitive's queue while queued */
+	struct reel__fiber *fiber;  /* the parked fiber */
+	void *data;                 /* the channel's element, to copy from or to */
+};
+
+static inline void reel__waitq_init(struct reel__list *q)
+{
+	reel__list_init(q);
+}
+
+/*
+ * Take the longest-waiting fiber that can still be handed something off @q
+ * (dropping interrupted ones on the way), or NULL. The caller completes the
+ * hand-off, then calls reel__wake(w->fiber, result).
+ */
+static inline struct reel__waiter *reel__waitq_take(struct reel__list *q)
+{
+	while (!reel__list_empty(q)) {
+		struct reel__waiter *w = reel__container_of(q->next, struct reel__waiter, node);
+
+		reel__list_del_init(&w->node);
+		if (w->fiber->state == REEL__FIBER_PARKED)
+			return w;
+	}
+	return NULL;
+}
+
+/* Wake every waiter of @q with @result; returns how many were woken. */
+static inline unsigned reel__waitq_wake_all(struct reel__list *q, int result)
+{
+	struct reel__waiter *w;
+	unsigned n = 0;
+
+	while ((w = reel__waitq_take(q)) != NULL) {
+		reel__wake(w->fiber, result);
+		n++;
+	}
+	return n;
+}
+
+/* Does some fiber still wait on @q? Interrupted waiters are dropped first:
+ * they no longer need the primitive. */
+static inline bool reel__waitq_busy(struct reel__list *q)
+{
+	struct reel__waiter *w;
+
+	while (!reel__list_empty(q)) {
+		w = reel__container_of(q->next, struct reel__waiter, node);
+		if (w->fiber->state == REEL__FIBER_PARKED)
+			return true;
+		reel__list_del_init(&w->node);
+	}
+	return false;
+}
+
+/*
+ * Queue the current fiber of @l at the tail of @q and park it.
+ * @timeout_ns: REEL__FOREVER, or a time after which it is woken with
+ * -ETIMEDOUT (never early). @interruptible: cancellation and deadline scopes
+ * wake it with -ECANCELED / -ETIMEDOUT.
+ * Returns what the waker passed (0 for a completed hand-off) or the
+ * interruption; in every case the waiter is off @q on return.
+ */
+static inline int reel__waitq_park(struct reel__loop *l, struct reel__list *q,
+				   struct reel__waiter *w, enum reel__park_reason why,
+				   uint64_t timeout_ns, bool interruptible)
+{
+	int r;
+
+	w->fiber = l->current;
+	reel__list_add_tail(&w->node, q);
+	if (interruptible)
+		r = reel__park_for(l, why, timeout_ns);
+	else
+		r = reel__park(l, why, false);
+	reel__list_del_init(&w->node);
+	return r;
+}
+
+#endif /* REEL_WAITQ_H */
