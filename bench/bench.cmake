@@ -1,7 +1,49 @@
-# reel-bench: the micro-benchmarks, each measured beside its baseline in the
-# same run (bench/main.c). Baselines need Boost.Context (jump_fcontext) and
-# liburing (the raw NOP loop); without them the target is skipped, not the
-# build: tools/setup.sh installs both.
+# reel-bench: the headline comparison (fibers vs threads vs processes vs
+# serial, bench/suite.h) and the micro-benchmarks, each measured beside its
+# baseline in the same run (bench/main.c). Baselines need Boost.Context
+# (jump_fcontext) and liburing (the raw NOP loop); without them the target is
+# skipped, not the build: tools/setup.sh installs both.
+
+# The runner of the headline comparison and its report, as a library so that
+# tests/test_bench_runner.c checks the runner itself (arguments, the report
+# from a fixed CSV, a crashing model) without the micro-benchmarks' needs.
+add_library(reel_bench_suite STATIC
+  ${PROJECT_SOURCE_DIR}/bench/bench.c
+  ${PROJECT_SOURCE_DIR}/bench/child.c
+  ${PROJECT_SOURCE_DIR}/bench/report.c
+  ${PROJECT_SOURCE_DIR}/bench/suite.c
+  ${PROJECT_SOURCE_DIR}/bench/suite_args.c
+  ${PROJECT_SOURCE_DIR}/bench/suite_cell.c
+  ${PROJECT_SOURCE_DIR}/bench/suite_python.c
+  ${PROJECT_SOURCE_DIR}/bench/suite_report.c
+  ${PROJECT_SOURCE_DIR}/bench/model.c
+  ${PROJECT_SOURCE_DIR}/bench/workload.c
+  ${PROJECT_SOURCE_DIR}/bench/workload_server.c)
+target_include_directories(reel_bench_suite PUBLIC ${PROJECT_SOURCE_DIR}/bench)
+target_compile_definitions(reel_bench_suite PRIVATE
+  REEL_LIBURING_VERSION="${URING_VERSION}"
+  REEL_BENCH_PYTHON_DIR="${PROJECT_SOURCE_DIR}/bench/python")
+target_link_libraries(reel_bench_suite PUBLIC reel_static m Threads::Threads)
+target_link_libraries(reel_bench_suite PRIVATE reel_flags)
+
+if(REEL_BUILD_TESTS)
+  pkg_check_modules(BENCH_CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+  find_program(VALGRIND valgrind)
+  add_executable(test_bench_runner ${PROJECT_SOURCE_DIR}/tests/test_bench_runner.c)
+  target_link_libraries(test_bench_runner PRIVATE reel_bench_suite reel_flags
+    PkgConfig::BENCH_CMOCKA m)
+  target_include_directories(test_bench_runner PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+  target_compile_definitions(test_bench_runner PRIVATE ${REEL_PRIVATE_DEFS}
+    REEL_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data")
+  add_test(NAME bench_runner COMMAND test_bench_runner)
+  set_tests_properties(bench_runner PROPERTIES TIMEOUT 300)
+  if(VALGRIND AND NOT REEL_SANITIZE)
+    add_test(NAME valgrind_bench_runner COMMAND ${VALGRIND} -q --leak-check=full
+      --errors-for-leak-kinds=definite,indirect --error-exitcode=9
+      --trace-children=no $<TARGET_FILE:test_bench_runner>)
+    set_tests_properties(valgrind_bench_runner PROPERTIES LABELS valgrind TIMEOUT 600)
+  endif()
+endif()
 find_library(REEL_BOOST_CONTEXT_LIB boost_context)
 find_library(REEL_URING_LIB uring)
 if(NOT REEL_BOOST_CONTEXT_LIB OR NOT REEL_URING_LIB)
@@ -10,19 +52,16 @@ if(NOT REEL_BOOST_CONTEXT_LIB OR NOT REEL_URING_LIB)
 else()
   add_executable(reel-bench
     ${PROJECT_SOURCE_DIR}/bench/main.c
-    ${PROJECT_SOURCE_DIR}/bench/bench.c
-    ${PROJECT_SOURCE_DIR}/bench/report.c
     ${PROJECT_SOURCE_DIR}/bench/micro_switch.c
     ${PROJECT_SOURCE_DIR}/bench/micro_spawn.c
     ${PROJECT_SOURCE_DIR}/bench/micro_timer.c
     ${PROJECT_SOURCE_DIR}/bench/micro_sleep.c
     ${PROJECT_SOURCE_DIR}/bench/micro_mem.c
     ${PROJECT_SOURCE_DIR}/bench/micro_ring.c
-    ${PROJECT_SOURCE_DIR}/bench/echo.c
-    ${PROJECT_SOURCE_DIR}/bench/child.c)
+    ${PROJECT_SOURCE_DIR}/bench/echo.c)
   # micro_timer.c drives the wheel directly ("../engine/wheel.h"); its
   # reel__ symbols link from the static library only.
-  target_link_libraries(reel-bench PRIVATE reel_static reel_flags
+  target_link_libraries(reel-bench PRIVATE reel_bench_suite reel_static reel_flags
     ${REEL_URING_LIB} ${REEL_BOOST_CONTEXT_LIB} Threads::Threads)
 endif()
 

@@ -1,23 +1,30 @@
 /*
- * main.c - reel-bench: reel's micro-benchmarks, each beside its baseline.
+ * main.c - reel-bench: the headline comparison (fibers vs threads vs
+ * processes vs serial, suite.h) and reel's micro-benchmarks, each beside
+ * its baseline, with a one-page report.
  *
- * Usage: reel-bench [--quick] [--only NAME] [--csv FILE]
+ * Usage: reel-bench [--quick] [--only NAME] [--out DIR] [--csv FILE]
+ *                   [--no-python] [--report-only]
  *
- * Every benchmark runs reel and its baseline in the same process, in turn,
- * R times (5 with --quick, 11 otherwise), and prints one table row per
- * measurement: medians with min-max, their ratio and the goal from the
- * issue. A missed goal is a FAIL in the table, not an exit status: times on
- * shared machines are context, not verdicts (DESIGN.md §9). The exit status
- * is 1 only when a benchmark could not run at all; it says why on stderr.
+ * The headline comparison writes DIR/suite.csv; the micro-benchmarks run
+ * reel and their baseline in the same process, in turn, R times (5 with
+ * --quick, 11 otherwise), print one table row per measurement (medians
+ * with min-max, their ratio and the goal from the issue) and write
+ * DIR/micro.csv. At the end DIR/REPORT.md and the plots are generated from
+ * those CSVs alone. A missed goal is a FAIL in the table, not an exit
+ * status: times on shared machines are context, not verdicts (DESIGN.md
+ * §9). The exit status is 1 only when a benchmark could not run at all; it
+ * says why on stderr. Quick mode leaves out the slowest micro-benchmarks
+ * (1M sleepers, echo servers) to stay under two minutes.
  *
  * A watchdog alarm stops the run when one benchmark takes far longer than it
  * should, so a hang in the engine becomes a message and exit 1 instead of a
  * stuck CI job.
  */
 #include "bench.h"
+#include "suite.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,23 +37,33 @@ struct bench {
 	const char *what;
 	int (*run)(const struct bench_cfg *cfg);
 	unsigned timeout_s;     /* watchdog, full mode (quick: a third) */
+	bool full_only;         /* too slow for --quick */
 };
 
+static struct suite_opts opts;
+
+static int run_suite(const struct bench_cfg *cfg)
+{
+	return suite_run(cfg, &opts);
+}
+
 static const struct bench benches[] = {
+	{ "suite", "the same jobs serial, as fibers, threads, pools, hybrid (+ Python)",
+	  run_suite, 1500, false },
 	{ "switch", "yield round trip vs jump_fcontext and swapcontext",
-	  bench_switch, 120 },
+	  bench_switch, 120, false },
 	{ "spawn", "spawn+join of an empty fiber vs pthread_create+join",
-	  bench_spawn, 120 },
+	  bench_spawn, 120, false },
 	{ "timer", "timer wheel arm/cancel at 1M timers vs a binary heap",
-	  bench_timer, 180 },
+	  bench_timer, 180, false },
 	{ "sleep1m", "1M fibers sleeping to random deadlines within 1 s",
-	  bench_sleep, 300 },
+	  bench_sleep, 300, true },
 	{ "mem", "RSS per idle fiber at 100k and 1M vs per idle pthread",
-	  bench_mem, 600 },
+	  bench_mem, 600, false },
 	{ "nop", "fiber NOP and 4 KiB cached pread vs a raw liburing loop, batch 1/8/32",
-	  bench_ring, 120 },
+	  bench_ring, 120, false },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
-	  bench_echo, 1500 },
+	  bench_echo, 1500, true },
 };
 
 #define NBENCH (sizeof(benches) / sizeof(benches[0]))
@@ -56,14 +73,19 @@ static const char *running;     /* read by the watchdog */
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: reel-bench [--quick] [--only NAME] [--csv FILE]\n"
-		"  --quick      5 repetitions of shorter runs (default: 11)\n"
-		"  --only NAME  run the benchmarks whose name contains NAME\n"
-		"  --csv FILE   write the rows to FILE (default results/micro.csv)\n"
-		"  --help       this text\n"
+		"usage: reel-bench [--quick] [--only NAME] [--out DIR] [--csv FILE]\n"
+		"                  [--no-python] [--report-only]\n"
+		"  --quick        fewer repetitions and job counts; no slow micro rows\n"
+		"  --only NAME    run the benchmarks whose name contains NAME\n"
+		"  --out DIR      results folder: suite.csv, REPORT.md, plots (results)\n"
+		"  --csv FILE     micro-benchmark rows (default DIR/micro.csv)\n"
+		"  --no-python    leave out bench/python/suite.py\n"
+		"  --report-only  regenerate DIR/REPORT.md and plots from the CSVs\n"
+		"  --help         this text\n"
 		"benchmarks:\n");
 	for (unsigned i = 0; i < NBENCH; i++)
-		fprintf(f, "  %-8s %s\n", benches[i].name, benches[i].what);
+		fprintf(f, "  %-8s %s%s\n", benches[i].name, benches[i].what,
+			benches[i].full_only ? " [full mode only]" : "");
 }
 
 /* SIGALRM: only async-signal-safe calls from here on. */
@@ -120,52 +142,48 @@ static void print_machine(const struct bench_cfg *cfg)
 	fflush(stdout);
 }
 
-static void parse_args(int argc, char **argv, struct bench_cfg *cfg,
-		      const char **only, const char **csv)
+/* Write REPORT.md and the plots from the CSVs. Returns 0 or -errno. */
+static int write_report(void)
 {
-	static const struct option longopts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "csv", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	int err = suite_report_write(opts.out, opts.csv, true);
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			cfg->quick = true;
-			break;
-		case 'o':
-			*only = optarg;
-			break;
-		case 'c':
-			*csv = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:        /* getopt has named the bad flag */
-			usage(stderr);
-			exit(2);
-		}
+	if (err == -ENOENT) {
+		fprintf(stderr, "reel-bench: no %s/suite.csv: REPORT.md needs the "
+			"suite (run without --only, or --only suite)\n", opts.out);
+		return 0;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "reel-bench: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
+	if (err < 0)
+		fprintf(stderr, "reel-bench: cannot write %s/REPORT.md: %s\n", opts.out,
+			strerror(-err));
+	else
+		fprintf(stderr, "reel-bench: report: %s/REPORT.md\n", opts.out);
+	return err;
 }
 
 int main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { 0 };
-	const char *only = NULL, *csv = "results/micro.csv";
+	const char *only, *csv;
 	unsigned ran = 0, failed = 0;
+	bool suite_ran = false, micro_ran = false;
+	char why[256];
 	int err;
 
-	parse_args(argc, argv, &cfg, &only, &csv);
+	err = suite_parse_args(argc, argv, &opts, why, sizeof(why));
+	if (err == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (err < 0) {
+		fprintf(stderr, "reel-bench: %s\n", why);
+		usage(stderr);
+		return 2;
+	}
+	if (opts.report_only)
+		return write_report() < 0;
+	only = opts.only;
+	csv = opts.csv;
+	cfg.quick = opts.quick;
 	for (unsigned i = 0; i < NBENCH; i++)
 		ran += !only || strstr(benches[i].name, only);
 	if (ran == 0) {
@@ -179,28 +197,43 @@ int main(int argc, char **argv)
 	cfg.budget_ns = cfg.quick ? UINT64_C(12000000000) : 0;
 	signal(SIGALRM, watchdog);
 	print_machine(&cfg);
-	bench_table_header();
 
 	for (unsigned i = 0; i < NBENCH; i++) {
 		const struct bench *b = &benches[i];
+		struct bench_cfg bcfg = cfg;
 
 		if (only && !strstr(b->name, only))
 			continue;
+		if (cfg.quick && b->full_only) {
+			bench_note("%s: full mode only (run reel-bench without --quick)",
+				   b->name);
+			continue;
+		}
+		if (b->run == run_suite)
+			bcfg.reps = cfg.quick ? 3 : 5;  /* each repetition is a fork */
+		else if (!micro_ran)
+			bench_table_header();
+		micro_ran |= b->run != run_suite;
 		running = b->name;
 		fprintf(stderr, "reel-bench: running %s ...\n", b->name);
 		alarm(cfg.quick ? b->timeout_s / 3 : b->timeout_s);
-		err = b->run(&cfg);
+		err = b->run(&bcfg);
 		alarm(0);
 		ran++;
 		failed += err < 0;
+		suite_ran |= b->run == run_suite && err == 0;
 	}
-	err = bench_write_csv(csv, &cfg);
+	/* A suite-only run keeps the micro rows of an earlier run. */
+	err = micro_ran ? bench_write_csv(csv, &cfg) : 0;
 	if (err < 0) {
 		fprintf(stderr, "reel-bench: cannot write %s: %s\n", csv, strerror(-err));
 		return 1;
 	}
-	bench_note("CSV: %s", csv);
+	if (micro_ran)
+		bench_note("CSV: %s", csv);
 	bench_print_notes();
+	if (suite_ran && write_report() < 0)
+		failed++;
 	if (failed)
 		fprintf(stderr, "reel-bench: %u of %u benchmarks could not run\n",
 			failed, ran);
