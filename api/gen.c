@@ -151,7 +151,20 @@ int reel_gen_yield(struct reel_gen *g, void *value)
 	gi->ready = true;
 	gi->want = false;
 	wake_consumer(gi);
-	return wait_for_request(l, gi);
+	r = wait_for_request(l, gi);
+	if (r == 0)
+		return 0;
+	if (gi->ready) {
+		/* Interrupted before the consumer took it: withdraw it, so the
+		 * producer may reuse what it points to and nothing half-sent
+		 * reaches the consumer later. */
+		gi->ready = false;
+		return r;
+	}
+	/* Taken. Closing (-ECANCELED): stop now, as Python's aclose() does
+	 * at the yield. The producer's own deadline: the value did get
+	 * through; the next parking call reports the deadline. */
+	return r == -ETIMEDOUT ? 0 : r;
 }
 
 /* Consumer: the answer when the producer has ended. */
@@ -162,6 +175,20 @@ static int end_of_stream(struct gen_impl *gi)
 		return gi->status;
 	}
 	return 0;
+}
+
+/* A producer cancelled before its first run (a shutdown, a generator
+ * started while the loop shuts down) never ran producer_main to say it is
+ * done: its task slot says so. */
+static void notice_unstarted_end(struct reel__loop *l, struct gen_impl *gi)
+{
+	uint32_t idx;
+	struct reel__task_slot *s = reel__task_lookup(l, gi->task, &idx);
+
+	if (s && s->state == REEL__TASK_DONE) {
+		gi->done = true;
+		gi->status = s->status;
+	}
 }
 
 /* Consumer: take the value waiting in @gi. */
@@ -194,6 +221,8 @@ int reel_gen_next(struct reel_gen *g, void **value)
 	for (;;) {
 		if (gi->ready)
 			return take(gi, value);
+		if (!gi->done)
+			notice_unstarted_end(l, gi);
 		if (gi->done)
 			return end_of_stream(gi);
 		gi->want = true;

@@ -80,12 +80,15 @@ REEL_API int reel_gen_start(struct reel_gen *g, reel_gen_fn fn, void *arg,
  * asks for the next one (at most one value in flight). Whatever @value
  * points to must stay valid while the producer is parked here, which is
  * until the consumer's next call on @g.
- * Returns 0 when the consumer asks for more; -ECANCELED when the generator
- * is being closed (the producer should clean up and return; its return
- * value becomes reel_gen_close's *status); -ETIMEDOUT when a deadline of the
- * producer's own passed. @value was handed over unless the producer was
- * already interrupted when it called. -EINVAL for NULL @g or a caller that
- * is not @g's producer.
+ * Returns 0 when the consumer took @value and asked for more (or took it,
+ * and then a deadline of the producer's own passed: the next parking call
+ * reports that). -ECANCELED: the generator is being closed (the consumer
+ * takes nothing more): clean up and return; the return value becomes
+ * reel_gen_close's *status. -ETIMEDOUT: a deadline of the producer's own
+ * passed before the consumer took @value: it is withdrawn, the consumer
+ * never sees it. Either way, what @value points to may be reused as soon
+ * as the call returns; values arrive in order, none is overwritten.
+ * -EINVAL for NULL @g or a caller that is not @g's producer.
  * Context: @g's producer fiber only.
  */
 REEL_API int reel_gen_yield(struct reel_gen *g, void *value);

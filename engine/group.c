@@ -31,8 +31,27 @@
 
 static void watch_init(struct reel__watch *w, struct reel__fiber *owner)
 {
-	*w = (struct reel__watch){ .owner = owner, .head = REEL__NO_SLOT,
+	*w = (struct reel__watch){ .owner = owner->id, .head = REEL__NO_SLOT,
 				   .tail = REEL__NO_SLOT };
+}
+
+/* The fiber that initialised @w, if it still runs. A group in heap storage
+ * may outlive it (legally, while empty): then there is nobody to count. */
+static struct reel__fiber *owner_of(struct reel__loop *l, const struct reel__watch *w)
+{
+	uint32_t idx;
+	struct reel__task_slot *s = reel__task_lookup(l, (reel_task){ w->owner }, &idx);
+
+	return s && s->state == REEL__TASK_ALIVE ? s->fiber : NULL;
+}
+
+/* The owner's count of watches holding tasks: +1 or -1. */
+static void count_watching(struct reel__loop *l, const struct reel__watch *w, int delta)
+{
+	struct reel__fiber *owner = owner_of(l, w);
+
+	if (owner)
+		owner->watching += (uint32_t)delta;
 }
 
 static void push_ended(struct reel__loop *l, struct reel__watch *w, uint32_t idx)
@@ -51,7 +70,7 @@ static void push_ended(struct reel__loop *l, struct reel__watch *w, uint32_t idx
 	}
 }
 
-static void member_gone(struct reel__watch *w);
+static void member_gone(struct reel__loop *l, struct reel__watch *w);
 
 /* task.c: a member of a watch has ended (its slot is DONE). Kept for the
  * waiter to collect, or dropped at once when the watch's ended() says so. */
@@ -65,7 +84,7 @@ void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t
 		return;
 	}
 	reel__task_free_slot(l, idx);
-	member_gone(w);
+	member_gone(l, w);
 	if (!w->members && waiter) {
 		w->waiter = NULL;
 		reel__wake(waiter, 0);
@@ -79,15 +98,15 @@ static void attach(struct reel__loop *l, struct reel__watch *w, uint32_t idx, ui
 	s->watch = w;
 	s->key = key;
 	if (w->members++ == 0)
-		w->owner->watching++;
+		count_watching(l, w, 1);
 	if (s->state == REEL__TASK_DONE)
 		push_ended(l, w, idx);
 }
 
-static void member_gone(struct reel__watch *w)
+static void member_gone(struct reel__loop *l, struct reel__watch *w)
 {
 	if (--w->members == 0)
-		w->owner->watching--;
+		count_watching(l, w, -1);
 }
 
 /* Take the oldest ended member: its key and status; its slot is freed. */
@@ -105,7 +124,7 @@ static bool collect(struct reel__loop *l, struct reel__watch *w, uint64_t *key, 
 	*key = s->key;
 	*status = s->status;
 	reel__task_free_slot(l, idx);
-	member_gone(w);
+	member_gone(l, w);
 	return true;
 }
 
@@ -141,7 +160,7 @@ static void release_members(struct reel__loop *l, struct reel__watch *w)
 	for (uint32_t i = 0; i < l->ntasks && w->members; i++) {
 		if (l->tasks[i].watch == w) {
 			l->tasks[i].watch = NULL;
-			member_gone(w);
+			member_gone(l, w);
 		}
 	}
 }
@@ -283,6 +302,7 @@ int reel_wait_any(reel_task *tasks, size_t n, size_t *index, int *status)
 
 struct set_impl {
 	struct reel__watch w;
+	bool closing;           /* in reel_taskset_close: no new member */
 };
 _Static_assert(sizeof(struct set_impl) <= sizeof(struct reel_taskset), "reel_taskset too small");
 _Static_assert(_Alignof(struct set_impl) <= _Alignof(struct reel_taskset), "reel_taskset align");
@@ -301,6 +321,7 @@ int reel_taskset_init(struct reel_taskset *set)
 	if (!set)
 		return -EINVAL;
 	watch_init(&set_of(set)->w, l->current);
+	set_of(set)->closing = false;
 	return 0;
 }
 
@@ -314,6 +335,8 @@ int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key)
 		return -EPERM;
 	if (!set)
 		return -EINVAL;
+	if (set_of(set)->closing)
+		return -ECANCELED;
 	err = check_handle(l, task, &idx);
 	if (!err)
 		attach(l, &set_of(set)->w, idx, key);
@@ -331,6 +354,8 @@ int reel_taskset_spawn(struct reel_taskset *set, reel_fn fn, void *arg,
 		return -EPERM;
 	if (!set)
 		return -EINVAL;
+	if (set_of(set)->closing)
+		return -ECANCELED;
 	err = reel_spawn(&t, fn, arg, opts);
 	if (!err)
 		attach(l, &set_of(set)->w, (uint32_t)t.id, key);
@@ -397,8 +422,10 @@ int reel_taskset_close(struct reel_taskset *set)
 	w = &set_of(set)->w;
 	if (w->waiter)
 		return -EBUSY;
+	set_of(set)->closing = true;    /* drain must not wait for newcomers */
 	cancel_members(l, w);
 	drain(l, w);
+	set_of(set)->closing = false;
 	return 0;
 }
 
@@ -524,8 +551,10 @@ int reel_group_wait(struct reel_group *group, struct reel_group_error *errs,
 	if (g->w.waiter)
 		return -EBUSY;
 	interrupted = reel__interrupt_pending(l->current);
-	if (interrupted)
+	if (interrupted) {
+		g->cancelled = true;
 		cancel_members(l, &g->w);
+	}
 	while (g->w.members) {
 		while (collect(l, &g->w, &key, &status)) {
 			if (child_failed(status)) {
@@ -537,6 +566,7 @@ int reel_group_wait(struct reel_group *group, struct reel_group_error *errs,
 		r = g->w.members ? wait_ended(l, &g->w, !interrupted) : 0;
 		if (r < 0) {
 			interrupted = r;
+			g->cancelled = true;    /* no new child from now on */
 			cancel_members(l, &g->w);
 		}
 	}

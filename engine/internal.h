@@ -91,6 +91,8 @@ struct reel__fiber {
 	bool started;
 	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
 	uint32_t watching;            /* groups/sets it owns that hold tasks */
+	struct reel__list *wait_node; /* its node on a wait queue while parked
+				       * there (waitq.h); unlinked by any wake */
 	uint64_t id;                  /* the task handle's id */
 	/* Cold. */
 	reel_fn fn;
@@ -139,7 +141,8 @@ struct reel__task_slot {
  * table (once per failure or cancellation, never per task).
  */
 struct reel__watch {
-	struct reel__fiber *owner;    /* whose frame must outlive the members */
+	uint64_t owner;               /* task id of the fiber that set it up:
+				       * its frame must outlive the members */
 	struct reel__fiber *waiter;   /* parked for the next ending, or NULL */
 	uint32_t head, tail;          /* ended members, oldest first, by slot */
 	size_t members;               /* attached and not yet collected */

@@ -106,6 +106,12 @@ void reel__wake(struct reel__fiber *f, int result)
 {
 	if (f->state != REEL__FIBER_PARKED)
 		return;   /* already woken (a cancel raced a completion) */
+	if (reel_unlikely(f->wait_node != NULL)) {
+		/* Off the primitive's queue now, not when it next runs: the
+		 * primitive may be freed before then (waitq.h). */
+		reel__list_del_init(f->wait_node);
+		f->wait_node = NULL;
+	}
 	f->wake_result = result;
 	REEL_TRACE2(wake, f->id, result);
 	reel__ready(f->loop, f);

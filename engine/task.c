@@ -217,8 +217,10 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 	if (reel_unlikely(f->watching))
 		watching_abort(f);
 	if (reel_unlikely(s->background) && status < 0 &&
-	    !(status == -ECANCELED && f->cancelled))
+	    !(status == -ECANCELED && f->cancelled)) {
 		report_background_failure(l, f, status);
+		s = &l->tasks[f->slot];   /* the hook may have spawned: table moved */
+	}
 	s->state = REEL__TASK_DONE;
 	s->status = status;
 	s->fiber = NULL;

@@ -9,11 +9,13 @@
  * wakes the fiber with 0: the waiter never has to retry, so nobody can barge
  * in between the wake and the run, and FIFO order is exact.
  *
- * Cancellation and deadlines wake a parked fiber too (reel__interrupt),
- * without taking it off the queue. Two rules keep the hand-off exact:
+ * Cancellation, deadlines and the waiter's own timeout wake a parked fiber
+ * too; every wake (reel__wake) takes the fiber's node off the queue at once
+ * (fiber->wait_node), so the primitive may be freed before the woken fiber
+ * runs. Two rules keep the hand-off exact:
  *  - reel__waitq_take only hands to a fiber still PARKED. A fiber that was
- *    interrupted is READY with the error and owns nothing; take unlinks it
- *    on the way (so the primitive may go away before it runs) and moves on.
+ *    interrupted is READY with the error and owns nothing (and is already
+ *    off the queue; take would skip it anyway).
  *  - A fiber woken by a hand-off is READY, so an interruption arriving later
  *    does not wake it again: the wake that came first wins, and the waiter
  *    returns 0 with what it was handed (reel__wake ignores non-PARKED fibers).
@@ -100,11 +102,13 @@ static inline int reel__waitq_park(struct reel__loop *l, struct reel__list *q,
 
 	w->fiber = l->current;
 	reel__list_add_tail(&w->node, q);
+	w->fiber->wait_node = &w->node;
 	if (interruptible)
 		r = reel__park_for(l, why, timeout_ns);
 	else
 		r = reel__park(l, why, false);
-	reel__list_del_init(&w->node);
+	w->fiber->wait_node = NULL;
+	reel__list_del_init(&w->node);   /* a no-op: the wake unlinked it */
 	return r;
 }
 

@@ -642,6 +642,65 @@ static void test_group_cancellation(void **state)
 	run_ok(group_cancel_call, NULL);
 }
 
+/* Regression: a cancelled reel_group_wait refuses new children, so a
+ * child's cleanup cannot keep the cancelled parent waiting. */
+struct respawner {
+	struct reel_group *g;
+	struct job late;
+	int spawn_rc;
+};
+
+static int respawn_on_cancel(void *arg)
+{
+	struct respawner *r = arg;
+	int err = reel_sleep(5000 * MS);
+
+	r->spawn_rc = reel_group_spawn(r->g, job_run, &r->late, NULL);
+	return err;
+}
+
+struct respawn_parent {
+	struct reel_group g;
+	struct respawner r;
+	int rc;
+};
+
+static int respawn_parent(void *arg)
+{
+	struct respawn_parent *p = arg;
+
+	FCHECK_EQ(reel_group_init(&p->g), 0);
+	p->r.g = &p->g;
+	FCHECK_EQ(reel_group_spawn(&p->g, respawn_on_cancel, &p->r, NULL), 0);
+	p->rc = reel_group_wait(&p->g, NULL, 0, NULL);
+	return 0;
+}
+
+static int group_cancelled_refuses_spawn(void *arg)
+{
+	struct respawn_parent p = { .r = { .late = { .ms = 5000 }, .spawn_rc = 1 } };
+	uint64_t t0;
+	reel_task t;
+
+	(void)arg;
+	FCHECK_EQ(reel_spawn(&t, respawn_parent, &p, NULL), 0);
+	FCHECK_EQ(reel_sleep(10 * MS), 0);
+	t0 = reel_now();
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, NULL), 0);
+	FCHECK(reel_now() - t0 < LATE_OK_NS);
+	FCHECK_EQ(p.rc, -ECANCELED);
+	FCHECK_EQ(p.r.spawn_rc, -ECANCELED);
+	FCHECK(!p.r.late.ran);
+	return 0;
+}
+
+static void test_group_cancelled_wait_refuses_spawn(void **state)
+{
+	(void)state;
+	run_ok(group_cancelled_refuses_spawn, NULL);
+}
+
 /* Leaving a group with live children behind is a bug reported loudly. */
 static int leaves_group(void *arg)
 {
@@ -682,11 +741,21 @@ struct hook_log {
 	char name[32];
 };
 
+static int quick_ok(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
 static void hook(reel_task task, const char *name, int status, void *arg)
 {
 	struct hook_log *h = arg;
 
 	(void)task;
+	/* A supervisor restarts work from the hook: enough spawns to move
+	 * the task table under the failing task's feet (regression). */
+	for (int i = 0; i < 200; i++)
+		reel_spawn_background(quick_ok, NULL, NULL);
 	h->calls++;
 	h->status = status;
 	snprintf(h->name, sizeof(h->name), "%s", name ? name : "");
@@ -745,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_taskset_completion_order),
 		cmocka_unit_test(test_group_fail_fast_reports_every_error),
 		cmocka_unit_test(test_group_cancellation),
+		cmocka_unit_test(test_group_cancelled_wait_refuses_spawn),
 		cmocka_unit_test(test_group_left_behind_aborts),
 		cmocka_unit_test(test_background_failures_reported),
 	};

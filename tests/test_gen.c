@@ -472,6 +472,78 @@ static void test_gen_producer_deadline_fails_yield(void **state)
 	run_ok(producer_deadline_main, NULL);
 }
 
+/* Each yield under its own short deadline, a slow consumer: a value the
+ * consumer never took is withdrawn and reported to the producer as not
+ * delivered (error); 0 means delivered. What the consumer receives is
+ * exactly the delivered values, in order: none lost, none overwritten. */
+struct timed_yield {
+	struct reel_gen *g;
+	intptr_t v;
+};
+
+static int yield_one(void *arg)
+{
+	struct timed_yield *y = arg;
+
+	return reel_gen_yield(y->g, (void *)y->v);
+}
+
+struct delivery {
+	intptr_t delivered[16];
+	int ndelivered, nwithdrawn;
+};
+
+static int timed_producer(struct reel_gen *g, void *arg)
+{
+	struct delivery *d = arg;
+
+	for (intptr_t i = 1; i <= 8; i++) {
+		struct timed_yield y = { g, i };
+		int st = 1;
+
+		reel_wait_for(2 * MS, yield_one, &y, &st);
+		if (st == 0)
+			d->delivered[d->ndelivered++] = i;
+		else if (st == -ETIMEDOUT)
+			d->nwithdrawn++;
+		else
+			return st;
+	}
+	return 0;
+}
+
+static int timed_yield_main(void *arg)
+{
+	struct delivery d = { .ndelivered = 0 };
+	intptr_t got[16];
+	int n = 0, r, st;
+	struct reel_gen g;
+	void *v;
+
+	(void)arg;
+	FCHECK_EQ(reel_gen_start(&g, timed_producer, &d, NULL), 0);
+	while ((r = reel_gen_next(&g, &v)) == 1) {
+		FCHECK(n < 16);
+		got[n++] = (intptr_t)v;
+		FCHECK_EQ(reel_sleep(5 * MS), 0);       /* slower than 2 ms */
+	}
+	FCHECK_EQ(r, 0);
+	FCHECK_EQ(reel_gen_close(&g, &st), 0);
+	FCHECK_EQ(st, 0);
+	FCHECK_EQ(n, d.ndelivered);
+	for (int i = 0; i < n; i++)
+		FCHECK_EQ(got[i], d.delivered[i]);
+	FCHECK(d.nwithdrawn > 0);               /* the slow consumer made some */
+	FCHECK_EQ(d.ndelivered + d.nwithdrawn, 8);
+	return 0;
+}
+
+static void test_gen_timed_out_yield_withdraws_value(void **state)
+{
+	(void)state;
+	run_ok(timed_yield_main, NULL);
+}
+
 /* ---- value lifetime: valid until the consumer's next call ---------------- */
 
 static int stack_values(struct reel_gen *g, void *arg)
@@ -770,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_gen_cancelled_consumer_closes_parked_producer),
 		cmocka_unit_test(test_gen_deadline_around_consumer_keeps_generator),
 		cmocka_unit_test(test_gen_producer_deadline_fails_yield),
+		cmocka_unit_test(test_gen_timed_out_yield_withdraws_value),
 		cmocka_unit_test(test_gen_value_valid_until_next_call),
 		cmocka_unit_test(test_gen_misuse_errors),
 		cmocka_unit_test(test_gen_unclosed_generator_aborts_naming_fiber),

@@ -758,6 +758,50 @@ static void test_sync_cond_wait_reacquires_mutex_after_cancel(void **state)
 	run_ok(cr_main, NULL);
 }
 
+/* Regression: a waiter cancelled (or timed out) is off the queue at once,
+ * so the primitive may be freed before the woken fiber runs. Under ASan or
+ * valgrind, a node left linked would be written to after the free. */
+static int wait_on_heap_event(void *arg)
+{
+	return reel_event_wait(arg);
+}
+
+static int freed_after_cancel(void *arg)
+{
+	struct reel_event *e = malloc(sizeof(*e));
+	struct reel_mutex *m = malloc(sizeof(*m));
+	reel_task t[3];
+	int st;
+
+	(void)arg;
+	FCHECK(e && m);
+	FCHECK_EQ(reel_event_init(e), 0);
+	FCHECK_EQ(reel_mutex_init(m), 0);
+	FCHECK_EQ(reel_mutex_lock(m), 0);
+	for (int i = 0; i < 2; i++)
+		FCHECK_EQ(reel_spawn(&t[i], wait_on_heap_event, e, NULL), 0);
+	FCHECK_EQ(reel_spawn(&t[2], (reel_fn)reel_mutex_lock, m, NULL), 0);
+	FCHECK_EQ(reel_yield(), 0);             /* all three park */
+	for (int i = 0; i < 3; i++)
+		FCHECK_EQ(reel_cancel(t[i]), 0);
+	/* Woken but not yet run: the objects go away now. */
+	FCHECK_EQ(reel_mutex_unlock(m), 0);     /* nobody left to hand it to */
+	FCHECK_EQ(reel_mutex_locked(m), 0);
+	free(e);
+	free(m);
+	for (int i = 0; i < 3; i++) {
+		FCHECK_EQ(reel_join(t[i], &st), 0);
+		FCHECK_EQ(st, -ECANCELED);
+	}
+	return 0;
+}
+
+static void test_sync_interrupted_waiter_leaves_queue_at_once(void **state)
+{
+	(void)state;
+	run_ok(freed_after_cancel, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_sync_event_wakes_all_waiters),
 		cmocka_unit_test(test_sync_cond_signal_and_broadcast_order),
 		cmocka_unit_test(test_sync_cond_wait_reacquires_mutex_after_cancel),
+		cmocka_unit_test(test_sync_interrupted_waiter_leaves_queue_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
