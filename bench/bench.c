@@ -5,6 +5,8 @@
  */
 #include "bench.h"
 
+#include <sys/utsname.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,4 +190,25 @@ long bench_read_long(const char *path)
 	n = fscanf(f, "%ld", &v);
 	fclose(f);
 	return n == 1 ? v : -EINVAL;
+}
+
+void bench_machine(char *model, size_t len, struct utsname *u)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(model, len, "unknown");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) == 0 && colon) {
+			snprintf(model, len, "%s", colon + 2);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (uname(u) < 0)
+		snprintf(u->release, sizeof(u->release), "unknown");
 }

@@ -137,6 +137,11 @@ int bench_fail(const char *bench, int err, const char *fmt, ...)
  * would drown what a switch or spawn costs. Returns the CPU or -errno.
  */
 int bench_pin(cpu_set_t *saved);
+
+/* The machine, for a report: the CPU model from /proc/cpuinfo ("unknown"
+ * when it says none) into @model, and uname into *@u ("unknown" release). */
+struct utsname;
+void bench_machine(char *model, size_t len, struct utsname *u);
 void bench_unpin(const cpu_set_t *saved);
 
 /*

@@ -111,22 +111,9 @@ static void watchdog(int sig)
 static void print_machine(const struct bench_cfg *cfg)
 {
 	struct utsname u;
-	char model[256] = "unknown", line[512];
-	FILE *f = fopen("/proc/cpuinfo", "r");
+	char model[256];
 
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) == 0 && colon) {
-			snprintf(model, sizeof(model), "%s", colon + 2);
-			model[strcspn(model, "\n")] = '\0';
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (uname(&u) < 0)
-		snprintf(u.release, sizeof(u.release), "unknown");
+	bench_machine(model, sizeof(model), &u);
 	printf("# reel-bench %d.%d (%s mode, R=%u)\n", REEL_VERSION_MAJOR,
 	       REEL_VERSION_MINOR, cfg->quick ? "quick" : "full", cfg->reps);
 	printf("- machine: %ld CPUs online (%s), kernel %s %s\n",

@@ -131,22 +131,9 @@ static void write_meta(struct plan *p, uint64_t idle_kib)
 {
 	struct utsname u;
 	struct rlimit rl;
-	char model[128] = "unknown", line[256];
-	FILE *f = fopen("/proc/cpuinfo", "r");
+	char model[128];
 
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) == 0 && colon) {
-			snprintf(model, sizeof(model), "%s", colon + 2);
-			model[strcspn(model, "\n")] = '\0';
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (uname(&u) < 0)
-		snprintf(u.release, sizeof(u.release), "unknown");
+	bench_machine(model, sizeof(model), &u);
 	fprintf(p->csv, "# mode: %s\n", p->cfg->quick ? "quick" : "full");
 	fprintf(p->csv, "# cores: %u\n# cpu: %s\n# kernel: %s %s\n", p->ncpu, model,
 		u.sysname, u.release);

@@ -325,19 +325,25 @@ int reel_taskset_init(struct reel_taskset *set)
 	return 0;
 }
 
-int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key)
+/* The checks before a task joins @set: a fiber's call, a set, not closing. */
+static int set_open_for(struct reel_taskset *set, struct reel__loop **l)
 {
-	struct reel__loop *l = fiber_loop();
-	uint32_t idx;
-	int err;
-
-	if (!l)
+	*l = fiber_loop();
+	if (!*l)
 		return -EPERM;
 	if (!set)
 		return -EINVAL;
-	if (set_of(set)->closing)
-		return -ECANCELED;
-	err = check_handle(l, task, &idx);
+	return set_of(set)->closing ? -ECANCELED : 0;
+}
+
+int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key)
+{
+	struct reel__loop *l;
+	uint32_t idx;
+	int err = set_open_for(set, &l);
+
+	if (!err)
+		err = check_handle(l, task, &idx);
 	if (!err)
 		attach(l, &set_of(set)->w, idx, key);
 	return err;
@@ -346,17 +352,12 @@ int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key)
 int reel_taskset_spawn(struct reel_taskset *set, reel_fn fn, void *arg,
 		       const struct reel_spawn_opts *opts, uint64_t key)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	reel_task t;
-	int err;
+	int err = set_open_for(set, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
-	if (set_of(set)->closing)
-		return -ECANCELED;
-	err = reel_spawn(&t, fn, arg, opts);
+	if (!err)
+		err = reel_spawn(&t, fn, arg, opts);
 	if (!err)
 		attach(l, &set_of(set)->w, (uint32_t)t.id, key);
 	return err;

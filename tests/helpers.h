@@ -162,6 +162,32 @@ static inline int check_parking_calls_fail(int err)
 	return 0;
 }
 
+/* xorshift64: reproducible randomness for stress tests. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* The file's own stream; a test may reseed it. */
+static uint64_t rng_state __attribute__((unused)) = 0x2545f4914f6cdd1dull;
+
+static inline uint64_t rng(void)
+{
+	return rng_next(&rng_state);
+}
+
+/* Yield @n times, ignoring interruptions (the caller checks them itself). */
+static inline void yield_n(unsigned n)
+{
+	while (n--)
+		(void)reel_yield();
+}
+
 /* Generous lateness: this VM sometimes wakes 0.1-0.5 s late. */
 #define LATE_OK_NS (600 * MS)
 

@@ -15,24 +15,6 @@
 #include "helpers.h"
 #include "reel_sync.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-static void yield_n(unsigned n)
-{
-	while (n--)
-		(void)reel_yield();
-}
-
 /* ---- misuse ----------------------------------------------------------------- */
 
 static void test_chan_bad_arguments_and_outside_fiber(void **state)

@@ -77,18 +77,6 @@ static uint64_t file_size(int dfd, const char *name)
 	return r < 0 ? UINT64_MAX : st.stx_size;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 /* ---- open, openat --------------------------------------------------------- */
 
 static int open_create_missing(void *arg)
@@ -525,7 +513,7 @@ static int copy_range(void *arg)
 
 	FCHECK(buf != NULL);
 	for (off_t off = r->from; off < r->to;) {
-		size_t len = 4096 + (size_t)(rng(&seed) % (COPY_CHUNK - 4096));
+		size_t len = 4096 + (size_t)(rng_next(&seed) % (COPY_CHUNK - 4096));
 
 		if ((off_t)len > r->to - off)
 			len = (size_t)(r->to - off);
@@ -599,7 +587,7 @@ static int copy_main(void *arg)
 	/* the source: random data, written at the file position */
 	for (off_t off = 0; off < c.size; off += COPY_CHUNK) {
 		for (size_t i = 0; i < COPY_CHUNK / sizeof(*buf); i++)
-			buf[i] = rng(&seed);
+			buf[i] = rng_next(&seed);
 		if (reel_write_all(c.src, buf, COPY_CHUNK, NULL) != COPY_CHUNK)
 			break;
 	}

@@ -39,23 +39,6 @@
 #define KERNEL_FILLED(p) ((void)0)
 #endif
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static uint64_t rng_state = 0x853c49e6748fea9bull;
-
-static uint64_t rng(void)
-{
-	return rng_next(&rng_state);
-}
-
 /* ---- reel_poll ----------------------------------------------------------------- */
 
 struct poller {

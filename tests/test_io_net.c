@@ -30,18 +30,6 @@
 /* Buffers that the kernel fills through the ring start out initialised:
  * valgrind cannot see those writes and would call their bytes undefined. */
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
 /* Open descriptors of this process (the directory's own one excluded). */
 static int count_fds(void)
 {

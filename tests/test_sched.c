@@ -18,18 +18,6 @@
 
 #define SEC (1000 * MS)
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
 /* ---- small fiber bodies shared by several tests -------------------------- */
 
 static int return_arg(void *arg)

@@ -17,25 +17,6 @@
 
 #define SEC (1000 * MS)
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-/* Yield @n times, ignoring interruptions (the caller checks them itself). */
-static void yield_n(unsigned n)
-{
-	while (n--)
-		(void)reel_yield();
-}
-
 /* ---- misuse: NULL, never initialised, outside a fiber ---------------------- */
 
 static int bad_args_main(void *arg)
