@@ -226,6 +226,16 @@ static struct reel__loop *fiber_loop(void)
 	return l && l->current ? l : NULL;
 }
 
+/* Every set and group call's checks: on a fiber (-EPERM), with an object
+ * (-EINVAL). 0 with the caller's loop in *@l. */
+static int enter(const void *obj, struct reel__loop **l)
+{
+	*l = fiber_loop();
+	if (!*l)
+		return -EPERM;
+	return obj ? 0 : -EINVAL;
+}
+
 /* ---- gather ---- */
 
 int reel_gather(reel_task *tasks, size_t n, int *statuses, unsigned flags)
@@ -314,12 +324,11 @@ static struct set_impl *set_of(struct reel_taskset *set)
 
 int reel_taskset_init(struct reel_taskset *set)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
+	int rc = enter(set, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	watch_init(&set_of(set)->w, l->current);
 	set_of(set)->closing = false;
 	return 0;
@@ -328,12 +337,9 @@ int reel_taskset_init(struct reel_taskset *set)
 /* The checks before a task joins @set: a fiber's call, a set, not closing. */
 static int set_open_for(struct reel_taskset *set, struct reel__loop **l)
 {
-	*l = fiber_loop();
-	if (!*l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
-	return set_of(set)->closing ? -ECANCELED : 0;
+	int rc = enter(set, l);
+
+	return rc ? rc : set_of(set)->closing ? -ECANCELED : 0;
 }
 
 int reel_taskset_add(struct reel_taskset *set, reel_task task, uint64_t key)
@@ -365,15 +371,14 @@ int reel_taskset_spawn(struct reel_taskset *set, reel_fn fn, void *arg,
 
 int reel_taskset_next(struct reel_taskset *set, uint64_t *key, int *status)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	struct reel__watch *w;
 	uint64_t k;
 	int st, err;
+	int rc = enter(set, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	w = &set_of(set)->w;
 	if (!w->members)
 		return 0;
@@ -401,25 +406,23 @@ size_t reel_taskset_size(const struct reel_taskset *set)
 
 int reel_taskset_cancel(struct reel_taskset *set)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
+	int rc = enter(set, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	cancel_members(l, &set_of(set)->w);
 	return 0;
 }
 
 int reel_taskset_close(struct reel_taskset *set)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	struct reel__watch *w;
+	int rc = enter(set, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!set)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	w = &set_of(set)->w;
 	if (w->waiter)
 		return -EBUSY;
@@ -471,13 +474,12 @@ static bool group_child_ended(struct reel__watch *w, struct reel__loop *l, int s
 
 int reel_group_init(struct reel_group *group)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	struct group_impl *g;
+	int rc = enter(group, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!group)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	g = group_of(group);
 	*g = (struct group_impl){ .failing = false };
 	watch_init(&g->w, l->current);
@@ -488,16 +490,15 @@ int reel_group_init(struct reel_group *group)
 int reel_group_spawn(struct reel_group *group, reel_fn fn, void *arg,
 		     const struct reel_spawn_opts *opts)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	struct group_impl *g;
 	uint64_t index;
 	reel_task t;
 	int err;
+	int rc = enter(group, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!group)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	g = group_of(group);
 	if (g->failing || g->cancelled)
 		return -ECANCELED;
@@ -513,13 +514,12 @@ int reel_group_spawn(struct reel_group *group, reel_fn fn, void *arg,
 
 int reel_group_cancel(struct reel_group *group)
 {
-	struct reel__loop *l = fiber_loop();
+	struct reel__loop *l;
 	struct group_impl *g;
+	int rc = enter(group, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!group)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	g = group_of(group);
 	g->cancelled = true;
 	cancel_members(l, &g->w);
