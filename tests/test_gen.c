@@ -407,7 +407,7 @@ static int deadline_main(void *arg)
 	t0 = reel_now();
 	FCHECK_EQ(reel_gen_next(&g, &v), 1);
 	FCHECK_EQ((intptr_t)v, 0);
-	FCHECK(reel_now() - t0 < 100 * MS);
+	FCHECK(reel_now() - t0 < LATE_OK_NS);   /* no wait: a VM stall at most */
 	FCHECK_EQ(reel_gen_next(&g, &v), 1);
 	FCHECK_EQ((intptr_t)v, 1);
 	FCHECK(reel_now() - t0 >= 150 * MS);
