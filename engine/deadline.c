@@ -69,6 +69,22 @@ static uint64_t deadline_after(uint64_t ns)
 	return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
 }
 
+/* Park the current fiber interruptibly with its timer armed @ns ahead;
+ * @fired says what the timer's wake-up returns. */
+static int park_timed(struct reel__loop *l, enum reel__park_reason why, uint64_t ns,
+		      void (*fired)(struct reel__timer *))
+{
+	struct reel__fiber *f = l->current;
+	int r;
+
+	f->timer.fn = fired;
+	reel__wheel_arm(&l->wheel, &f->timer, deadline_after(ns));
+	reel__pass_work(l);
+	r = reel__park(l, why, true);
+	reel__wheel_cancel(&l->wheel, &f->timer);
+	return r;
+}
+
 int reel_sleep(uint64_t ns)
 {
 	struct reel__loop *l = reel__loop_cur;
@@ -80,14 +96,7 @@ int reel_sleep(uint64_t ns)
 	if (ns == 0)
 		return reel_yield();
 	r = reel__interrupt_pending(f);
-	if (r)
-		return r;
-	f->timer.fn = sleep_fired;
-	reel__wheel_arm(&l->wheel, &f->timer, deadline_after(ns));
-	reel__pass_work(l);
-	r = reel__park(l, REEL__PARK_SLEEP, true);
-	reel__wheel_cancel(&l->wheel, &f->timer);
-	return r;
+	return r ? r : park_timed(l, REEL__PARK_SLEEP, ns, sleep_fired);
 }
 
 static void park_timeout_fired(struct reel__timer *t)
@@ -97,17 +106,9 @@ static void park_timeout_fired(struct reel__timer *t)
 
 int reel__park_for(struct reel__loop *l, enum reel__park_reason why, uint64_t timeout_ns)
 {
-	struct reel__fiber *f = l->current;
-	int r;
-
 	if (timeout_ns == UINT64_MAX)
 		return reel__park(l, why, true);
-	f->timer.fn = park_timeout_fired;
-	reel__wheel_arm(&l->wheel, &f->timer, deadline_after(timeout_ns));
-	reel__pass_work(l);
-	r = reel__park(l, why, true);
-	reel__wheel_cancel(&l->wheel, &f->timer);
-	return r;
+	return park_timed(l, why, timeout_ns, park_timeout_fired);
 }
 
 /* Run @fn inside scope @s; returns what the scope's call returns. */

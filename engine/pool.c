@@ -125,10 +125,16 @@ static void post(struct job *j, int status)
 {
 	struct reel__offload *o = j->home;
 
+	bool first;
+
 	pthread_mutex_lock(&o->lock);
 	j->status = status;
+	first = reel__list_empty(&o->done);
 	reel__list_add_tail(&j->node, &o->done);
-	eventfd_write(o->efd, 1);
+	/* One write per batch: deliver() takes the whole list, so a job
+	 * queued behind another rides on the write that one made. */
+	if (first)
+		eventfd_write(o->efd, 1);
 	pthread_mutex_unlock(&o->lock);
 }
 
