@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
-#include "reel_io.h"
+#include "../reelimpl.h"
+#include <reel_io.h>
 
 extern char **environ;
 

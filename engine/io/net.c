@@ -16,8 +16,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
-#include "reel_io.h"
+#include "../reelimpl.h"
+#include <reel_io.h>
 
 int reel_socket(int domain, int type, int protocol)
 {

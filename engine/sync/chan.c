@@ -36,9 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reel_sync.h"
-#include "../engine/internal.h"
-#include "../engine/waitq.h"
+#include <reel_sync.h>
+#include "../reelimpl.h"
 
 #define CHAN_MAGIC 0x6368616eu   /* "chan" */
 
@@ -164,7 +163,7 @@ static int recv_now(struct chan_impl *ci, void *elem)
 /* Park on @q with @data until a hand-off, close, interruption or timeout. */
 static int chan_wait(struct reel__list *q, void *data, uint64_t timeout_ns)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct reel__waiter w = { .data = data };
 
 	if (timeout_ns == 0)

@@ -1,5 +1,5 @@
 /*
- * task.c - tasks: spawn, join, detach, cancel, and the fiber's life.
+ * task.c - tasks: spawn, join, detach, cancel, background tasks.
  *
  * A task is a slot in the loop's task table plus, while it runs, a fiber.
  * The handle a caller holds is the slot index and the slot's generation;
@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ctx.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -106,50 +105,22 @@ struct reel__task_slot *reel__task_lookup(struct reel__loop *l, reel_task t, uin
 	return s;
 }
 
-/* A fiber's first code: run the task, record its end, leave for good. */
-static void fiber_main(void *arg)
-{
-	struct reel__fiber *f = arg;
-	struct reel__loop *l = f->loop;
-	int status;
-
-	reel__fiber_started(l, f);
-	f->started = true;
-	status = f->fn(f->arg);
-	reel__task_finish(l, f, status);
-	reel__fiber_exit(l, f);
-}
-
 int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
 		      const struct reel_spawn_opts *opts, bool is_main)
 {
-	size_t size = opts && opts->stack_size ? opts->stack_size : REEL__DEFAULT_STACK;
-	struct reel__stack stack;
 	struct reel__fiber *f;
 	uint32_t idx;
 	int err;
 
-	if (reel__stack_size(size) == 0)
-		return -EINVAL;
 	if (l->task_free >= l->ntasks && grow_tasks(l) != 0)
 		return -ENOMEM;
-	f = reel__fiber_alloc(&l->fibers);
-	if (!f)
-		return -ENOMEM;
-	err = reel__stack_alloc(&l->stacks, size, &stack);
-	if (err) {
-		reel__fiber_free(&l->fibers, f);
+	err = reel__fiber_new(l, fn, arg, opts, &f);
+	if (err)
 		return err;
-	}
 	idx = l->task_free;
 	l->task_free = l->tasks[idx].next_free;
-	*f = (struct reel__fiber){
-		.loop = l, .fn = fn, .arg = arg, .stack = stack, .slot = idx,
-		.name = opts ? opts->name : NULL,
-		.id = make_id(idx, l->tasks[idx].gen),
-	};
-	reel__timer_init(&f->timer, NULL);
-	f->sp = reel__ctx_make(stack.lo + stack.size, fiber_main, f);
+	f->slot = idx;
+	f->id = make_id(idx, l->tasks[idx].gen);
 	l->tasks[idx].state = REEL__TASK_ALIVE;
 	l->tasks[idx].fiber = f;
 	l->tasks[idx].is_main = is_main;
@@ -241,8 +212,7 @@ static void finish_unstarted(struct reel__loop *l, struct reel__fiber *f)
 	reel__list_del(&f->ready_node);
 	l->nready--;
 	reel__task_finish(l, f, -ECANCELED);
-	reel__stack_free(&l->stacks, &f->stack);
-	reel__fiber_free(&l->fibers, f);
+	reel__fiber_destroy(l, f);
 }
 
 void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
@@ -265,6 +235,39 @@ void reel__task_cancel_all(struct reel__loop *l)
 		if (s->state == REEL__TASK_ALIVE && !s->is_main)
 			reel__task_cancel_fiber(l, s->fiber);
 	}
+}
+
+/* For the deadlock report: every live task and where it is parked. */
+void reel__task_report_parked(struct reel__loop *l)
+{
+	for (uint32_t i = 0; i < l->ntasks; i++) {
+		struct reel__task_slot *s = &l->tasks[i];
+
+		if (s->state != REEL__TASK_ALIVE || !s->fiber)
+			continue;
+		fprintf(stderr, "  task %#llx %-16s parked in %s\n",
+			(unsigned long long)s->fiber->id,
+			s->fiber->name ? s->fiber->name : "(unnamed)",
+			reel__park_reason_name(s->fiber->park_reason));
+	}
+}
+
+int reel__task_peek(struct reel__loop *l, reel_task task, int *status)
+{
+	uint32_t idx;
+	struct reel__task_slot *s = reel__task_lookup(l, task, &idx);
+
+	if (!s)
+		return -ESRCH;
+	if (s->state != REEL__TASK_DONE)
+		return 0;
+	*status = s->status;
+	return 1;
+}
+
+void reel__watching_add(struct reel__fiber *f, int delta)
+{
+	f->watching += (uint32_t)delta;
 }
 
 int reel_spawn(reel_task *task, reel_fn fn, void *arg, const struct reel_spawn_opts *opts)
@@ -301,7 +304,7 @@ int reel_join(reel_task task, int *status)
 		return -EDEADLK;
 	if (s->joiner || s->watch)
 		return -EINVAL;
-	r = reel__interrupt_pending(self);
+	r = reel__interrupt_now(self);
 	if (s->state == REEL__TASK_ALIVE) {
 		s->joiner = self;
 		if (r == 0)

@@ -28,9 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "reel_sync.h"
-#include "../engine/internal.h"
-#include "../engine/waitq.h"
+#include <reel_sync.h>
+#include "../reelimpl.h"
 
 #define MUTEX_MAGIC 0x6d757478u   /* "mutx" */
 #define SEM_MAGIC   0x73656d61u   /* "sema" */
@@ -101,8 +100,8 @@ static struct cond_impl *cond_of(const struct reel_cond *c)
  */
 static int blocking_entry(struct reel__loop **lp, struct reel__fiber **fp)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f = l ? l->current : NULL;
+	struct reel__loop *l = reel__running_loop();
+	struct reel__fiber *f = reel__self_fiber();
 
 	if (!f)
 		return -EPERM;
@@ -148,11 +147,11 @@ static int mutex_lock(struct reel_mutex *m, uint64_t timeout_ns)
 	r = blocking_entry(&l, &f);
 	if (r)
 		return r;
-	if (mi->owner == f->id)
+	if (mi->owner == reel__fiber_id(f))
 		return -EDEADLK;
 	/* Free means nobody waits for it either: unlock hands it over. */
 	if (mi->owner == 0) {
-		mi->owner = f->id;
+		mi->owner = reel__fiber_id(f);
 		return 0;
 	}
 	if (timeout_ns == 0)
@@ -181,7 +180,7 @@ int reel_mutex_trylock(struct reel_mutex *m)
 		return -EPERM;
 	if (mi->owner != 0)
 		return -EBUSY;
-	mi->owner = f->id;
+	mi->owner = reel__fiber_id(f);
 	return 0;
 }
 
@@ -194,7 +193,7 @@ static void mutex_release(struct mutex_impl *mi)
 		mi->owner = 0;
 		return;
 	}
-	mi->owner = w->fiber->id;
+	mi->owner = reel__fiber_id(w->fiber);
 	reel__wake(w->fiber, 0);
 }
 
@@ -205,7 +204,7 @@ int reel_mutex_unlock(struct reel_mutex *m)
 
 	if (!mi)
 		return -EINVAL;
-	if (!f || mi->owner != f->id)
+	if (!f || mi->owner != reel__fiber_id(f))
 		return -EPERM;
 	mutex_release(mi);
 	return 0;
@@ -413,7 +412,7 @@ static int cond_wait(struct reel_cond *c, struct reel_mutex *m, uint64_t timeout
 	if (!ci || !mi)
 		return -EINVAL;
 	f = reel__self_fiber();
-	if (!f || mi->owner != f->id)
+	if (!f || mi->owner != reel__fiber_id(f))
 		return -EPERM;
 	r = blocking_entry(&l, &f);
 	if (r)
@@ -427,7 +426,7 @@ static int cond_wait(struct reel_cond *c, struct reel_mutex *m, uint64_t timeout
 	reel__list_del_init(&w.node);
 	/* Free means nobody waits for it (unlock hands it over). */
 	if (mi->owner == 0)
-		mi->owner = f->id;
+		mi->owner = reel__fiber_id(f);
 	else
 		mutex_wait(l, mi, REEL__FOREVER, false);
 	return r;

@@ -24,8 +24,8 @@
 #include <float.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
-#include "reel_retry.h"
+#include "../reelimpl.h"
+#include <reel_retry.h>
 
 /* ---- the jitter generator ---- */
 

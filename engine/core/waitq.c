@@ -1,6 +1,6 @@
 /*
- * waitq.h - a FIFO queue of parked fibers, shared by the lock, semaphore,
- * event, condition and channel (api/sync.c, api/chan.c).
+ * waitq.c - a FIFO queue of parked fibers, shared by the lock, semaphore,
+ * event, condition and channel (engine/sync/). Declared in reelimpl.h.
  *
  * A waiter lives in the parking fiber's frame and is linked into the
  * primitive's queue for as long as that fiber is parked there. Whoever
@@ -22,31 +22,9 @@
  * On its way out the waiter unlinks itself (a no-op if take already did),
  * and touches neither the primitive nor the queue otherwise.
  */
-#ifndef REEL_WAITQ_H
-#define REEL_WAITQ_H
-
 #include "internal.h"
 
-/* No timeout: park until handed something or interrupted. */
-#define REEL__FOREVER UINT64_MAX
-
-struct reel__waiter {
-	struct reel__list node;     /* on the primitive's queue while queued */
-	struct reel__fiber *fiber;  /* the parked fiber */
-	void *data;                 /* the channel's element, to copy from or to */
-};
-
-static inline void reel__waitq_init(struct reel__list *q)
-{
-	reel__list_init(q);
-}
-
-/*
- * Take the longest-waiting fiber that can still be handed something off @q
- * (dropping interrupted ones on the way), or NULL. The caller completes the
- * hand-off, then calls reel__wake(w->fiber, result).
- */
-static inline struct reel__waiter *reel__waitq_take(struct reel__list *q)
+struct reel__waiter *reel__waitq_take(struct reel__list *q)
 {
 	while (!reel__list_empty(q)) {
 		struct reel__waiter *w = reel__container_of(q->next, struct reel__waiter, node);
@@ -58,8 +36,7 @@ static inline struct reel__waiter *reel__waitq_take(struct reel__list *q)
 	return NULL;
 }
 
-/* Wake every waiter of @q with @result; returns how many were woken. */
-static inline unsigned reel__waitq_wake_all(struct reel__list *q, int result)
+unsigned reel__waitq_wake_all(struct reel__list *q, int result)
 {
 	struct reel__waiter *w;
 	unsigned n = 0;
@@ -71,9 +48,8 @@ static inline unsigned reel__waitq_wake_all(struct reel__list *q, int result)
 	return n;
 }
 
-/* Does some fiber still wait on @q? Interrupted waiters are dropped first:
- * they no longer need the primitive. */
-static inline bool reel__waitq_busy(struct reel__list *q)
+/* Interrupted waiters are dropped first: they no longer need the primitive. */
+bool reel__waitq_busy(struct reel__list *q)
 {
 	struct reel__waiter *w;
 
@@ -86,17 +62,8 @@ static inline bool reel__waitq_busy(struct reel__list *q)
 	return false;
 }
 
-/*
- * Queue the current fiber of @l at the tail of @q and park it.
- * @timeout_ns: REEL__FOREVER, or a time after which it is woken with
- * -ETIMEDOUT (never early). @interruptible: cancellation and deadline scopes
- * wake it with -ECANCELED / -ETIMEDOUT.
- * Returns what the waker passed (0 for a completed hand-off) or the
- * interruption; in every case the waiter is off @q on return.
- */
-static inline int reel__waitq_park(struct reel__loop *l, struct reel__list *q,
-				   struct reel__waiter *w, enum reel__park_reason why,
-				   uint64_t timeout_ns, bool interruptible)
+int reel__waitq_park(struct reel__loop *l, struct reel__list *q, struct reel__waiter *w,
+		     enum reel__park_reason why, uint64_t timeout_ns, bool interruptible)
 {
 	int r;
 
@@ -111,5 +78,3 @@ static inline int reel__waitq_park(struct reel__loop *l, struct reel__list *q,
 	reel__list_del_init(&w->node);   /* a no-op: the wake unlinked it */
 	return r;
 }
-
-#endif /* REEL_WAITQ_H */

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
-#include "reel_io.h"
+#include "../reelimpl.h"
+#include <reel_io.h>
 
 #ifndef IORING_ACCEPT_MULTISHOT
 #define IORING_ACCEPT_MULTISHOT (1U << 0)
@@ -102,7 +102,7 @@ static void on_cqe(struct reel__op *op)
 		close(op->res);   /* no memory to queue it: refuse, never leak */
 	if (op->done) {
 		a->armed = false;
-		reel__loop_cur->ring.long_lived--;
+		reel__op_long_lived(-1);
 		if (op->res < 0)
 			a->error = op->res;
 	}
@@ -112,11 +112,11 @@ static void on_cqe(struct reel__op *op)
 
 static int arm(struct acceptor *a)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct io_uring_sqe *sqe;
 	int err;
 
-	sqe = reel__ring_op_sqe(&l->ring, &a->op, &err);
+	sqe = reel__op_sqe(l, &a->op, &err);
 	if (!sqe)
 		return err;
 	io_uring_prep_accept(sqe, a->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -124,9 +124,8 @@ static int arm(struct acceptor *a)
 	io_uring_sqe_set_data64(sqe, a->op.user_data);
 	a->op.opcode = IORING_OP_ACCEPT;
 	a->op.complete = on_cqe;
-	a->op.waiter = l->current;
-	l->ring.long_lived++;
-	reel__pass_work(l);
+	a->op.waiter = reel__self_fiber();
+	reel__op_long_lived(1);
 	a->armed = true;
 	return 0;
 }
@@ -151,11 +150,11 @@ static int handle_error(struct acceptor *a, int err)
 
 int reel_acceptor_accept(struct reel_acceptor *acc)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct acceptor *a;
 	int r;
 
-	if (!l || !l->current)
+	if (!l)
 		return -EPERM;
 	if (!acc)
 		return -EINVAL;
@@ -181,12 +180,12 @@ int reel_acceptor_accept(struct reel_acceptor *acc)
 			a->error = r;
 			continue;
 		}
-		r = reel__interrupt_pending(l->current);
+		r = reel__interrupt_pending(reel__self_fiber());
 		if (r)
 			return r;
 		if (!a->armed && (r = arm(a)) < 0)
 			return r;
-		a->waiter = l->current;
+		a->waiter = reel__self_fiber();
 		r = reel__park(l, REEL__PARK_IO, true);
 		a->waiter = NULL;
 		if (r < 0)
@@ -196,19 +195,18 @@ int reel_acceptor_accept(struct reel_acceptor *acc)
 
 int reel_acceptor_close(struct reel_acceptor *acc)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct acceptor *a;
 
-	if (!l || !l->current)
+	if (!l)
 		return -EPERM;
 	if (!acc)
 		return -EINVAL;
 	a = priv(acc);
 	if (a->armed) {
-		reel__ring_cancel(&l->ring, &a->op);
-		reel__pass_work(l);
+		reel__op_cancel(l, &a->op);
 		while (a->armed) {
-			a->waiter = l->current;
+			a->waiter = reel__self_fiber();
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
 		}
 		a->waiter = NULL;

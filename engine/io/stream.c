@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "reel_io.h"
+#include <reel_io.h>
 
 ssize_t reel_read_exact(int fd, void *buf, size_t len, size_t *done)
 {

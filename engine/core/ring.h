@@ -9,26 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct reel__op;
-/* Called on the loop for each CQE of @op (op->res and op->cqe_flags set);
- * op->done tells whether it was the last. */
-typedef void (*reel__op_complete_fn)(struct reel__op *op);
-
-/*
- * An operation record: one in-flight SQE and the fiber waiting for it. It
- * lives in the waiter's frame; the ring refers to it only through a slot of
- * its op table, by index and generation, so a CQE for an old activation
- * (generation mismatch) can never reach a record that has been reused.
- */
-struct reel__op {
-	reel__op_complete_fn complete;
-	void *waiter;         /* the parked fiber, for @complete */
-	int32_t res;          /* the CQE's res once it has arrived */
-	uint32_t cqe_flags;
-	uint64_t user_data;   /* slot | generation << 32 while in flight */
-	uint8_t opcode;       /* for reports: what the kernel is doing */
-	bool done;            /* final CQE arrived: the kernel is done with it */
-};
+#include "../reelimpl.h"   /* struct reel__op */
 
 struct reel__op_slot {
 	struct reel__op *op;  /* NULL while free */

@@ -34,8 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../engine/internal.h"
-#include "reel_gen.h"
+#include "../reelimpl.h"
+#include <reel_gen.h>
 
 #define GEN_MAGIC 0x67656e31u   /* "gen1": started and not yet closed */
 
@@ -97,10 +97,10 @@ static void wake_consumer(struct gen_impl *gi)
 static int producer_main(void *arg)
 {
 	struct gen_impl *gi = arg;
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	int status;
 
-	gi->producer = l->current;
+	gi->producer = reel__self_fiber();
 	status = wait_for_request(l, gi);
 	if (status == 0)
 		status = gi->fn((struct reel_gen *)(void *)gi, gi->arg);
@@ -132,19 +132,19 @@ int reel_gen_start(struct reel_gen *g, reel_gen_fn fn, void *arg,
 	gi->magic = GEN_MAGIC;
 	/* Like a task group in its frame: returning without closing would
 	 * leave the producer pointing into a dead frame (task.c aborts). */
-	self->watching++;
+	reel__watching_add(self, 1);
 	return 0;
 }
 
 int reel_gen_yield(struct reel_gen *g, void *value)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct gen_impl *gi = live_impl(g);
 	int r;
 
-	if (!gi || !l || !l->current || gi->producer != l->current)
+	if (!gi || !l || gi->producer != reel__self_fiber())
 		return -EINVAL;
-	r = reel__interrupt_pending(l->current);
+	r = reel__interrupt_pending(reel__self_fiber());
 	if (r)
 		return r;
 	gi->value = value;
@@ -182,12 +182,11 @@ static int end_of_stream(struct gen_impl *gi)
  * done: its task slot says so. */
 static void notice_unstarted_end(struct reel__loop *l, struct gen_impl *gi)
 {
-	uint32_t idx;
-	struct reel__task_slot *s = reel__task_lookup(l, gi->task, &idx);
+	int status;
 
-	if (s && s->state == REEL__TASK_DONE) {
+	if (reel__task_peek(l, gi->task, &status) == 1) {
 		gi->done = true;
-		gi->status = s->status;
+		gi->status = status;
 	}
 }
 
@@ -201,8 +200,8 @@ static int take(struct gen_impl *gi, void **value)
 
 int reel_gen_next(struct reel_gen *g, void **value)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *self = l ? l->current : NULL;
+	struct reel__loop *l = reel__running_loop();
+	struct reel__fiber *self = reel__self_fiber();
 	struct gen_impl *gi;
 	int r;
 
@@ -259,7 +258,7 @@ int reel_gen_close(struct reel_gen *g, int *status)
 	 * join has waited for the producer and freed it all the same. */
 	(void)reel_join(gi->task, &st);
 	gi->magic = 0;
-	gi->owner->watching--;
+	reel__watching_add(gi->owner, -1);
 	if (status)
 		*status = st;
 	return 0;

@@ -3,7 +3,7 @@
  *
  * Concepts
  *   loop    per-thread state (struct reel__loop): ready queue, ring, wheel,
- *           stack pool, task table. reel_run makes one and tears it down.
+ *           stack pool, task table. loop.c makes one and tears it down.
  *   fiber   a stack plus a saved stack pointer; runs a task's function.
  *   park    a fiber stops until something wakes it (a CQE, a timer, a task
  *           ending, a cancel). Every park records a reason (gopark's).
@@ -50,11 +50,10 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-enum { PASS_MAX = 1024, MAX_RING_ENTRIES = 32768, TRIM_BUDGET = 256 };
+enum { PASS_MAX = 1024, TRIM_BUDGET = 256 };
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
 
 __thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
-static __thread struct reel__loop_stats last_stats;
 
 static const char *const park_reason_names[REEL__PARK_REASONS] = {
 	[REEL__PARK_YIELD] = "yield",
@@ -75,12 +74,31 @@ const char *reel__park_reason_name(unsigned why)
 	return why < REEL__PARK_REASONS ? park_reason_names[why] : "?";
 }
 
-uint64_t reel_now(void)
+struct reel__loop *reel__running_loop(void)
 {
-	struct timespec ts;
+	struct reel__loop *l = reel__loop_cur;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return l && l->current ? l : NULL;
+}
+
+int reel__enter(const void *obj, struct reel__loop **l)
+{
+	*l = reel__running_loop();
+	if (!*l)
+		return -EPERM;
+	return obj ? 0 : -EINVAL;
+}
+
+struct reel__fiber *reel__self_fiber(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l ? l->current : NULL;
+}
+
+uint64_t reel__fiber_id(const struct reel__fiber *f)
+{
+	return f->id;
 }
 
 reel_task reel_self(void)
@@ -88,11 +106,6 @@ reel_task reel_self(void)
 	struct reel__fiber *f = reel__self_fiber();
 
 	return (reel_task){ f ? f->id : 0 };
-}
-
-const struct reel__loop_stats *reel__last_run_stats(void)
-{
-	return &last_stats;
 }
 
 void reel__ready(struct reel__loop *l, struct reel__fiber *f)
@@ -124,8 +137,7 @@ static inline void release_zombie(struct reel__loop *l)
 
 	if (reel_unlikely(z != NULL)) {
 		l->zombie = NULL;
-		reel__stack_free(&l->stacks, &z->stack);
-		reel__fiber_free(&l->fibers, z);
+		reel__fiber_destroy(l, z);
 	}
 }
 
@@ -134,16 +146,7 @@ static void report_deadlock(struct reel__loop *l)
 	fprintf(stderr, "reel: deadlock: %llu fibers are parked and nothing "
 		"(no I/O in flight, no timer armed) can wake any of them:\n",
 		(unsigned long long)l->live);
-	for (uint32_t i = 0; i < l->ntasks; i++) {
-		struct reel__task_slot *s = &l->tasks[i];
-
-		if (s->state != REEL__TASK_ALIVE || !s->fiber)
-			continue;
-		fprintf(stderr, "  task %#llx %-16s parked in %s\n",
-			(unsigned long long)s->fiber->id,
-			s->fiber->name ? s->fiber->name : "(unnamed)",
-			reel__park_reason_name(s->fiber->park_reason));
-	}
+	reel__task_report_parked(l);
 	abort();
 }
 
@@ -271,7 +274,7 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
 	REEL_TRACE2(switch, from->id, to->id);
-	return reel__interrupt_pending(to);
+	return reel__interrupt_now(to);
 }
 
 static inline void switch_fiber(struct reel__loop *l, struct reel__fiber *from,
@@ -286,7 +289,7 @@ static inline void switch_fiber(struct reel__loop *l, struct reel__fiber *from,
 	release_zombie(l);
 }
 
-void reel__fiber_started(struct reel__loop *l, struct reel__fiber *f)
+void reel__sched_enter(struct reel__loop *l, struct reel__fiber *f)
 {
 	asan_finish_switch(l, f);
 	release_zombie(l);
@@ -309,7 +312,7 @@ int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interrupti
 	struct reel__fiber *f = l->current;
 
 	if (interruptible) {
-		int r = reel__interrupt_pending(f);
+		int r = reel__interrupt_now(f);
 
 		if (r)
 			return r;
@@ -329,7 +332,7 @@ int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interrupti
 static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct reel__fiber *f)
 {
 	struct reel__fiber *next;
-	int r = reel__interrupt_pending(f);
+	int r = reel__interrupt_now(f);
 
 	if (r)
 		return r;
@@ -338,11 +341,11 @@ static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct ree
 	next = next_ready(l);
 	if (next == f) {
 		f->state = REEL__FIBER_RUNNING;
-		return reel__interrupt_pending(f);
+		return reel__interrupt_now(f);
 	}
 #ifdef REEL_ASAN
 	switch_fiber(l, f, next, false);
-	return reel__interrupt_pending(f);
+	return reel__interrupt_now(f);
 #else
 	release_zombie(l);
 	return reel__ctx_switch_jmp(&f->sp, next->sp, prepare_switch(l, f, next));
@@ -383,7 +386,7 @@ int reel_yield(void)
 
 /* A fiber's last act: hand the CPU on and never come back. Main hands it
  * back to reel_run's own stack. */
-void reel__fiber_exit(struct reel__loop *l, struct reel__fiber *f)
+void reel__sched_exit(struct reel__loop *l, struct reel__fiber *f)
 {
 	if (f == l->main) {
 		l->current = NULL;
@@ -399,124 +402,10 @@ void reel__fiber_exit(struct reel__loop *l, struct reel__fiber *f)
 	abort();   /* a dead fiber was switched to */
 }
 
-/* Main's body: run the user's main, then cancel and await the leftovers. */
-static int main_body(void *arg)
+/* From reel_run's own stack: run main, and every fiber after it, until
+ * main's shutdown hands the thread back (reel__sched_exit). */
+void reel__sched_run_main(struct reel__loop *l)
 {
-	struct reel__loop *l = reel__loop_cur;
-	reel_fn fn = (reel_fn)(uintptr_t)((void **)arg)[0];
-
-	l->main_status = fn(((void **)arg)[1]);
-	l->shutting_down = true;
-	reel__task_cancel_all(l);
-	while (l->live > 1) {
-		l->main_waiting = true;
-		reel__park(l, REEL__PARK_SHUTDOWN, false);
-	}
-	l->main_waiting = false;
-	return l->main_status;
-}
-
-static int check_opts(const struct reel_run_opts *o)
-{
-	if (!o)
-		return 0;
-	if (o->ring_entries > MAX_RING_ENTRIES)
-		return -EINVAL;
-	if (o->tick_shift && (o->tick_shift < 10 || o->tick_shift > 30))
-		return -EINVAL;
-	return 0;
-}
-
-static void say_why(const struct reel_run_opts *o, const char *why)
-{
-	if (o && o->errbuf && o->errbuf_len) {
-		snprintf(o->errbuf, o->errbuf_len, "%s", why);
-		return;
-	}
-	fprintf(stderr, "%s\n", why);
-}
-
-static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
-{
-	unsigned disable = (o ? o->disable : 0) | reel__env_disable();
-	unsigned shift = o && o->tick_shift ? o->tick_shift : REEL__DEFAULT_TICK_SHIFT;
-	char why[512] = "";
-	int err;
-
-	reel__list_init(&l->ready);
-	l->errno_ptr = &errno;
-	reel__offload_init(&l->offload);   /* pool.c; cannot fail */
-	l->disable = disable;
-	l->error_hook = o ? o->error_hook : NULL;
-	l->error_hook_arg = o ? o->error_hook_arg : NULL;
-	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
-	if (err)
-		goto fail;
-	reel__wheel_init(&l->wheel, shift, reel_now());
-	err = reel__stack_pool_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL));
-	if (err)
-		goto fail_ring;
-	err = reel__task_table_init(l);
-	if (err)
-		goto fail_stacks;
-	return 0;
-
-fail_stacks:
-	reel__stack_pool_term(&l->stacks);
-fail_ring:
-	reel__ring_term(&l->ring);
-	snprintf(why, sizeof(why), "reel: out of memory setting up the loop");
-fail:
-	say_why(o, why);
-	return err;
-}
-
-static void loop_term(struct reel__loop *l)
-{
-	reel__offload_term(l);   /* pool.c: reaps its eventfd read first */
-	l->stats.live_at_close = l->live;
-	l->stats.timers_at_close = l->wheel.count;
-	l->stats.inflight_at_close = l->ring.inflight;
-	l->stats.stale_cqes = l->ring.stale_cqes;
-	l->stats.cq_overflows = l->ring.overflows_seen;
-	reel__task_table_term(l);
-	l->stats.stacks_at_close = l->stacks.live;
-	l->stats.fibers_at_close = l->fibers.live;
-	reel__stack_pool_term(&l->stacks);
-	reel__fiber_pool_term(&l->fibers);
-	reel__wheel_term(&l->wheel);
-	reel__ring_term(&l->ring);
-	last_stats = l->stats;
-}
-
-int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *status)
-{
-	void *main_args[2] = { (void *)(uintptr_t)main, arg };
-	struct reel__loop *l;
-	reel_task handle;
-	void *altstack = NULL;
-	int err;
-
-	if (reel__loop_cur)
-		return -EBUSY;
-	if (!main || check_opts(opts))
-		return -EINVAL;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	err = loop_init(l, opts);
-	if (err) {
-		free(l);
-		return err;
-	}
-	reel__overflow_thread_init(&altstack);
-	reel__loop_cur = l;
-	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
-	if (err) {
-		say_why(opts, "reel: cannot allocate main's stack");
-		goto out;
-	}
-	/* Run main: it and every fiber after it run until main's shutdown. */
 	l->main->state = REEL__FIBER_RUNNING;
 	reel__list_del(&l->main->ready_node);
 	l->nready--;
@@ -525,14 +414,4 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	reel__ctx_switch(&l->thread_sp, l->main->sp, 0);
 	asan_finish_switch(l, NULL);
 	release_zombie(l);
-	reel__stack_free(&l->stacks, &l->main->stack);
-	reel__fiber_free(&l->fibers, l->main);
-	if (status)
-		*status = l->main_status;
-out:
-	reel__loop_cur = NULL;
-	loop_term(l);
-	reel__overflow_thread_term(altstack);
-	free(l);
-	return err;
 }

@@ -15,6 +15,7 @@
  * timer, an SQE) before it returns, so a stale wake-up never finds it later.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "internal.h"
 #include "trace.h"
@@ -36,6 +37,30 @@ int reel__interrupt_pending_scoped(const struct reel__fiber *f)
 	return expired ? -ETIMEDOUT : 0;
 }
 
+uint64_t reel_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int reel__interrupt_pending(const struct reel__fiber *f)
+{
+	return reel__interrupt_now(f);
+}
+
+void reel__timer_start(struct reel__loop *l, struct reel__timer *t, uint64_t deadline_ns)
+{
+	reel__wheel_arm(&l->wheel, t, deadline_ns);
+	reel__pass_work(l);
+}
+
+void reel__timer_stop(struct reel__loop *l, struct reel__timer *t)
+{
+	reel__wheel_cancel(&l->wheel, t);
+}
+
 /* Something changed that may interrupt @f: wake it if it is parked
  * interruptibly and the change is visible to it. */
 void reel__interrupt(struct reel__fiber *f)
@@ -44,7 +69,7 @@ void reel__interrupt(struct reel__fiber *f)
 
 	if (f->state != REEL__FIBER_PARKED || !f->interruptible)
 		return;
-	r = reel__interrupt_pending(f);
+	r = reel__interrupt_now(f);
 	if (r)
 		reel__wake(f, r);
 }
@@ -95,7 +120,7 @@ int reel_sleep(uint64_t ns)
 		return -EPERM;
 	if (ns == 0)
 		return reel_yield();
-	r = reel__interrupt_pending(f);
+	r = reel__interrupt_now(f);
 	return r ? r : park_timed(l, REEL__PARK_SLEEP, ns, sleep_fired);
 }
 
@@ -132,7 +157,7 @@ static int run_scoped(struct reel__loop *l, struct reel__fiber *f, struct reel__
 	if (s->shield)
 		return s->expired ? -ETIMEDOUT : 0;
 	/* Cancelled meanwhile, or this or an outer deadline passed. */
-	r = reel__interrupt_pending(f);
+	r = reel__interrupt_now(f);
 	if (r == 0 && s->expired)
 		r = -ETIMEDOUT;
 	return r;
@@ -149,7 +174,7 @@ int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg, int *status)
 		return -EPERM;
 	if (!fn)
 		return -EINVAL;
-	r = reel__interrupt_pending(f);
+	r = reel__interrupt_now(f);
 	if (r == 0 && timeout_ns == 0)
 		r = -ETIMEDOUT;
 	if (r) {

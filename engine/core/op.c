@@ -83,7 +83,7 @@ struct io_uring_sqe *reel__io_begin(struct reel__io *io)
 		io->err = -EPERM;
 		return NULL;
 	}
-	io->err = reel__interrupt_pending(l->current);
+	io->err = reel__interrupt_now(l->current);
 	if (io->err)
 		return NULL;
 	return reel__ring_op_sqe(&l->ring, &io->op, &io->err);
@@ -105,4 +105,41 @@ int reel_nop(void)
 		return io.err;
 	io_uring_prep_nop(sqe);
 	return reel__io_end(&io, sqe);
+}
+
+struct io_uring_sqe *reel__op_sqe(struct reel__loop *l, struct reel__op *op, int *err)
+{
+	struct io_uring_sqe *sqe = reel__ring_op_sqe(&l->ring, op, err);
+
+	if (sqe)
+		reel__pass_work(l);
+	return sqe;
+}
+
+void reel__op_cancel(struct reel__loop *l, struct reel__op *op)
+{
+	reel__ring_cancel(&l->ring, op);
+	reel__pass_work(l);
+}
+
+void reel__op_long_lived(int delta)
+{
+	reel__loop_cur->ring.long_lived += (uint32_t)delta;
+}
+
+void reel__loop_reap(struct reel__loop *l)
+{
+	reel__ring_wait(&l->ring, UINT64_MAX);
+}
+
+bool reel__has_op(const struct reel__loop *l, unsigned op)
+{
+	return op < 64 && (l->ring.caps.ops & ((uint64_t)1 << op));
+}
+
+bool reel__lacks_op(unsigned op)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l && l->current && !reel__has_op(l, op);
 }

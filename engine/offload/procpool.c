@@ -16,7 +16,7 @@
  *     keep resources alive (another worker would never see end of file);
  *   - unblocks signals and resets caught ones to their default, so the
  *     parent's handlers (which may touch its loop) never run there;
- *   - never runs reel: reel__loop_cur is cleared, so a reel_ call answers
+ *   - never runs reel: reel__running_loop() is cleared, so a reel_ call answers
  *     -EPERM; it leaves with _exit, so the parent's atexit handlers and
  *     stdio buffers are not run or flushed twice.
  *
@@ -52,22 +52,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../engine/ctx.h"
-#include "../engine/internal.h"
-#include "reel_io.h"
-#include "reel_offload.h"
+#include <reel_io.h>
+#include <reel_offload.h>
+
+#include "../reelimpl.h"
 
 #if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #else
-#define VALGRIND_STACK_REGISTER(lo, hi) ((void)(lo), (void)(hi), 0)
 #define RUNNING_ON_VALGRIND 0
 #define VALGRIND_CLO_CHANGE(opt) ((void)(opt))
 #endif
-#ifdef REEL_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-
 enum { MAX_WORKERS = 256, CHILD_STACK = 8 << 20 };
 #define MAX_MSG ((size_t)256 << 20)
 #define GRACE_NS (1000 * 1000000ull)
@@ -156,9 +151,6 @@ static void __attribute__((noreturn)) child_loop(void *arg)
 	struct child_args a = *(struct child_args *)arg;
 	char *in, *out;
 
-#ifdef REEL_ASAN
-	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-#endif
 	in = mmap(NULL, 2 * a.max_msg, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (in == MAP_FAILED)
@@ -225,9 +217,7 @@ static void reset_signals(void)
 static void __attribute__((noreturn)) child_start(int fd, size_t max_msg)
 {
 	struct child_args a;
-	void *stack, *sp, *dead;
 
-	reel__loop_cur = NULL;
 	/* memcheck's leak report at exit means nothing here: the heap is the
 	 * parent's, and its other threads' memory looks lost. Errors in fn
 	 * are still reported. */
@@ -235,18 +225,7 @@ static void __attribute__((noreturn)) child_start(int fd, size_t max_msg)
 	reset_signals();
 	a.fd = close_inherited(fd);
 	a.max_msg = max_msg;
-	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		_exit(1);
-	(void)VALGRIND_STACK_REGISTER(stack, (char *)stack + CHILD_STACK);
-	sp = reel__ctx_make((char *)stack + CHILD_STACK, child_loop, &a);
-#ifdef REEL_ASAN
-	/* NULL: the stack we leave is never returned to. */
-	__sanitizer_start_switch_fiber(NULL, stack, CHILD_STACK);
-#endif
-	reel__ctx_switch(&dead, sp, 0);
-	_exit(1);
+	reel__fork_child_continue(child_loop, &a, CHILD_STACK);
 }
 
 /* ---- the parent's side ----------------------------------------------------------- */
@@ -370,7 +349,7 @@ static void release(struct reel_procpool *p, struct worker *w)
 /* An idle worker for the caller, FIFO behind earlier callers. */
 static int acquire(struct reel_procpool *p, struct reel__loop *l, struct worker **out)
 {
-	struct waiter wt = { .fiber = l->current };
+	struct waiter wt = { .fiber = reel__self_fiber() };
 	int r;
 
 	for (unsigned i = 0; i < p->nworkers; i++) {
@@ -388,7 +367,7 @@ static int acquire(struct reel_procpool *p, struct reel__loop *l, struct worker 
 		reel__list_del(&wt.node);
 		return r;
 	}
-	if (r < 0 || (r = reel__interrupt_pending(l->current)) != 0) {
+	if (r < 0 || (r = reel__interrupt_pending(reel__self_fiber())) != 0) {
 		release(p, wt.got);   /* handed over as we were interrupted */
 		return r;
 	}
@@ -483,11 +462,11 @@ int reel_procpool_call(struct reel_procpool *p, reel_proc_fn fn, const void *in,
 		       size_t in_len, void *out, size_t out_cap, size_t *out_len,
 		       int *status)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	size_t len = 0;
 	int r, st = 0;
 
-	if (!l || !l->current)
+	if (!l)
 		r = -EPERM;
 	else if (!p || !fn || (!in && in_len) || (!out && out_cap))
 		r = -EINVAL;
@@ -496,7 +475,7 @@ int reel_procpool_call(struct reel_procpool *p, reel_proc_fn fn, const void *in,
 	else if (p->calls && p->loop != l)
 		r = -EXDEV;
 	else
-		r = reel__interrupt_pending(l->current);
+		r = reel__interrupt_pending(reel__self_fiber());
 	if (!r) {
 		p->calls++;
 		p->loop = l;

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "../engine/internal.h"
-#include "reel_io.h"
+#include "../reelimpl.h"
+#include <reel_io.h>
 
 struct reel_bufpool {
 	struct reel__loop *loop;
@@ -94,7 +94,7 @@ static bool setup_kernel_ring(struct reel_bufpool *p, unsigned disable)
 	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
 	reg.ring_entries = p->count;
 	reg.bgid = p->bgid;
-	if (io_uring_register_buf_ring(&p->loop->ring.ring, &reg, 0) != 0) {
+	if (io_uring_register_buf_ring(reel__loop_uring(p->loop), &reg, 0) != 0) {
 		munmap(p->br, len);
 		p->br = NULL;
 		return false;
@@ -107,12 +107,12 @@ static bool setup_kernel_ring(struct reel_bufpool *p, unsigned disable)
 
 struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct reel_bufpool *p;
 	int dummy;
 
 	err = err ? err : &dummy;
-	if (!l || !l->current) {
+	if (!l) {
 		*err = -EPERM;
 		return NULL;
 	}
@@ -125,12 +125,12 @@ struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err)
 	if (!p)
 		goto nomem;
 	*p = (struct reel_bufpool){ .loop = l, .size = size, .count = count,
-				    .bgid = l->next_bgid++ };
+				    .bgid = reel__loop_new_bgid(l) };
 	p->mem = mmap(NULL, count * size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->mem == MAP_FAILED)
 		goto free_pool;
-	if (!setup_kernel_ring(p, l->disable)) {
+	if (!setup_kernel_ring(p, reel__loop_disabled(l))) {
 		p->free_ids = malloc(count * sizeof(*p->free_ids));
 		if (!p->free_ids)
 			goto unmap_mem;
@@ -158,7 +158,7 @@ int reel_bufpool_destroy(struct reel_bufpool *p)
 	if (p->users)
 		return -EBUSY;
 	if (p->br) {
-		io_uring_unregister_buf_ring(&p->loop->ring.ring, p->bgid);
+		io_uring_unregister_buf_ring(reel__loop_uring(p->loop), p->bgid);
 		munmap(p->br, p->count * sizeof(struct io_uring_buf));
 	}
 	munmap(p->mem, p->count * p->size);
@@ -221,7 +221,7 @@ static void on_cqe(struct reel__op *op)
 	if (op->done) {
 		r->armed = false;
 		r->dry = op->res == -ENOBUFS;
-		reel__loop_cur->ring.long_lived--;
+		reel__op_long_lived(-1);
 	}
 	if (r->waiter)
 		reel__wake(r->waiter, 0);
@@ -229,11 +229,11 @@ static void on_cqe(struct reel__op *op)
 
 static int arm(struct receiver *r)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct io_uring_sqe *sqe;
 	int err;
 
-	sqe = reel__ring_op_sqe(&l->ring, &r->op, &err);
+	sqe = reel__op_sqe(l, &r->op, &err);
 	if (!sqe)
 		return err;
 	io_uring_prep_recv_multishot(sqe, r->fd, NULL, 0, 0);
@@ -242,9 +242,8 @@ static int arm(struct receiver *r)
 	io_uring_sqe_set_data64(sqe, r->op.user_data);
 	r->op.opcode = IORING_OP_RECV;
 	r->op.complete = on_cqe;
-	r->op.waiter = l->current;
-	l->ring.long_lived++;
-	reel__pass_work(l);
+	r->op.waiter = reel__self_fiber();
+	reel__op_long_lived(1);
 	r->armed = true;
 	r->dry = false;
 	return 0;
@@ -272,11 +271,11 @@ static ssize_t next_by_recv(struct receiver *r, const void **data)
 
 ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct receiver *r;
 	int err;
 
-	if (!l || !l->current)
+	if (!l)
 		return -EPERM;
 	if (!rx || !data)
 		return -EINVAL;
@@ -294,7 +293,7 @@ ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 			return 0;
 		if (!r->pool->br)
 			return next_by_recv(r, data);
-		err = reel__interrupt_pending(l->current);
+		err = reel__interrupt_pending(reel__self_fiber());
 		if (err)
 			return err;
 		if (!r->armed) {
@@ -304,7 +303,7 @@ ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 			if (err)
 				return err;
 		}
-		r->waiter = l->current;
+		r->waiter = reel__self_fiber();
 		err = reel__park(l, REEL__PARK_IO, true);
 		r->waiter = NULL;
 		if (err)
@@ -325,19 +324,18 @@ void reel_receiver_release(struct reel_receiver *rx, const void *data)
 
 int reel_receiver_close(struct reel_receiver *rx)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct receiver *r;
 
-	if (!l || !l->current)
+	if (!l)
 		return -EPERM;
 	if (!rx)
 		return -EINVAL;
 	r = priv(rx);
 	if (r->armed) {
-		reel__ring_cancel(&l->ring, &r->op);
-		reel__pass_work(l);
+		reel__op_cancel(l, &r->op);
 		while (r->armed) {
-			r->waiter = l->current;
+			r->waiter = reel__self_fiber();
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
 		}
 		r->waiter = NULL;

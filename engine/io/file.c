@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
-#include "reel_io.h"
+#include "../reelimpl.h"
+#include <reel_io.h>
 
 int reel_openat(int dfd, const char *path, int flags, mode_t mode)
 {
@@ -58,12 +58,12 @@ static int cancel_fd_ops(int fd)
 
 int reel_close(int fd)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l = reel__running_loop();
 	struct reel__io io;
 	struct io_uring_sqe *sqe;
 	int err;
 
-	if (!l || !l->current)
+	if (!l)
 		return -EPERM;
 	if (fd < 0)
 		return -EBADF;

@@ -1,5 +1,5 @@
 /*
- * pool.c - reel_to_thread: run a function on a worker thread while the
+ * threadpool.c - reel_to_thread: run a function on a worker thread while the
  * calling fiber parks and its loop keeps running (asyncio.to_thread).
  *
  * The pool
@@ -55,8 +55,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../api/reel_offload.h"
-#include "internal.h"
+#include <reel_offload.h>
+#include "../reelimpl.h"
 
 #if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -70,6 +70,24 @@ enum { MAX_THREADS = 1024, DEFAULT_MAX = 32 };
 
 enum job_state { JOB_QUEUED, JOB_TAKEN };
 
+/*
+ * A loop's mailbox for finished jobs: the loop's offload part, made on its
+ * first job and handed back at its close (reel__loop_part). Workers touch
+ * only @lock, @done and @efd (under @lock); everything else belongs to the
+ * loop's thread.
+ */
+struct reel__offload {
+	struct reel__loop_part part;  /* first: the loop's handle on it */
+	pthread_mutex_t lock;         /* guards @done; never held for long */
+	struct reel__list done;       /* finished jobs not yet delivered (@lock) */
+	int efd;                      /* eventfd workers write after a push */
+	struct reel__list waiting;    /* this loop's jobs not yet delivered */
+	uint32_t pending;             /* entries on @waiting */
+	bool armed;                   /* @read is in the kernel */
+	struct reel__op read;         /* the eventfd read, armed while jobs are out */
+	uint64_t count;               /* @read's buffer: the kernel writes it */
+};
+
 /* One reel_to_thread call; lives in the caller's frame. */
 struct job {
 	struct reel__list node;      /* on pool.queue while QUEUED (pool.lock),
@@ -82,6 +100,7 @@ struct job {
 	bool delivered;              /* loop only: out of the mailbox, fiber woken */
 	struct reel__offload *home;
 	struct reel__fiber *fiber;
+	struct reel__timer poll;     /* must_poll: the mailbox's next look */
 };
 
 struct slot {
@@ -124,7 +143,6 @@ static unsigned default_size(void)
 static void post(struct job *j, int status)
 {
 	struct reel__offload *o = j->home;
-
 	bool first;
 
 	pthread_mutex_lock(&o->lock);
@@ -332,16 +350,6 @@ __attribute__((destructor)) static void pool_at_exit(void)
 
 /* ---- the loop's side ------------------------------------------------------- */
 
-void reel__offload_init(struct reel__offload *o)
-{
-	pthread_mutex_init(&o->lock, NULL);
-	reel__list_init(&o->done);
-	reel__list_init(&o->waiting);
-	o->efd = -1;
-	o->pending = 0;
-	o->armed = false;
-}
-
 /* Take every finished job out of the mailbox and wake its fiber. */
 static unsigned deliver(struct reel__offload *o)
 {
@@ -381,15 +389,14 @@ static void on_read(struct reel__op *op)
 
 /* Keep the read in the kernel while this loop has jobs out. -ENOMEM when
  * the op table cannot grow. */
-static int arm(struct reel__loop *l)
+static int arm(struct reel__loop *l, struct reel__offload *o)
 {
-	struct reel__offload *o = &l->offload;
 	struct io_uring_sqe *sqe;
 	int err;
 
 	if (o->armed || !o->pending)
 		return 0;
-	sqe = reel__ring_op_sqe(&l->ring, &o->read, &err);
+	sqe = reel__op_sqe(l, &o->read, &err);
 	if (!sqe)
 		return err;
 	io_uring_prep_read(sqe, o->efd, &o->count, sizeof(o->count), 0);
@@ -398,7 +405,6 @@ static int arm(struct reel__loop *l)
 	o->read.complete = on_read;
 	o->read.waiter = NULL;
 	o->armed = true;
-	reel__pass_work(l);
 	return 0;
 }
 
@@ -417,27 +423,26 @@ static bool must_poll(void)
 
 static void poll_fired(struct reel__timer *t)
 {
-	reel__wake(reel__container_of(t, struct reel__fiber, timer), 0);
+	reel__wake(reel__container_of(t, struct job, poll)->fiber, 0);
 }
 
-static void poll_arm(struct reel__loop *l, struct reel__fiber *f)
+static void poll_arm(struct reel__loop *l, struct job *j)
 {
-	reel__timer_init(&f->timer, poll_fired);
-	reel__wheel_arm(&l->wheel, &f->timer, reel_now() + POLL_NS);
-	reel__pass_work(l);
+	reel__timer_init(&j->poll, poll_fired);
+	reel__timer_start(l, &j->poll, reel_now() + POLL_NS);
 }
 
-static void poll_done(struct reel__loop *l, struct reel__fiber *f)
+static void poll_done(struct reel__loop *l, struct job *j)
 {
-	reel__wheel_cancel(&l->wheel, &f->timer);
+	reel__timer_stop(l, &j->poll);
 	sched_yield();
-	deliver(&l->offload);
+	deliver(j->home);
 }
 
 /* A job of this loop leaves without being delivered (taken back). */
-static void forget(struct reel__loop *l, struct job *j)
+static void forget(struct job *j)
 {
-	struct reel__offload *o = &l->offload;
+	struct reel__offload *o = j->home;
 
 	reel__list_del(&j->wait_node);
 	o->pending--;
@@ -455,18 +460,18 @@ static int wait_job(struct reel__loop *l, struct job *j, bool *ran)
 
 	*ran = true;
 	while (!j->delivered) {
-		bool poll = must_poll() || arm(l) != 0;
+		bool poll = must_poll() || arm(l, j->home) != 0;
 		int w;
 
 		if (poll)
-			poll_arm(l, j->fiber);
+			poll_arm(l, j);
 		w = reel__park(l, REEL__PARK_OFFLOAD, r == 0);
 		if (poll)
-			poll_done(l, j->fiber);
+			poll_done(l, j);
 		if (w < 0 && r == 0 && !j->delivered) {
 			r = w;
 			if (unqueue(j)) {
-				forget(l, j);
+				forget(j);
 				*ran = false;
 				return r;
 			}
@@ -474,37 +479,75 @@ static int wait_job(struct reel__loop *l, struct job *j, bool *ran)
 		}
 	}
 	if (!must_poll())
-		arm(l);   /* other jobs of this loop are still out: keep listening */
+		arm(l, j->home);   /* other jobs of this loop are still out: keep listening */
 	return r;
 }
 
-/* The eventfd, on a loop's first job. */
-static int open_mailbox(struct reel__offload *o)
+/* The mailbox's part of the loop's close: every job was delivered (or
+ * taken back), so no worker holds it; a read still in the kernel (its last
+ * job was taken back and the kick is on its way) is reaped first, so the
+ * kernel never writes into freed memory. */
+static void mailbox_term(struct reel__loop *l, struct reel__loop_part *part)
 {
-	if (o->efd >= 0)
-		return 0;
-	o->efd = eventfd(0, EFD_CLOEXEC);
-	return o->efd < 0 ? -errno : 0;
+	struct reel__offload *o = reel__container_of(part, struct reel__offload, part);
+
+	assert(o->pending == 0);
+	if (o->armed)
+		eventfd_write(o->efd, 1);
+	while (o->armed)
+		reel__loop_reap(l);
+	/* Every job was delivered, so its worker has let go of the lock. */
+	pthread_mutex_lock(&o->lock);
+	pthread_mutex_unlock(&o->lock);
+	pthread_mutex_destroy(&o->lock);
+	close(o->efd);
+	free(o);
+}
+
+/* This loop's mailbox, made (with its eventfd) on the loop's first job. */
+static int open_mailbox(struct reel__loop *l, struct reel__offload **out)
+{
+	struct reel__offload *o = (struct reel__offload *)reel__loop_part(l, REEL__PART_OFFLOAD);
+
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		o->efd = eventfd(0, EFD_CLOEXEC);
+		if (o->efd < 0) {
+			int err = -errno;
+
+			free(o);
+			return err;
+		}
+		pthread_mutex_init(&o->lock, NULL);
+		reel__list_init(&o->done);
+		reel__list_init(&o->waiting);
+		o->part.term = mailbox_term;
+		reel__loop_set_part(l, REEL__PART_OFFLOAD, &o->part);
+	}
+	*out = o;
+	return 0;
 }
 
 int reel_to_thread(reel_fn fn, void *arg, int *status)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f = l ? l->current : NULL;
+	struct reel__loop *l = reel__running_loop();
 	struct job j = { .fn = fn, .arg = arg };
+	struct reel__offload *o = NULL;
 	bool ran;
 	int r;
 
-	if (!f)
+	if (!l)
 		return -EPERM;
 	if (!fn)
 		return -EINVAL;
-	r = reel__interrupt_pending(f);
+	r = reel__interrupt_pending(reel__self_fiber());
 	if (!r)
-		r = open_mailbox(&l->offload);
+		r = open_mailbox(l, &o);
 	if (!r) {
-		j.home = &l->offload;
-		j.fiber = f;
+		j.home = o;
+		j.fiber = reel__self_fiber();
 		r = submit(&j);
 	}
 	if (r) {
@@ -512,31 +555,10 @@ int reel_to_thread(reel_fn fn, void *arg, int *status)
 			*status = r;
 		return r;
 	}
-	reel__list_add_tail(&j.wait_node, &l->offload.waiting);
-	l->offload.pending++;
+	reel__list_add_tail(&j.wait_node, &o->waiting);
+	o->pending++;
 	r = wait_job(l, &j, &ran);
 	if (status)
 		*status = ran ? j.status : r;
 	return r;
-}
-
-void reel__offload_term(struct reel__loop *l)
-{
-	struct reel__offload *o = &l->offload;
-
-	assert(o->pending == 0);
-	/* A read still in the kernel (its last job was taken back and the
-	 * kick is on its way): reap it, so the loop closes with nothing in
-	 * flight and the kernel never writes into a freed loop. */
-	if (o->armed)
-		eventfd_write(o->efd, 1);
-	while (o->armed)
-		reel__ring_wait(&l->ring, UINT64_MAX);
-	/* Every job was delivered, so its worker has let go of the lock. */
-	pthread_mutex_lock(&o->lock);
-	pthread_mutex_unlock(&o->lock);
-	pthread_mutex_destroy(&o->lock);
-	if (o->efd >= 0)
-		close(o->efd);
-	o->efd = -1;
 }

@@ -1,0 +1,200 @@
+/*
+ * loop.c - a loop's life: reel_run sets one up on the calling thread, runs
+ * main as its first fiber, and tears it down (asyncio.run).
+ *
+ * A loop is one struct of per-module parts, each with its own _init and
+ * _term (libdill's ctx.h): the ring, the timer wheel, the stack pool, the
+ * fiber pool, the task table, and the parts the layers add on first use
+ * (reel__loop_part). Set-up runs them in that order; tear-down in reverse,
+ * the layers' parts first, while the ring can still reap what they left in
+ * the kernel.
+ *
+ * Main is a fiber like any other, with one difference: when its function
+ * returns, its body cancels every task still alive and parks until they
+ * have all ended (design §1b: no task outlives reel_run), and only then
+ * hands the thread back to reel_run's own stack.
+ *
+ * A set-up failure is explained in words (the ring's reason: seccomp,
+ * RLIMIT_MEMLOCK, an old kernel...), into reel_run_opts.errbuf or stderr.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+enum { MAX_RING_ENTRIES = 32768 };
+
+static __thread struct reel__loop_stats last_stats;
+
+const struct reel__loop_stats *reel__last_run_stats(void)
+{
+	return &last_stats;
+}
+
+struct reel__loop_part *reel__loop_part(struct reel__loop *l, enum reel__part_id id)
+{
+	return l->parts[id];
+}
+
+void reel__loop_set_part(struct reel__loop *l, enum reel__part_id id, struct reel__loop_part *p)
+{
+	l->parts[id] = p;
+}
+
+struct io_uring *reel__loop_uring(struct reel__loop *l)
+{
+	return &l->ring.ring;
+}
+
+unsigned reel__loop_disabled(const struct reel__loop *l)
+{
+	return l->disable;
+}
+
+uint16_t reel__loop_new_bgid(struct reel__loop *l)
+{
+	return l->next_bgid++;
+}
+
+/* Main's body: run the user's main, then cancel and await the leftovers. */
+static int main_body(void *arg)
+{
+	struct reel__loop *l = reel__loop_cur;
+	reel_fn fn = (reel_fn)(uintptr_t)((void **)arg)[0];
+
+	l->main_status = fn(((void **)arg)[1]);
+	l->shutting_down = true;
+	reel__task_cancel_all(l);
+	while (l->live > 1) {
+		l->main_waiting = true;
+		reel__park(l, REEL__PARK_SHUTDOWN, false);
+	}
+	l->main_waiting = false;
+	return l->main_status;
+}
+
+static int check_opts(const struct reel_run_opts *o)
+{
+	if (!o)
+		return 0;
+	if (o->ring_entries > MAX_RING_ENTRIES)
+		return -EINVAL;
+	if (o->tick_shift && (o->tick_shift < 10 || o->tick_shift > 30))
+		return -EINVAL;
+	return 0;
+}
+
+static void say_why(const struct reel_run_opts *o, const char *why)
+{
+	if (o && o->errbuf && o->errbuf_len) {
+		snprintf(o->errbuf, o->errbuf_len, "%s", why);
+		return;
+	}
+	fprintf(stderr, "%s\n", why);
+}
+
+static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
+{
+	unsigned disable = (o ? o->disable : 0) | reel__env_disable();
+	unsigned shift = o && o->tick_shift ? o->tick_shift : REEL__DEFAULT_TICK_SHIFT;
+	char why[512] = "";
+	int err;
+
+	reel__list_init(&l->ready);
+	l->errno_ptr = &errno;
+	l->disable = disable;
+	l->error_hook = o ? o->error_hook : NULL;
+	l->error_hook_arg = o ? o->error_hook_arg : NULL;
+	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
+	if (err)
+		goto fail;
+	reel__wheel_init(&l->wheel, shift, reel_now());
+	err = reel__stack_pool_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL));
+	if (err)
+		goto fail_ring;
+	err = reel__task_table_init(l);
+	if (err)
+		goto fail_stacks;
+	return 0;
+
+fail_stacks:
+	reel__stack_pool_term(&l->stacks);
+fail_ring:
+	reel__ring_term(&l->ring);
+	snprintf(why, sizeof(why), "reel: out of memory setting up the loop");
+fail:
+	say_why(o, why);
+	return err;
+}
+
+/* The layers' parts, newest layer first: each may still reap its own
+ * operations, so the ring is still open. */
+static void parts_term(struct reel__loop *l)
+{
+	for (int id = REEL__PARTS - 1; id >= 0; id--) {
+		struct reel__loop_part *p = l->parts[id];
+
+		if (p) {
+			l->parts[id] = NULL;
+			p->term(l, p);
+		}
+	}
+}
+
+static void loop_term(struct reel__loop *l)
+{
+	parts_term(l);
+	l->stats.live_at_close = l->live;
+	l->stats.timers_at_close = l->wheel.count;
+	l->stats.inflight_at_close = l->ring.inflight;
+	l->stats.stale_cqes = l->ring.stale_cqes;
+	l->stats.cq_overflows = l->ring.overflows_seen;
+	reel__task_table_term(l);
+	l->stats.stacks_at_close = l->stacks.live;
+	l->stats.fibers_at_close = l->fibers.live;
+	reel__stack_pool_term(&l->stacks);
+	reel__fiber_pool_term(&l->fibers);
+	reel__wheel_term(&l->wheel);
+	reel__ring_term(&l->ring);
+	last_stats = l->stats;
+}
+
+int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *status)
+{
+	void *main_args[2] = { (void *)(uintptr_t)main, arg };
+	struct reel__loop *l;
+	reel_task handle;
+	void *altstack = NULL;
+	int err;
+
+	if (reel__loop_cur)
+		return -EBUSY;
+	if (!main || check_opts(opts))
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	err = loop_init(l, opts);
+	if (err) {
+		free(l);
+		return err;
+	}
+	reel__overflow_thread_init(&altstack);
+	reel__loop_cur = l;
+	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
+	if (err) {
+		say_why(opts, "reel: cannot allocate main's stack");
+		goto out;
+	}
+	reel__sched_run_main(l);
+	reel__fiber_destroy(l, l->main);
+	if (status)
+		*status = l->main_status;
+out:
+	reel__loop_cur = NULL;
+	loop_term(l);
+	reel__overflow_thread_term(altstack);
+	free(l);
+	return err;
+}
