@@ -1,28 +1,47 @@
 # reel-bench: the headline comparison (fibers vs threads vs processes vs
-# serial, bench/suite.h) and the micro-benchmarks, each measured beside its
-# baseline in the same run (bench/main.c). Baselines need Boost.Context
+# serial, bench/suite/suite.h) and the micro-benchmarks, each measured beside
+# its baseline in the same run (bench/main.c). Baselines need Boost.Context
 # (jump_fcontext) and liburing (the raw NOP loop); without them the target is
 # skipped, not the build: tools/setup.sh installs both.
+#
+# One folder per program (docs/bench.md has the map):
+#   common/  what the parts of reel-bench share: measuring, the result table
+#            and micro.csv, programs run beside a benchmark
+#   suite/   the headline comparison, its CSV, report and plots
+#   micro/   the micro-benchmarks, one per file
+#   echo/    the echo benchmark: its part of reel-bench (echo.c) and the
+#            programs it runs (baseline servers, load generator)
+#   python/  the Python twin of the suite, run by path, not built
+# main.c stays at the top: it is reel-bench's entry point, the file that ties
+# suite/, micro/ and echo/ together; it is not shared (common/ holds only
+# what is), nor part of any one of them.
+#
+# Headers are found by include directory, not by relative path: reel-bench's
+# parts (and tests/test_bench_runner.c) get bench/common and bench/suite from
+# reel_bench_suite, so every file writes #include "bench.h" / "suite.h"; the
+# echo programs find echo_common.h beside them in echo/.
+set(REEL_BENCH_DIR ${PROJECT_SOURCE_DIR}/bench)
 
 # The runner of the headline comparison and its report, as a library so that
 # tests/test_bench_runner.c checks the runner itself (arguments, the report
 # from a fixed CSV, a crashing model) without the micro-benchmarks' needs.
 add_library(reel_bench_suite STATIC
-  ${PROJECT_SOURCE_DIR}/bench/bench.c
-  ${PROJECT_SOURCE_DIR}/bench/child.c
-  ${PROJECT_SOURCE_DIR}/bench/report.c
-  ${PROJECT_SOURCE_DIR}/bench/suite.c
-  ${PROJECT_SOURCE_DIR}/bench/suite_args.c
-  ${PROJECT_SOURCE_DIR}/bench/suite_cell.c
-  ${PROJECT_SOURCE_DIR}/bench/suite_python.c
-  ${PROJECT_SOURCE_DIR}/bench/suite_report.c
-  ${PROJECT_SOURCE_DIR}/bench/model.c
-  ${PROJECT_SOURCE_DIR}/bench/workload.c
-  ${PROJECT_SOURCE_DIR}/bench/workload_server.c)
-target_include_directories(reel_bench_suite PUBLIC ${PROJECT_SOURCE_DIR}/bench)
+  ${REEL_BENCH_DIR}/common/bench.c
+  ${REEL_BENCH_DIR}/common/child.c
+  ${REEL_BENCH_DIR}/common/table.c
+  ${REEL_BENCH_DIR}/suite/suite.c
+  ${REEL_BENCH_DIR}/suite/suite_args.c
+  ${REEL_BENCH_DIR}/suite/suite_cell.c
+  ${REEL_BENCH_DIR}/suite/suite_python.c
+  ${REEL_BENCH_DIR}/suite/suite_report.c
+  ${REEL_BENCH_DIR}/suite/model.c
+  ${REEL_BENCH_DIR}/suite/workload.c
+  ${REEL_BENCH_DIR}/suite/workload_server.c)
+target_include_directories(reel_bench_suite PUBLIC
+  ${REEL_BENCH_DIR}/common ${REEL_BENCH_DIR}/suite)
 target_compile_definitions(reel_bench_suite PRIVATE
   REEL_LIBURING_VERSION="${URING_VERSION}"
-  REEL_BENCH_PYTHON_DIR="${PROJECT_SOURCE_DIR}/bench/python")
+  REEL_BENCH_PYTHON_DIR="${REEL_BENCH_DIR}/python")
 target_link_libraries(reel_bench_suite PUBLIC reel_static m Threads::Threads)
 target_link_libraries(reel_bench_suite PRIVATE reel_flags)
 
@@ -51,34 +70,36 @@ if(NOT REEL_BOOST_CONTEXT_LIB OR NOT REEL_URING_LIB)
                   "liburing-dev (tools/setup.sh installs them)")
 else()
   add_executable(reel-bench
-    ${PROJECT_SOURCE_DIR}/bench/main.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_switch.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_spawn.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_timer.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_sleep.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_mem.c
-    ${PROJECT_SOURCE_DIR}/bench/micro_ring.c
-    ${PROJECT_SOURCE_DIR}/bench/echo.c)
-  # micro_timer.c drives the wheel directly ("../engine/wheel.h"); its
-  # reel__ symbols link from the static library only.
+    ${REEL_BENCH_DIR}/main.c
+    ${REEL_BENCH_DIR}/micro/switch.c
+    ${REEL_BENCH_DIR}/micro/spawn.c
+    ${REEL_BENCH_DIR}/micro/timer.c
+    ${REEL_BENCH_DIR}/micro/sleep.c
+    ${REEL_BENCH_DIR}/micro/mem.c
+    ${REEL_BENCH_DIR}/micro/ring.c
+    ${REEL_BENCH_DIR}/echo/echo.c)
+  # micro/timer.c drives the engine's timer wheel directly
+  # (#include "core/wheel.h", found under engine/); its reel__ symbols link
+  # from the static library only.
+  target_include_directories(reel-bench PRIVATE ${PROJECT_SOURCE_DIR}/engine)
   target_link_libraries(reel-bench PRIVATE reel_bench_suite reel_static reel_flags
     ${REEL_URING_LIB} ${REEL_BOOST_CONTEXT_LIB} Threads::Threads)
 endif()
 
-# The echo benchmark (bench/echo.c) runs these programs, found next to
+# The echo benchmark (bench/echo/echo.c) runs these programs, found next to
 # reel-bench: the load generator, the baseline servers, and reel's own
 # examples/echo_server (built here when the examples are off). libuv is
 # optional: without it the libuv baseline is skipped, not the build.
-add_executable(echo_load ${PROJECT_SOURCE_DIR}/bench/echo_load.c)
-add_executable(echo_epoll ${PROJECT_SOURCE_DIR}/bench/echo_epoll.c)
-add_executable(echo_uring ${PROJECT_SOURCE_DIR}/bench/echo_uring.c)
+add_executable(echo_load ${REEL_BENCH_DIR}/echo/echo_load.c)
+add_executable(echo_epoll ${REEL_BENCH_DIR}/echo/echo_epoll.c)
+add_executable(echo_uring ${REEL_BENCH_DIR}/echo/echo_uring.c)
 target_link_libraries(echo_load PRIVATE reel_flags PkgConfig::URING)
 target_link_libraries(echo_epoll PRIVATE reel_flags)
 target_link_libraries(echo_uring PRIVATE reel_flags PkgConfig::URING)
 set(REEL_ECHO_PROGRAMS echo_load echo_epoll echo_uring echo_server)
 pkg_check_modules(UV IMPORTED_TARGET libuv)
 if(UV_FOUND)
-  add_executable(echo_libuv ${PROJECT_SOURCE_DIR}/bench/echo_libuv.c)
+  add_executable(echo_libuv ${REEL_BENCH_DIR}/echo/echo_libuv.c)
   target_link_libraries(echo_libuv PRIVATE reel_flags PkgConfig::UV)
   list(APPEND REEL_ECHO_PROGRAMS echo_libuv)
 else()

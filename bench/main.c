@@ -9,7 +9,7 @@
  * The headline comparison writes DIR/suite.csv; the micro-benchmarks run
  * reel and their baseline in the same process, in turn, R times (5 with
  * --quick, 11 otherwise), print one table row per measurement (medians
- * with min-max, their ratio and the goal from the issue) and write
+ * with min-max, their ratio and the goal reel is held to) and write
  * DIR/micro.csv. At the end DIR/REPORT.md and the plots are generated from
  * those CSVs alone. A missed goal is a FAIL in the table, not an exit
  * status: times on shared machines are context, not verdicts (DESIGN.md

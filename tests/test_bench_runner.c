@@ -2,7 +2,7 @@
  * Description: the runner of reel-bench's headline comparison, not its
  * timings: the command line (defaults, every flag, --help, bad and missing
  * arguments), REPORT.md and the plot data generated from a fixed small CSV
- * (tests/data/bench_suite.csv: each seed claim's figure and verdict, the
+ * (tests/data/bench_suite.csv: each claim's figure and verdict, the
  * ideal-speed-up check, a refused model's reason, the noise warning, the
  * micro-benchmark section), a missing CSV, and models that fail, crash or
  * hang reported as samples with their reason while the runner carries on.
@@ -170,6 +170,7 @@ static void test_bench_runner_report_from_csv(void **state)
 	assert_contains(md, "- liburing: 2.3\n");
 	assert_contains(md, "- Python: CPython 3.11.7\n");
 	/* Each claim: the figure computed from the rows, and a verdict. */
+	assert_contains(md, "## When to use async: the claims, measured\n");
 	assert_contains(md, "timer waits 96.2x, loopback requests n/a "
 			    "(Python asyncio, timers: 40.0x) | holds: the gain is not a fixed");
 	assert_contains(md, "fibers vs serial, 16 CPU jobs: 0.99x (hybrid, CPU part on "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """suite.py - the Python twin of reel-bench's headline comparison.
 
-The same jobs as bench/workload.c -- a 10 ms timer wait, a request to the
+The same jobs as bench/suite/workload.c -- a 10 ms timer wait, a request to the
 loopback delay server (8 bytes: the delay in ns, echoed back after it), and
 a pure-Python CPU kernel of about 10 ms -- run four ways: serial,
 asyncio.gather, ThreadPoolExecutor and ProcessPoolExecutor (default sizes).
@@ -11,7 +11,7 @@ model alone. Prints CSV rows in suite.csv's format on stdout:
 
     python,workload,model,jobs,reps,wall_med_s,wall_min_s,wall_max_s,cpu_med_s,rss_med_kib,status
 
-Run by reel-bench (bench/suite_python.c) with --port of its delay server.
+Run by reel-bench (bench/suite/suite_python.c) with --port of its delay server.
 """
 import argparse
 import asyncio

@@ -4,9 +4,12 @@
  * hand, every ratio comes from rows of the same run, and the same code
  * turns a checked-in CSV into a report in the runner's test.
  *
- * The report states each seed claim of the issue, the figure measured for
- * it and whether it holds on this machine; then the checks the issue asks
- * for, the tables, Python beside reel, the plots and the micro-benchmarks.
+ * The report states the usual claims of when to use async (I/O-bound work
+ * gains 3-10x, CPU-bound work gains nothing, processes and C threads scale
+ * with the cores), the figure measured for each and whether it holds on
+ * this machine; then reel's own checks (fibers near the ideal speed-up, what
+ * 10,000 threads or processes cost beside 10,000 fibers), the tables, Python
+ * beside reel, the plots and the micro-benchmarks.
  * Speed-ups are serial's median wall time over the model's, at the same job
  * count; where serial was skipped (too slow for the budget) it is estimated
  * as jobs x (serial time of one job) and the figure is marked with "~".
@@ -357,7 +360,7 @@ static void claims(FILE *md, const struct data *d)
 	double pyp = speedup_of(d, "python", "cpu", "process-pool", npc, &e3);
 	char a[32], b[32], c[32];
 
-	fprintf(md, "## The seed claims, measured\n\n");
+	fprintf(md, "## When to use async: the claims, measured\n\n");
 	fprintf(md, "| claim | measured here | verdict |\n|---|---|---|\n");
 	fprintf(md, "| I/O-bound work gains 3-10x from async | fibers vs serial, 100 jobs: "
 		"timer waits %s, loopback requests %s (Python asyncio, timers: %s) | %s%s |\n",
@@ -379,7 +382,7 @@ static void claims(FILE *md, const struct data *d)
 		"pools >= 0.8 x cores.\n\n");
 }
 
-/* The issue's checks: fibers near ideal at 100 waits, and what 10,000
+/* reel's own checks: fibers near ideal at 100 waits, and what 10,000
  * threads or processes cost next to 10,000 fibers. */
 static void checks(FILE *md, const struct data *d)
 {

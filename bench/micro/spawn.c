@@ -1,5 +1,5 @@
 /*
- * micro_spawn.c - what a task costs to create and reap.
+ * spawn.c - what a task costs to create and reap.
  *
  * One operation is spawn an empty task, join it; the next one starts only
  * after the join, so this is the latency of a short task's whole life, not a

@@ -1,5 +1,5 @@
 /*
- * micro_sleep.c - a million timers spread over one second, end to end.
+ * sleep.c - a million timers spread over one second, end to end.
  *
  * The timer micro-benchmark prices arm and cancel alone; this one runs the
  * whole path a sleeping fiber takes: park on the wheel, the loop's timed

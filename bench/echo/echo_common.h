@@ -8,7 +8,7 @@
  * inline so every one of them stays one translation unit with no library.
  *
  * The "listening on 127.0.0.1:PORT" line on stdout is the protocol with
- * reel-bench (bench/echo.c): a server prints it, flushed, once its socket
+ * reel-bench (bench/echo/echo.c): a server prints it, flushed, once its socket
  * listens, so the runner can start the load at once and port 0 (a free
  * port chosen by the kernel) can be used without races.
  */

@@ -1,5 +1,5 @@
 /*
- * micro_mem.c - memory per idle fiber, at 100k and at 1M.
+ * mem.c - memory per idle fiber, at 100k and at 1M.
  *
  * A server holds one parked fiber per idle connection, so what a fiber
  * costs at rest decides how many connections fit. N fibers with 16 KiB

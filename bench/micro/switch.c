@@ -1,5 +1,5 @@
 /*
- * micro_switch.c - what one fiber switch costs.
+ * switch.c - what one fiber switch costs.
  *
  * A round trip is A -> B -> A: fiber A yields, B runs and yields, A runs
  * again. reel pays for its scheduler on top of the register swap (the ready

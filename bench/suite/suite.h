@@ -6,7 +6,7 @@
  * jobs. It answers "when to use async, when to use sync" with numbers
  * measured on the reader's machine (docs/bench.md).
  *
- * One concept per file:
+ * One concept per file, all in bench/suite/:
  *   workload.c         the jobs: blocking and fiber versions of each
  *   workload_server.c  the loopback server that delays every reply
  *   model.c            the six ways of running N jobs

@@ -1,9 +1,9 @@
 /*
- * micro_timer.c - arming and cancelling timers when a million are armed.
+ * timer.c - arming and cancelling timers when a million are armed.
  *
  * A loop with many connections arms a timeout per operation and cancels
  * nearly all of them, so both must stay cheap however many are pending.
- * reel's timer wheel (engine/wheel.c) is driven directly, without a loop:
+ * reel's timer wheel (engine/core/wheel.c) is driven directly, without a loop:
  * arm 1M timers with random deadlines 1 s..100 s ahead (levels 2 and 3 of
  * the wheel, the common case of I/O timeouts), then cancel them all, in the
  * order they were armed, which is random with respect to their deadlines.
@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../engine/wheel.h"
+#include "core/wheel.h"
 
 #define NAME "timer"
 #define NTIMERS 1000000u

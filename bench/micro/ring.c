@@ -1,5 +1,5 @@
 /*
- * micro_ring.c - what the fiber abstraction adds to one io_uring operation.
+ * ring.c - what the fiber abstraction adds to one io_uring operation.
  *
  * reel_nop() is the smallest parking I/O: an IORING_OP_NOP goes out, the
  * fiber parks, the completion wakes it. B fibers each call it K times; since

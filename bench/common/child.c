@@ -6,7 +6,7 @@
  *
  * No child may outlive reel-bench, whatever happens to it:
  *   - every child of a measurement joins one process group, which the
- *     error paths and the watchdog (main.c) kill as a whole;
+ *     error paths and the watchdog (bench/main.c) kill as a whole;
  *   - each child asks the kernel for SIGKILL when reel-bench dies
  *     (PR_SET_PDEATHSIG), which covers reel-bench being killed outright;
  *   - waits are bounded: a child that ignores SIGTERM gets SIGKILL.

@@ -1,5 +1,8 @@
 /*
- * report.c - the result table on stdout, the notes under it and the CSV.
+ * table.c - the result table of the micro-benchmarks and the echo benchmark
+ * (reel beside its baseline, one row per measurement) on stdout, the notes
+ * under it and its CSV copy (micro.csv). The headline comparison has its own
+ * CSV and report (bench/suite/).
  *
  * Rows are printed as soon as they are measured, so a run that is stopped
  * half way still shows what it had; notes wait for the end of the table,

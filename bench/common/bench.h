@@ -1,7 +1,8 @@
 /*
- * bench.h - what the micro-benchmarks of reel-bench share: timing, repeated
- * measurement, the result table and its CSV copy, CPU pinning and /proc
- * readers.
+ * bench.h - what the parts of reel-bench share (the micro-benchmarks, the
+ * echo benchmark and the headline comparison): timing, repeated
+ * measurement, the result table and its CSV copy, CPU pinning, programs
+ * run beside a benchmark and /proc readers.
  *
  * A benchmark measures reel and its baseline in the same run, alternating
  * them repetition by repetition, so that a machine that slows down part way
@@ -219,8 +220,8 @@ static inline uint64_t bench_rand(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* The benchmarks, one per file; each reports its rows and returns 0, or
- * -errno when it could not run. */
+/* The benchmarks, one per file (bench/micro/, bench/echo/echo.c); each
+ * reports its rows and returns 0, or -errno when it could not run. */
 int bench_switch(const struct bench_cfg *cfg);
 int bench_spawn(const struct bench_cfg *cfg);
 int bench_timer(const struct bench_cfg *cfg);

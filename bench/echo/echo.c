@@ -6,12 +6,13 @@
  *   echo_server  reel: a fiber per connection, reel_recv / reel_send
  *                (examples/echo_server.c)
  *   echo_uring   raw liburing: the same recv and send SQEs by hand, batched,
- *                ring set up like reel's (bench/echo_uring.c)
- *   echo_epoll   raw epoll, level-triggered, non-blocking (bench/echo_epoll.c)
- *   echo_libuv   libuv: uv_read_start / uv_write (bench/echo_libuv.c)
- * and one load generator, echo_load (bench/echo_load.c: raw liburing with
- * multishot recv, not reel, so the thing measured is on one side of the
- * socket only; why not epoll is explained there).
+ *                ring set up like reel's (bench/echo/echo_uring.c)
+ *   echo_epoll   raw epoll, level-triggered, non-blocking
+ *                (bench/echo/echo_epoll.c)
+ *   echo_libuv   libuv: uv_read_start / uv_write (bench/echo/echo_libuv.c)
+ * and one load generator, echo_load (bench/echo/echo_load.c: raw liburing
+ * with multishot recv, not reel, so the thing measured is on one side of
+ * the socket only; why not epoll is explained there).
  *
  * One measurement (a cell): the server starts pinned to the first CPU this
  * process may use, and says on stdout where it listens; echo_load starts
@@ -38,7 +39,7 @@
  * own CPU time leaves out softirq time, which loopback TCP has plenty of.)
  *
  * Safety: each cell arms its own watchdog alarm; the children share one
- * process group that every error path (and main.c's watchdog) kills; each
+ * process group that every error path (and bench/main.c's watchdog) kills; each
  * child dies with reel-bench (PR_SET_PDEATHSIG); the baselines also stop
  * by themselves after a time limit given on their command line.
  */
