@@ -11,7 +11,7 @@
  * negative errno; there is no global error state. "Context: fiber only" means
  * the function returns -EPERM when called outside a fiber.
  *
- * Semantics are fixed by shared/DESIGN.md §1b; docs/core.md explains the
+ * Semantics are fixed by docs/design.md §1b; docs/core.md explains the
  * decisions taken where it is silent.
  */
 #ifndef REEL_H

@@ -8,7 +8,7 @@
  *     once an enclosing deadline (reel_wait_for) has passed;
  *   - never returns while the kernel may still touch the caller's memory:
  *     an interrupted operation is cancelled (IORING_OP_ASYNC_CANCEL) and the
- *     call waits for the original completion (DESIGN §5). If the operation
+ *     call waits for the original completion (docs/design.md §5). If the operation
  *     completed anyway, its result wins: bytes transferred are returned, an
  *     accepted descriptor is returned, never dropped or leaked;
  *   - Context: fiber only (-EPERM elsewhere). Buffers belong to the caller
@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/signalfd.h>   /* sigset_t, struct signalfd_siginfo, even under -std=c11 */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -114,10 +115,10 @@ REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
  * failing: connections wait in the listen backlog until descriptors free up.
  * The caller owns the struct (its contents are private) and must call
  * reel_acceptor_close before it goes away: a fiber that returns while an
- * armed acceptor sits on its stack is reported and aborts (DESIGN §5).
+ * armed acceptor sits on its stack is reported and aborts (docs/design.md §5).
  */
 struct reel_acceptor {
-	uint64_t opaque[16];
+	uint64_t private_[16];
 };
 
 /* reel_acceptor_init - accept on listening socket @fd (not owned: close it
@@ -183,9 +184,16 @@ REEL_API int reel_bufpool_kernel_ring(const struct reel_bufpool *pool);
  * fiber returning with an armed receiver on its stack aborts).
  */
 struct reel_receiver {
-	uint64_t opaque[20];
+	uint64_t private_[20];
 };
 
+/*
+ * reel_receiver_init - set up @rx to receive from stream socket @fd into
+ * buffers of @pool. Nothing is armed yet: the first reel_receiver_next arms
+ * the multishot receive. @fd stays the caller's (the receiver never closes
+ * it); @pool must outlive @rx. Returns 0; -EINVAL for a NULL @rx or @pool
+ * or a negative @fd; -ENOMEM. Context: anywhere.
+ */
 REEL_API int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bufpool *pool);
 /*
  * reel_receiver_next - the next chunk received: *@data points into a pool
@@ -225,6 +233,12 @@ struct reel_reader {
 	size_t cap;
 	size_t start, end;   /* unread bytes are buf[start .. end) */
 };
+/*
+ * reel_reader_init - set up @r to read lines from stream descriptor @fd
+ * through @buf (@cap bytes, which bounds the longest line it can return).
+ * Allocates nothing and cannot fail: @r, @buf and @fd stay the caller's,
+ * and the reader holds no state beyond @r. Context: anywhere.
+ */
 REEL_API void reel_reader_init(struct reel_reader *r, int fd, char *buf, size_t cap);
 /*
  * reel_read_line - the next line, '\n' included, copied into @line (at most

@@ -24,7 +24,7 @@
  *    early); @timeout_ns == 0 means "only if it can be done without waiting".
  *  - Blocking calls: fiber only (-EPERM elsewhere). Non-blocking ones work
  *    anywhere on the loop's thread, except that the lock's owner is a task
- *    (reel_mutex_trylock and reel_mutex_unlock need a fiber). NULL → -EINVAL.
+ *    (reel_mutex_try_lock and reel_mutex_unlock need a fiber). NULL → -EINVAL.
  */
 #ifndef REEL_SYNC_H
 #define REEL_SYNC_H
@@ -67,9 +67,14 @@ REEL_API int reel_mutex_lock(struct reel_mutex *m);
  * (-ETIMEDOUT; 0 = only if free now). Context: fiber only (-EPERM). */
 REEL_API int reel_mutex_lock_for(struct reel_mutex *m, uint64_t timeout_ns);
 
-/* reel_mutex_trylock - take @m if nobody holds it. Returns 0; -EBUSY when it
- * is held (by the caller too); -EINVAL. Never fails because of cancellation.
- * Context: fiber only (-EPERM elsewhere: the owner is a task). */
+/* reel_mutex_try_lock - take @m if nobody holds it. Returns 0; -EBUSY when
+ * it is held (by the caller too); -EINVAL. Never fails because of
+ * cancellation. Context: fiber only (-EPERM elsewhere: the owner is a task).
+ * Named like reel_sem_try_acquire and reel_chan_try_send. */
+REEL_API int reel_mutex_try_lock(struct reel_mutex *m);
+
+/* reel_mutex_trylock - the same as reel_mutex_try_lock: its first name,
+ * kept so that programs written against it build and link unchanged. */
 REEL_API int reel_mutex_trylock(struct reel_mutex *m);
 
 /*

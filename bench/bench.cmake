@@ -51,7 +51,8 @@ if(REEL_BUILD_TESTS)
   add_executable(test_bench_runner ${PROJECT_SOURCE_DIR}/tests/test_bench_runner.c)
   target_link_libraries(test_bench_runner PRIVATE reel_bench_suite reel_flags
     PkgConfig::BENCH_CMOCKA m)
-  target_include_directories(test_bench_runner PRIVATE ${PROJECT_SOURCE_DIR}/engine)
+  target_include_directories(test_bench_runner PRIVATE ${PROJECT_SOURCE_DIR}/engine/core
+    ${PROJECT_SOURCE_DIR}/engine)
   target_compile_definitions(test_bench_runner PRIVATE ${REEL_PRIVATE_DEFS}
     REEL_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data")
   add_test(NAME bench_runner COMMAND test_bench_runner)

@@ -12,8 +12,8 @@
  * with min-max, their ratio and the goal reel is held to) and write
  * DIR/micro.csv. At the end DIR/REPORT.md and the plots are generated from
  * those CSVs alone. A missed goal is a FAIL in the table, not an exit
- * status: times on shared machines are context, not verdicts (DESIGN.md
- * §9). The exit status is 1 only when a benchmark could not run at all; it
+ * status: times on shared machines are context, not verdicts
+ * (docs/design.md §9). The exit status is 1 only when a benchmark could not run at all; it
  * says why on stderr. Quick mode leaves out the slowest micro-benchmarks
  * (1M sleepers, echo servers) to stay under two minutes.
  *

@@ -9,7 +9,7 @@
  * (other tenants, frequency changes) slows both sides alike. Each side yields
  * a series of R values; a table row shows the median with min-max beside it,
  * and the ratio of the two medians, because on a shared machine the ratio is
- * the result and the absolute numbers are only context (DESIGN.md §9).
+ * the result and the absolute numbers are only context (docs/design.md §9).
  */
 #ifndef REEL_BENCH_H
 #define REEL_BENCH_H

@@ -1,6 +1,6 @@
 /*
  * echo.c - TCP echo servers under load: reel beside the honest floor (raw
- * epoll, raw liburing) and beside libuv (DESIGN.md §9, server benchmarks).
+ * epoll, raw liburing) and beside libuv (docs/design.md §9, server benchmarks).
  *
  * Four servers, each a program of its own found next to reel-bench:
  *   echo_server  reel: a fiber per connection, reel_recv / reel_send

@@ -12,7 +12,7 @@
  * timers are one), with the same deadlines in the same order; cancel is the
  * removal of an arbitrary node by its index. Goals are absolute: arm and
  * cancel each within 50 ns. Absolute numbers on a shared machine are only
- * reported, never asserted (DESIGN.md §9).
+ * reported, never asserted (docs/design.md §9).
  */
 #include "bench.h"
 

@@ -5,7 +5,7 @@
  * reel__op_wait parks until the record's final CQE. When the fiber is
  * cancelled or its deadline passes first, it asks the kernel to cancel the
  * operation (IORING_OP_ASYNC_CANCEL) and keeps waiting, uninterruptibly, for
- * the original CQE (DESIGN §5): the kernel may be writing into the caller's
+ * the original CQE (docs/design.md §5): the kernel may be writing into the caller's
  * buffer until then. If the operation completed anyway, its result wins -
  * bytes read, an accepted fd are returned, never dropped.
  */

@@ -35,7 +35,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../api/reel.h"
+#include <reel.h>
+
 #include "internal.h"
 #include "ring.h"
 #include "trace.h"

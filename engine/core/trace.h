@@ -1,5 +1,5 @@
 /*
- * trace.h - the one internal trace macro (DESIGN §8).
+ * trace.h - the one internal trace macro (docs/design.md §8).
  *
  * Every event of the scheduler, ring and timers goes through REEL_TRACEn.
  * With systemtap-sdt-dev present (REEL_HAVE_SDT) each becomes a USDT probe

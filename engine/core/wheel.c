@@ -52,7 +52,7 @@
 #define WORDS  REEL__WHEEL_WORDS
 #define MASK   (SIZE - 1)
 
-/* Ticks before a level's first bucket: 64^level. */
+/* Ticks one bucket of @level spans: 256^level. */
 static inline uint64_t level_span(unsigned level)
 {
 	return (uint64_t)1 << (BITS * level);
@@ -84,7 +84,7 @@ void reel__wheel_term(struct reel__wheel *w)
  * calc_bucket - the bucket for expiry tick @expires, seen from tick @now.
  * Level l is the one whose range holds the distance; the index comes from the
  * expiry's own bits, so the bucket is cascaded exactly when time enters the
- * 64^l-tick block that contains @expires: never early, never a round late.
+ * 256^l-tick block that contains @expires: never early, never a round late.
  * (The bucket with the current index was cascaded when this block began; a
  * distance that maps onto it is a full round away, which is right. Should
  * "now" sit on a block start not yet processed, that bucket cascades once

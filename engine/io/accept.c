@@ -1,5 +1,5 @@
 /*
- * io_accept.c - struct reel_acceptor: a multishot accept with a queue.
+ * accept.c - struct reel_acceptor: a multishot accept with a queue.
  *
  * One IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT posts a CQE per
  * connection until it fails. The completions arrive whether or not a fiber
@@ -15,14 +15,15 @@
  *
  * The op belongs to the acceptor, not to the fiber that armed it: any fiber
  * may accept. A fiber that ends while the acceptor's record is on its own
- * stack and still armed trips the DESIGN §5 check (engine/task.c).
+ * stack and still armed trips the docs/design.md §5 check (engine/core/task.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../reelimpl.h"
 #include <reel_io.h>
+
+#include "../reelimpl.h"
 
 #ifndef IORING_ACCEPT_MULTISHOT
 #define IORING_ACCEPT_MULTISHOT (1U << 0)
@@ -46,7 +47,7 @@ _Static_assert(sizeof(struct acceptor) <= sizeof(struct reel_acceptor),
 
 static struct acceptor *priv(struct reel_acceptor *acc)
 {
-	return (struct acceptor *)(void *)acc->opaque;
+	return (struct acceptor *)(void *)acc->private_;
 }
 
 int reel_acceptor_init(struct reel_acceptor *acc, int fd)
@@ -62,7 +63,7 @@ int reel_acceptor_init(struct reel_acceptor *acc, int fd)
 
 uint64_t reel_acceptor_backoffs(const struct reel_acceptor *acc)
 {
-	return ((const struct acceptor *)(const void *)acc->opaque)->backoffs;
+	return ((const struct acceptor *)(const void *)acc->private_)->backoffs;
 }
 
 static bool enqueue(struct acceptor *a, int fd)
@@ -150,14 +151,13 @@ static int handle_error(struct acceptor *a, int err)
 
 int reel_acceptor_accept(struct reel_acceptor *acc)
 {
-	struct reel__loop *l = reel__running_loop();
+	struct reel__loop *l;
 	struct acceptor *a;
 	int r;
+	int rc = reel__enter(acc, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!acc)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	a = priv(acc);
 	for (;;) {
 		if (a->count) {
@@ -195,13 +195,12 @@ int reel_acceptor_accept(struct reel_acceptor *acc)
 
 int reel_acceptor_close(struct reel_acceptor *acc)
 {
-	struct reel__loop *l = reel__running_loop();
+	struct reel__loop *l;
 	struct acceptor *a;
+	int rc = reel__enter(acc, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!acc)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	a = priv(acc);
 	if (a->armed) {
 		reel__op_cancel(l, &a->op);

@@ -1,5 +1,5 @@
 /*
- * io_bufring.c - receiving into a shared pool of buffers.
+ * bufring.c - receiving into a shared pool of buffers.
  *
  * A provided buffer ring (5.19+) is an array of buffer descriptors shared
  * with the kernel: when data arrives for a multishot receive, the kernel
@@ -24,8 +24,9 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "../reelimpl.h"
 #include <reel_io.h>
+
+#include "../reelimpl.h"
 
 struct reel_bufpool {
 	struct reel__loop *loop;
@@ -62,7 +63,7 @@ _Static_assert(sizeof(struct receiver) <= sizeof(struct reel_receiver),
 
 static struct receiver *priv(struct reel_receiver *rx)
 {
-	return (struct receiver *)(void *)rx->opaque;
+	return (struct receiver *)(void *)rx->private_;
 }
 
 static char *buffer(const struct reel_bufpool *p, unsigned bid)
@@ -271,14 +272,12 @@ static ssize_t next_by_recv(struct receiver *r, const void **data)
 
 ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 {
-	struct reel__loop *l = reel__running_loop();
+	struct reel__loop *l;
 	struct receiver *r;
-	int err;
+	int err = reel__enter(rx && data ? rx : NULL, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!rx || !data)
-		return -EINVAL;
+	if (err)
+		return err;
 	r = priv(rx);
 	for (;;) {
 		if (r->count) {
@@ -324,13 +323,12 @@ void reel_receiver_release(struct reel_receiver *rx, const void *data)
 
 int reel_receiver_close(struct reel_receiver *rx)
 {
-	struct reel__loop *l = reel__running_loop();
+	struct reel__loop *l;
 	struct receiver *r;
+	int rc = reel__enter(rx, &l);
 
-	if (!l)
-		return -EPERM;
-	if (!rx)
-		return -EINVAL;
+	if (rc)
+		return rc;
 	r = priv(rx);
 	if (r->armed) {
 		reel__op_cancel(l, &r->op);

@@ -1,8 +1,8 @@
 /*
- * io_file.c - files through the ring: open, close, read, write, sync, stat,
+ * file.c - files through the ring: open, close, read, write, sync, stat,
  * allocate, unlink, rename.
  *
- * Each call is one SQE and one park (engine/op.c does the waiting and the
+ * Each call is one SQE and one park (engine/core/op.c does the waiting and the
  * cancellation). Where the kernel lacks the opcode (the loop's probe), the
  * call falls back to the system call itself: every one of these is a
  * metadata operation that does not wait on a peer, and the fallback is
@@ -16,8 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../reelimpl.h"
 #include <reel_io.h>
+
+#include "../reelimpl.h"
+
+/* The most one read or write moves: Linux's MAX_RW_COUNT (2 GiB - 4 KiB).
+ * Longer requests are short transfers, as read(2) and write(2) make them. */
+#define MAX_RW_BYTES 0x7ffff000u
 
 int reel_openat(int dfd, const char *path, int flags, mode_t mode)
 {
@@ -98,7 +103,7 @@ ssize_t reel_pread(int fd, void *buf, size_t len, off_t offset)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
-	io_uring_prep_read(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
+	io_uring_prep_read(sqe, fd, buf, (unsigned)(len > MAX_RW_BYTES ? MAX_RW_BYTES : len),
 			   (uint64_t)offset);
 	n = reel__io_end(&io, sqe);
 	if (n > 0)
@@ -116,7 +121,7 @@ ssize_t reel_pwrite(int fd, const void *buf, size_t len, off_t offset)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
-	io_uring_prep_write(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
+	io_uring_prep_write(sqe, fd, buf, (unsigned)(len > MAX_RW_BYTES ? MAX_RW_BYTES : len),
 			    (uint64_t)offset);
 	return reel__io_end(&io, sqe);
 }

@@ -1,5 +1,5 @@
 /*
- * io_net.c - sockets through the ring: socket, listen helpers, accept,
+ * net.c - sockets through the ring: socket, listen helpers, accept,
  * connect, send and receive, shutdown.
  *
  * Sends always carry MSG_NOSIGNAL: a peer that went away is -EPIPE for the
@@ -16,8 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../reelimpl.h"
 #include <reel_io.h>
+
+#include "../reelimpl.h"
 
 int reel_socket(int domain, int type, int protocol)
 {

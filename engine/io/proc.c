@@ -1,5 +1,5 @@
 /*
- * io_proc.c - readiness of foreign descriptors, signals, child processes.
+ * proc.c - readiness of foreign descriptors, signals, child processes.
  *
  * All three are waits on a descriptor: POLL_ADD on the caller's fd, a read
  * of a signalfd, and a POLL_ADD on a pidfd (readable once the child exits)
@@ -17,8 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../reelimpl.h"
 #include <reel_io.h>
+
+#include "../reelimpl.h"
 
 extern char **environ;
 

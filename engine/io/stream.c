@@ -1,10 +1,10 @@
 /*
- * io_stream.c - the common shapes of stream I/O on top of the single calls:
+ * stream.c - the common shapes of stream I/O on top of the single calls:
  * read exactly N bytes, write all bytes, read a line.
  *
  * A loop over short transfers keeps count of what it moved, so that an
  * interruption (cancel, deadline) in the middle still tells the caller how
- * far it got: DESIGN §5's "a stream read that timed out after a partial
+ * far it got: docs/design.md §5's "a stream read that timed out after a partial
  * transfer reports the bytes it got".
  */
 #include <errno.h>

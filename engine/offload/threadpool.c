@@ -11,7 +11,7 @@
  *   (libuv's threadpool.c shape). Workers block every signal, so a signal
  *   sent to the process never lands on a thread that cannot handle it.
  *
- * The way back (DESIGN §2: one wake-up path per loop)
+ * The way back (docs/design.md §2: one wake-up path per loop)
  *   A job record lives in the waiting fiber's frame. A worker that finishes
  *   one appends it to its loop's mailbox (struct reel__offload: a mutex and
  *   a list) and writes the loop's eventfd, both under the mailbox's mutex;
@@ -36,7 +36,7 @@
  *   the loop, so a loop that ends right after cannot have its eventfd
  *   written (or a reused descriptor number hit) by a late worker.
  *
- * Cancellation (DESIGN §5: never return while another party may touch the
+ * Cancellation (docs/design.md §5: never return while another party may touch the
  *   caller's memory). A job still queued is taken out of the queue and the
  *   call returns -ECANCELED / -ETIMEDOUT at once: the function never runs.
  *   A job already running cannot be stopped; the fiber waits for it,
@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include <reel_offload.h>
+
 #include "../reelimpl.h"
 
 #if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include <reel_sync.h>
+
 #include "../reelimpl.h"
 
 #define CHAN_MAGIC 0x6368616eu   /* "chan" */

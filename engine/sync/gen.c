@@ -34,8 +34,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../reelimpl.h"
 #include <reel_gen.h>
+
+#include "../reelimpl.h"
 
 #define GEN_MAGIC 0x67656e31u   /* "gen1": started and not yet closed */
 
@@ -131,7 +132,7 @@ int reel_gen_start(struct reel_gen *g, reel_gen_fn fn, void *arg,
 		return err;
 	gi->magic = GEN_MAGIC;
 	/* Like a task group in its frame: returning without closing would
-	 * leave the producer pointing into a dead frame (task.c aborts). */
+	 * leave the producer pointing into a dead frame (core/task.c aborts). */
 	reel__watching_add(self, 1);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include <reel_sync.h>
+
 #include "../reelimpl.h"
 
 #define MUTEX_MAGIC 0x6d757478u   /* "mutx" */
@@ -96,7 +97,7 @@ static struct cond_impl *cond_of(const struct reel_cond *c)
 /*
  * The entry check of every blocking call: the caller's fiber in *@fp, or
  * -EPERM outside a fiber, or the pending interruption (blocking calls are
- * parking calls, DESIGN §1b, even when they would not have to wait).
+ * parking calls, docs/design.md §1b, even when they would not have to wait).
  */
 static int blocking_entry(struct reel__loop **lp, struct reel__fiber **fp)
 {
@@ -169,7 +170,7 @@ int reel_mutex_lock_for(struct reel_mutex *m, uint64_t timeout_ns)
 	return mutex_lock(m, timeout_ns);
 }
 
-int reel_mutex_trylock(struct reel_mutex *m)
+int reel_mutex_try_lock(struct reel_mutex *m)
 {
 	struct mutex_impl *mi = mutex_of(m);
 	struct reel__fiber *f = reel__self_fiber();
@@ -182,6 +183,11 @@ int reel_mutex_trylock(struct reel_mutex *m)
 		return -EBUSY;
 	mi->owner = reel__fiber_id(f);
 	return 0;
+}
+
+int reel_mutex_trylock(struct reel_mutex *m)
+{
+	return reel_mutex_try_lock(m);
 }
 
 /* Give @mi to its longest waiter, or leave it free. The caller owned it. */

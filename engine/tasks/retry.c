@@ -24,8 +24,9 @@
 #include <float.h>
 #include <unistd.h>
 
-#include "../reelimpl.h"
 #include <reel_retry.h>
+
+#include "../reelimpl.h"
 
 /* ---- the jitter generator ---- */
 
