@@ -4,7 +4,7 @@
  * come: http, trace, runtime) include. libdill's libdillimpl.h is the model.
  *
  * Why a narrow door. The loop's own state (struct reel__loop: ready queue,
- * task table, ring, wheel, stack pool) is private to engine/core; a layer
+ * task table, ring, wheel, stack cache) is private to engine/core; a layer
  * that could read it would, sooner or later, and every change of the core
  * would then ripple through every layer. So the loop and the fiber are
  * opaque here, and a layer gets exactly what it needs to be a good citizen

@@ -1,5 +1,5 @@
 /*
- * Description: the stack pool: sizes round to power-of-two classes, freed
+ * Description: the stack cache: sizes round to power-of-two classes, freed
  * stacks are reused most-recent first, every stack has a guard page that
  * faults, many guarded stacks cost few VMAs with MADV_GUARD_INSTALL, and a
  * fiber that overflows its stack dies by SIGSEGV with a message naming it,
@@ -27,11 +27,11 @@ static void test_stack_sizes_round_to_classes(void **state)
 
 static void test_stack_reuse_most_recent_first(void **state)
 {
-	struct reel__stack_pool p;
+	struct reel__stack_cache p;
 	struct reel__stack a, b, c;
 
 	(void)state;
-	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &a), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &b), 0);
 	assert_ptr_not_equal(a.lo, b.lo);
@@ -45,29 +45,29 @@ static void test_stack_reuse_most_recent_first(void **state)
 	assert_int_equal(p.live, 1);              /* a, b freed; c live */
 	reel__stack_free(&p, &c);
 	assert_int_equal(p.live, 0);
-	reel__stack_pool_term(&p);
+	reel__stack_cache_term(&p);
 }
 
 static void test_stack_invalid_size_is_einval(void **state)
 {
-	struct reel__stack_pool p;
+	struct reel__stack_cache p;
 	struct reel__stack s;
 
 	(void)state;
-	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true), 0);
 	assert_int_equal(reel__stack_alloc(&p, (size_t)1 << 40, &s), -EINVAL);
-	reel__stack_pool_term(&p);
+	reel__stack_cache_term(&p);
 }
 
 /* Touch the byte just below a stack in a child; it must die by SIGSEGV. */
 static void guard_faults(bool guard_install)
 {
-	struct reel__stack_pool p;
+	struct reel__stack_cache p;
 	struct reel__stack s;
 	int wstatus;
 	pid_t pid;
 
-	assert_int_equal(reel__stack_pool_init(&p, guard_install), 0);
+	assert_int_equal(reel__stack_cache_init(&p, guard_install), 0);
 	assert_int_equal(reel__stack_alloc(&p, 32768, &s), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -80,7 +80,7 @@ static void guard_faults(bool guard_install)
 	assert_true(WIFSIGNALED(wstatus));
 	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
 	reel__stack_free(&p, &s);
-	reel__stack_pool_term(&p);
+	reel__stack_cache_term(&p);
 }
 
 static void test_stack_guard_page_faults_madv_guard(void **state)
@@ -111,14 +111,14 @@ static int count_maps(void)
 static void test_stack_guards_cost_no_vma_with_guard_install(void **state)
 {
 	enum { N = 20000 };
-	struct reel__stack_pool p;
+	struct reel__stack_cache p;
 	struct reel__stack *s = calloc(N, sizeof(*s));
 	int before;
 
 	(void)state;
 	if (!reel__stack_guard_install_supported())
 		skip();
-	assert_int_equal(reel__stack_pool_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true), 0);
 	before = count_maps();
 	for (int i = 0; i < N; i++)
 		assert_int_equal(reel__stack_alloc(&p, 16384, &s[i]), 0);
@@ -126,7 +126,7 @@ static void test_stack_guards_cost_no_vma_with_guard_install(void **state)
 	assert_true(count_maps() - before < N / 64 + 16);
 	for (int i = 0; i < N; i++)
 		reel__stack_free(&p, &s[i]);
-	reel__stack_pool_term(&p);
+	reel__stack_cache_term(&p);
 	free(s);
 }
 

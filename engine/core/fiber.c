@@ -3,8 +3,8 @@
  * end, and freed - here and nowhere else.
  *
  * Life
- *   reel__fiber_new takes a struct from the fiber pool and a stack from the
- *   stack pool, and makes a context that will start in fiber_main. The first
+ *   reel__fiber_new takes a struct from the fiber cache and a stack from the
+ *   stack cache, and makes a context that will start in fiber_main. The first
  *   switch to it lands there: it finishes that switch (sched.c), runs the
  *   task's function, records the end (task.c) and leaves for good
  *   (sched.c). A dead fiber cannot free the stack it stands on, so the next
@@ -23,7 +23,7 @@
  * pages, the same walk touches a few huge pages. The stack is touched only
  * when the fiber actually runs.
  *
- * Chunks are never freed before the pool is; freed fibers are reused most
+ * Chunks are never freed before the cache is; freed fibers are reused most
  * recent first. An idle fiber costs sizeof(struct reel__fiber) here plus the
  * one page of its stack that it has touched.
  */
@@ -66,7 +66,7 @@ static void *map_chunk(void)
 	return aligned;
 }
 
-static int grow(struct reel__fiber_pool *p)
+static int grow(struct reel__fiber_cache *p)
 {
 	size_t per_chunk = CHUNK_BYTES / sizeof(struct reel__fiber);
 	struct reel__fiber *chunk;
@@ -88,7 +88,7 @@ static int grow(struct reel__fiber_pool *p)
 	return 0;
 }
 
-static struct reel__fiber *fiber_alloc(struct reel__fiber_pool *p)
+static struct reel__fiber *fiber_alloc(struct reel__fiber_cache *p)
 {
 	struct reel__fiber *f = p->free;
 
@@ -102,7 +102,7 @@ static struct reel__fiber *fiber_alloc(struct reel__fiber_pool *p)
 	return f;
 }
 
-static void fiber_free(struct reel__fiber_pool *p, struct reel__fiber *f)
+static void fiber_free(struct reel__fiber_cache *p, struct reel__fiber *f)
 {
 	f->next_free = p->free;
 	p->free = f;
@@ -157,12 +157,12 @@ void reel__fiber_destroy(struct reel__loop *l, struct reel__fiber *f)
 	fiber_free(&l->fibers, f);
 }
 
-void reel__fiber_pool_term(struct reel__fiber_pool *p)
+void reel__fiber_cache_term(struct reel__fiber_cache *p)
 {
 	for (size_t i = 0; i < p->nchunks; i++)
 		munmap(p->chunks[i], CHUNK_BYTES);
 	free(p->chunks);
-	*p = (struct reel__fiber_pool){ 0 };
+	*p = (struct reel__fiber_cache){ 0 };
 }
 
 /* ---- a forked child leaves the fiber world -------------------------------- */

@@ -46,7 +46,7 @@ struct reel__scope {
 };
 
 /*
- * A fiber. It lives in the loop's fiber pool (fiber.c explains why not at
+ * A fiber. It lives in the loop's fiber cache (fiber.c explains why not at
  * the top of its stack). Owned by the loop; freed, with its stack, right
  * after its last switch-out.
  */
@@ -76,11 +76,11 @@ struct reel__fiber {
 	const char *name;
 	uint32_t slot;                /* index in loop->tasks */
 	void *asan_fake_stack;
-	struct reel__fiber *next_free; /* on the fiber pool's free list */
+	struct reel__fiber *next_free; /* on the fiber cache's free list */
 };
 
 /* Fiber structs, packed in huge-page chunks (fiber.c). */
-struct reel__fiber_pool {
+struct reel__fiber_cache {
 	struct reel__fiber *free;
 	void **chunks;
 	size_t nchunks;
@@ -115,8 +115,8 @@ struct reel__loop_stats {
 	uint64_t inflight_at_close;
 	uint64_t stale_cqes;
 	uint64_t cq_overflows;        /* times the kernel's CQ overflow list was used */
-	uint64_t stacks_at_close;     /* stacks not returned to the pool */
-	uint64_t fibers_at_close;     /* fiber structs not returned to the pool */
+	uint64_t stacks_at_close;     /* stacks not returned to the cache */
+	uint64_t fibers_at_close;     /* fiber structs not returned to the cache */
 	uint64_t background_failures; /* background tasks that ended with an error */
 };
 
@@ -144,8 +144,8 @@ struct reel__loop {
 	void *error_hook_arg;
 	struct reel__ring ring;
 	struct reel__wheel wheel;
-	struct reel__stack_pool stacks;
-	struct reel__fiber_pool fibers;
+	struct reel__stack_cache stacks;
+	struct reel__fiber_cache fibers;
 	struct reel__loop_part *parts[REEL__PARTS];  /* the layers' (reelimpl.h) */
 	struct reel__loop_stats stats;
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
@@ -165,11 +165,11 @@ REEL_API const struct reel__loop_stats *reel__last_run_stats(void);
 
 /* fiber.c: a fiber's whole life. New: struct, stack and a context that
  * starts in the task's function; ready to be queued. Destroy: both back to
- * their pools, never while running on @f's stack. */
+ * their caches, never while running on @f's stack. */
 int reel__fiber_new(struct reel__loop *l, reel_fn fn, void *arg,
 		    const struct reel_spawn_opts *opts, struct reel__fiber **out);
 void reel__fiber_destroy(struct reel__loop *l, struct reel__fiber *f);
-void reel__fiber_pool_term(struct reel__fiber_pool *p);
+void reel__fiber_cache_term(struct reel__fiber_cache *p);
 
 /* sched.c */
 /* A fiber just gave the loop work (an SQE, a timer): the current pass ends

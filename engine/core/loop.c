@@ -3,8 +3,8 @@
  * main as its first fiber, and tears it down (asyncio.run).
  *
  * A loop is one struct of per-module parts, each with its own _init and
- * _term (libdill's ctx.h): the ring, the timer wheel, the stack pool, the
- * fiber pool, the task table, and the parts the layers add on first use
+ * _term (libdill's ctx.h): the ring, the timer wheel, the stack cache, the
+ * fiber cache, the task table, and the parts the layers add on first use
  * (reel__loop_part). Set-up runs them in that order; tear-down in reverse,
  * the layers' parts first, while the ring can still reap what they left in
  * the kernel.
@@ -110,7 +110,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	if (err)
 		goto fail;
 	reel__wheel_init(&l->wheel, shift, reel_now());
-	err = reel__stack_pool_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL));
+	err = reel__stack_cache_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL));
 	if (err)
 		goto fail_ring;
 	err = reel__task_table_init(l);
@@ -119,7 +119,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	return 0;
 
 fail_stacks:
-	reel__stack_pool_term(&l->stacks);
+	reel__stack_cache_term(&l->stacks);
 fail_ring:
 	reel__ring_term(&l->ring);
 	snprintf(why, sizeof(why), "reel: out of memory setting up the loop");
@@ -153,8 +153,8 @@ static void loop_term(struct reel__loop *l)
 	reel__task_table_term(l);
 	l->stats.stacks_at_close = l->stacks.live;
 	l->stats.fibers_at_close = l->fibers.live;
-	reel__stack_pool_term(&l->stacks);
-	reel__fiber_pool_term(&l->fibers);
+	reel__stack_cache_term(&l->stacks);
+	reel__fiber_cache_term(&l->fibers);
 	reel__wheel_term(&l->wheel);
 	reel__ring_term(&l->ring);
 	last_stats = l->stats;

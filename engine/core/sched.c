@@ -3,7 +3,7 @@
  *
  * Concepts
  *   loop    per-thread state (struct reel__loop): ready queue, ring, wheel,
- *           stack pool, task table. loop.c makes one and tears it down.
+ *           stack cache, task table. loop.c makes one and tears it down.
  *   fiber   a stack plus a saved stack pointer; runs a task's function.
  *   park    a fiber stops until something wakes it (a CQE, a timer, a task
  *           ending, a cancel). Every park records a reason (gopark's).

@@ -1,5 +1,5 @@
 /*
- * stack.c - the stack pool.
+ * stack.c - the stack cache.
  *
  * Stacks are carved out of slabs: one anonymous mapping (MAP_NORESERVE, so
  * nothing is committed until touched) holding up to SLAB_STACKS stacks, each
@@ -17,7 +17,7 @@
  * MADV_DONTNEED, which drops their pages but keeps the address range and its
  * guard - the way Go's scavenger returns idle stack memory. Mappings are never
  * unmapped piecemeal: holes would split slabs into many VMAs. Everything is
- * unmapped at pool term.
+ * unmapped at cache term.
  *
  * Sizes round up to a power of two from 16 KiB to 64 MiB, one class each:
  * rounding costs address space only, since pages are committed when touched.
@@ -95,26 +95,26 @@ size_t reel__stack_size(size_t requested)
 	return size;
 }
 
-int reel__stack_pool_init(struct reel__stack_pool *p, bool allow_guard_install)
+int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install)
 {
-	*p = (struct reel__stack_pool){ 0 };
+	*p = (struct reel__stack_cache){ 0 };
 	p->page = (size_t)sysconf(_SC_PAGESIZE);
 	p->guard_install = allow_guard_install && reel__stack_guard_install_supported();
 	return 0;
 }
 
-void reel__stack_pool_term(struct reel__stack_pool *p)
+void reel__stack_cache_term(struct reel__stack_cache *p)
 {
 	for (size_t i = 0; i < p->nslabs; i++)
 		munmap(p->slabs[i].addr, p->slabs[i].len);
 	for (unsigned c = 0; c < REEL__STACK_CLASSES; c++)
 		free(p->classes[c].free);
 	free(p->slabs);
-	*p = (struct reel__stack_pool){ 0 };
+	*p = (struct reel__stack_cache){ 0 };
 }
 
 /* The class of a usable size; sizes were validated by reel__stack_size. */
-static struct reel__stack_class *find_class(struct reel__stack_pool *p, size_t size)
+static struct reel__stack_class *find_class(struct reel__stack_cache *p, size_t size)
 {
 	unsigned log2 = 63u - (unsigned)__builtin_clzll(size);
 
@@ -136,7 +136,7 @@ static int push_free(struct reel__stack_class *c, void *lo)
 	return 0;
 }
 
-static int track_slab(struct reel__stack_pool *p, void *addr, size_t len)
+static int track_slab(struct reel__stack_cache *p, void *addr, size_t len)
 {
 	if (p->nslabs == p->slabs_cap) {
 		size_t cap = p->slabs_cap ? p->slabs_cap * 2 : 16;
@@ -153,7 +153,7 @@ static int track_slab(struct reel__stack_pool *p, void *addr, size_t len)
 	return 0;
 }
 
-static int install_guard(struct reel__stack_pool *p, char *guard)
+static int install_guard(struct reel__stack_cache *p, char *guard)
 {
 	int advice_or_prot = p->guard_install
 		? madvise(guard, p->page, MADV_GUARD_INSTALL)
@@ -189,7 +189,7 @@ static bool madvise_ranges(struct iovec *iov, size_t n, int advice)
  * the same batched way was tried: it saves only the trap, ~10%, since the
  * kernel's cost per fresh page - allocation, memcg charge, zeroing - stays,
  * and it would commit pages of stacks never used.) */
-static int guard_slab(struct reel__stack_pool *p, char *slab, size_t span, size_t n)
+static int guard_slab(struct reel__stack_cache *p, char *slab, size_t span, size_t n)
 {
 	struct iovec iov[SLAB_STACKS];
 	int err = 0;
@@ -206,7 +206,7 @@ static int guard_slab(struct reel__stack_pool *p, char *slab, size_t span, size_
 }
 
 /* Map a slab of stacks of class @c and put them all on its free list. */
-static int grow_class(struct reel__stack_pool *p, struct reel__stack_class *c)
+static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 {
 	size_t span = c->size + p->page;
 	size_t n = SLAB_BYTES / span;
@@ -238,7 +238,7 @@ static int grow_class(struct reel__stack_pool *p, struct reel__stack_class *c)
 	return 0;
 }
 
-int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stack *out)
+int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__stack *out)
 {
 	struct reel__stack_class *c;
 	int err;
@@ -261,7 +261,7 @@ int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stac
 	return 0;
 }
 
-void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s)
+void reel__stack_free(struct reel__stack_cache *p, const struct reel__stack *s)
 {
 	struct reel__stack_class *c = find_class(p, s->size);
 
@@ -275,7 +275,7 @@ void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s)
 	p->untrimmed++;
 }
 
-unsigned reel__stack_trim(struct reel__stack_pool *p, unsigned budget)
+unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget)
 {
 	unsigned done = 0;
 

@@ -1,5 +1,5 @@
 /*
- * stack.h - fiber stacks: mmap'd, lazily committed, guarded, pooled.
+ * stack.h - fiber stacks: mmap'd, lazily committed, guarded, cached for reuse.
  */
 #ifndef REEL_STACK_H
 #define REEL_STACK_H
@@ -24,7 +24,7 @@ struct reel__stack_class {
 	size_t cold;            /* free[0 .. cold) have had their pages dropped */
 };
 
-struct reel__stack_pool {
+struct reel__stack_cache {
 	size_t page;
 	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
 	struct reel__stack_class classes[REEL__STACK_CLASSES];
@@ -37,20 +37,20 @@ struct reel__stack_pool {
 /* Does this kernel install guard pages without a VMA (6.13+)? Probed once. */
 bool reel__stack_guard_install_supported(void);
 
-int reel__stack_pool_init(struct reel__stack_pool *p, bool allow_guard_install);
-void reel__stack_pool_term(struct reel__stack_pool *p);
+int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install);
+void reel__stack_cache_term(struct reel__stack_cache *p);
 
 /* The usable size a request of @requested bytes gets (a power of two of at
  * least 16 KiB), or 0 when it is above the 64 MiB maximum. */
 size_t reel__stack_size(size_t requested);
 
-/* Hand out a stack of at least @size usable bytes; 0 or -ENOMEM. The pool
+/* Hand out a stack of at least @size usable bytes; 0 or -ENOMEM. The cache
  * keeps the mapping; give it back with reel__stack_free. */
-int reel__stack_alloc(struct reel__stack_pool *p, size_t size, struct reel__stack *out);
-void reel__stack_free(struct reel__stack_pool *p, const struct reel__stack *s);
+int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__stack *out);
+void reel__stack_free(struct reel__stack_cache *p, const struct reel__stack *s);
 
 /* Drop the pages of free stacks beyond the warmest few of each class, at
  * most @budget madvise calls. Returns how many were made. For idle time. */
-unsigned reel__stack_trim(struct reel__stack_pool *p, unsigned budget);
+unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget);
 
 #endif /* REEL_STACK_H */
