@@ -7,23 +7,35 @@
  * on the thread's own stack, with run_ok() / assert_no_fiber_failure().
  * Every test ends with assert_loop_clean(): no live fiber, timer, in-flight
  * SQE or unreturned stack when the loop closed (MAKE_VALGRIND_HAPPY's role).
+ *
+ * Also here, so that no test file keeps its own copy: small fiber bodies
+ * (return_arg, set_flag, yield_then_return), timed jobs for the tests of
+ * gather, task sets, groups and background tasks (struct job), a connected
+ * TCP pair (tcp_pair), and a scratch directory fixture (struct scratch) for
+ * the tests that create files.
  */
 #ifndef REEL_TEST_HELPERS_H
 #define REEL_TEST_HELPERS_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "reel.h"
+#include "reel_io.h"
 #include "internal.h"
 
 #if defined(REEL_HAVE_VALGRIND)
@@ -106,6 +118,7 @@ static inline void run_ok(reel_fn fn, void *arg)
 }
 
 #define MS (1000000ull)
+#define SEC (1000 * MS)
 
 /*
  * Run reel_run(@fn, @arg, @opts) in a child process whose stderr is captured
@@ -190,5 +203,217 @@ static inline void yield_n(unsigned n)
 
 /* Generous lateness: this VM sometimes wakes 0.1-0.5 s late. */
 #define LATE_OK_NS (600 * MS)
+
+/* Sleep the calling thread (not a fiber: the loop stops meanwhile) for @ns;
+ * for pool threads, worker processes and the test's own thread. */
+static inline void nap(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / SEC), (long)(ns % SEC) };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- small fiber bodies ---------------------------------------------------- */
+
+/* Returns its argument as the status. */
+static inline int return_arg(void *arg)
+{
+	return (int)(intptr_t)arg;
+}
+
+/* Sets *(bool *)arg: proves that a task ran. */
+static inline int set_flag(void *arg)
+{
+	*(bool *)arg = true;
+	return 1;
+}
+
+/* Yields three times (each must succeed), then returns its argument. */
+static inline int yield_then_return(void *arg)
+{
+	for (int i = 0; i < 3; i++)
+		FCHECK_EQ(reel_yield(), 0);
+	return (int)(intptr_t)arg;
+}
+
+/* ---- timed jobs: gather, task sets, groups, background tasks --------------- */
+
+/* A job: sleep @ms, then return @ret; @cleaned is set when it leaves after
+ * an interruption (its "cleanup" ran), @sleep_rc is what the sleep said. */
+struct job {
+	uint64_t ms;
+	int ret;
+	bool ran, cleaned;
+	int sleep_rc;
+	int *order;             /* where to record the order of endings */
+	int *norder;
+	int id;
+};
+
+static inline int job_run(void *arg)
+{
+	struct job *j = arg;
+	int r;
+
+	j->ran = true;
+	r = reel_sleep(j->ms * MS);
+	j->sleep_rc = r;
+	if (j->order)
+		j->order[(*j->norder)++] = j->id;
+	if (r < 0) {
+		j->cleaned = true;
+		return r;
+	}
+	return j->ret;
+}
+
+/* Spawns job_run(&jobs[i]) into t[i] for each of the @n jobs. */
+static inline int spawn_jobs(reel_task *t, struct job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		FCHECK_EQ(reel_spawn(&t[i], job_run, &jobs[i], NULL), 0);
+	return 0;
+}
+
+/* ---- a connected TCP pair ---------------------------------------------------- */
+
+/* A connected TCP pair: @a the client, @b the accepted end. */
+struct conn {
+	int a, b;
+};
+
+/* Connects a pair on @host (a numeric address) through a listener that is
+ * closed again before returning. */
+static inline int tcp_pair(const char *host, struct conn *c)
+{
+	int lfd = reel_listen_tcp(host, 0, 16);
+
+	FCHECK(lfd >= 0);
+	c->a = reel_connect_tcp(host, (uint16_t)reel_local_port(lfd));
+	FCHECK(c->a >= 0);
+	c->b = reel_accept(lfd, NULL, NULL, 0);
+	FCHECK(c->b >= 0);
+	FCHECK_EQ(reel_close(lfd), 0);
+	return 0;
+}
+
+static inline int close_pair(struct conn *c)
+{
+	FCHECK_EQ(reel_close(c->a), 0);
+	FCHECK_EQ(reel_close(c->b), 0);
+	return 0;
+}
+
+/* ---- a scratch directory ------------------------------------------------------ */
+
+/*
+ * A fresh directory under /tmp for a test that creates files, removed with
+ * whatever the test left in it (a failed test included). As a cmocka
+ * fixture:
+ *
+ *	cmocka_unit_test_setup_teardown(test_x, scratch_setup, scratch_teardown)
+ *
+ * and in the test, struct scratch *s = *state; scratch_path(s, "name") is
+ * "<dir>/name". A path stays valid for the next SCRATCH_PATHS - 1 calls of
+ * scratch_path (enough for the paths one call needs at once); it needs no
+ * assert, so a fiber may call it too.
+ */
+#define SCRATCH_PATHS 8
+
+struct scratch {
+	char dir[64];
+	char path[SCRATCH_PATHS][192];
+	unsigned next;
+};
+
+static inline const char *scratch_path(struct scratch *s, const char *name)
+{
+	char *p = s->path[s->next++ % SCRATCH_PATHS];
+	char tmp[sizeof(s->path[0])];
+
+	/* through a copy: @name may itself be in s (-Wrestrict) */
+	snprintf(tmp, sizeof(tmp), "%s/%s", s->dir, name);
+	memcpy(p, tmp, sizeof(tmp));
+	return p;
+}
+
+/* Entries in the directory (0: empty), -errno if it cannot be read. */
+static inline int scratch_entries(const struct scratch *s)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Removes @name under @dfd and, for a directory, all it holds (symbolic
+ * links are removed, not followed). 0, or -1 if anything stayed. */
+static inline int scratch_remove_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *e;
+	int r = 0;
+	DIR *d;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return unlinkat(dfd, name, 0) == 0 ? 0 : -1;   /* not a directory */
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    scratch_remove_at(dirfd(d), e->d_name) != 0)
+			r = -1;
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) != 0)
+		r = -1;
+	return r;
+}
+
+/* cmocka setup: *state becomes a struct scratch with a new directory. */
+static inline int scratch_setup(void **state)
+{
+	struct scratch *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/reel-test-XXXXXX");
+	if (!mkdtemp(s->dir)) {
+		fprintf(stderr, "mkdtemp %s: %s\n", s->dir, strerror(errno));
+		free(s);
+		return -1;
+	}
+	*state = s;
+	return 0;
+}
+
+/* cmocka teardown: the directory and everything in it go; fails if any
+ * of it cannot be removed. */
+static inline int scratch_teardown(void **state)
+{
+	struct scratch *s = *state;
+	int r;
+
+	if (!s)
+		return 0;
+	r = scratch_remove_at(AT_FDCWD, s->dir);
+	if (r != 0)
+		fprintf(stderr, "could not remove all of %s\n", s->dir);
+	free(s);
+	*state = NULL;
+	return r;
+}
 
 #endif /* REEL_TEST_HELPERS_H */

@@ -1,5 +1,6 @@
 /*
- * Description: time through the public API (DESIGN §1b): reel_sleep is never
+ * Description: time (core/deadline.c, today engine/deadline.c) through the
+ * public API (DESIGN §1b): reel_sleep is never
  * early and late by a bounded amount at several tick sizes, reel_sleep(0)
  * yields once, reel_wait_for (success, timeout with partial results, sticky
  * inside its scope, timeout 0, cancelled callers, nesting, join under a
@@ -9,14 +10,6 @@
 #include <stdbool.h>
 
 #include "helpers.h"
-
-#define SEC (1000 * MS)
-
-static int set_flag(void *arg)
-{
-	*(bool *)arg = true;
-	return 1;
-}
 
 /* ---- reel_sleep is never early ------------------------------------------- */
 

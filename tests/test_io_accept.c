@@ -1,8 +1,10 @@
 /*
- * Description: struct reel_acceptor: a multishot accept hands out every
- * connection once; running out of descriptors (EMFILE) makes it back off
- * without spinning and recover when descriptors free up; interrupted
- * accepts lose nothing; close releases what was not handed out.
+ * Description: struct reel_acceptor (io/accept.c, today api/io_accept.c): a
+ * multishot accept hands out every connection once; running out of
+ * descriptors (EMFILE) makes it back off without spinning and recover when
+ * descriptors free up; interrupted accepts lose nothing; close releases what
+ * was not handed out; a fiber that ends with an armed acceptor aborts;
+ * accept and close are -EPERM outside a fiber (init works anywhere).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -209,12 +211,34 @@ static void test_io_accept_fiber_ending_with_armed_acceptor_aborts(void **state)
 	assert_non_null(strstr(out, "close the acceptor or receiver"));
 }
 
+/* ---- -EPERM outside a fiber ------------------------------------------------ */
+
+static void test_io_accept_eperm_outside_fiber(void **state)
+{
+	struct reel_acceptor acc;
+	char buf[4];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(reel_acceptor_init(&acc, sv[0]), 0);   /* anywhere */
+	assert_int_equal(reel_acceptor_accept(&acc), -EPERM);
+	assert_int_equal(reel_acceptor_close(&acc), -EPERM);
+	/* the socketpair is untouched */
+	assert_int_equal(send(sv[0], "z", 1, MSG_NOSIGNAL), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io_accept_hands_out_every_connection_once),
 		cmocka_unit_test(test_io_accept_backs_off_on_emfile_and_recovers),
 		cmocka_unit_test(test_io_accept_fiber_ending_with_armed_acceptor_aborts),
+		cmocka_unit_test(test_io_accept_eperm_outside_fiber),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

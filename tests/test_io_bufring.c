@@ -1,9 +1,10 @@
 /*
- * Description: receivers over a shared buffer pool (provided buffer ring
- * with multishot receive, and the plain-recv fallback): every byte arrives
- * once and in order, a dry pool says -ENOBUFS and recovers without losing
- * data, end of stream, cancellation while waiting, many connections on one
- * pool.
+ * Description: receivers over a shared buffer pool (io/bufring.c, today
+ * api/io_bufring.c: provided buffer ring with multishot receive, and the
+ * plain-recv fallback): every byte arrives once and in order, a dry pool
+ * says -ENOBUFS and recovers without losing data, end of stream,
+ * cancellation while waiting, many connections on one pool, bad arguments
+ * and -EPERM outside a fiber.
  */
 #include <sys/socket.h>
 
@@ -214,7 +215,7 @@ static void test_io_bufring_cancel_while_waiting(void **state)
 }
 
 /* 50 connections share one pool of 16 buffers. */
-struct conn {
+struct pool_conn {
 	struct reel_bufpool *pool;
 	struct pair p;
 	struct sender s;
@@ -222,7 +223,7 @@ struct conn {
 
 static int conn_receiver(void *arg)
 {
-	struct conn *c = arg;
+	struct pool_conn *c = arg;
 	struct reel_receiver rx;
 	int r;
 
@@ -235,7 +236,7 @@ static int conn_receiver(void *arg)
 static int shared_pool_main(void *arg)
 {
 	enum { N = 50 };
-	struct conn c[N];
+	struct pool_conn c[N];
 	reel_task snd[N], rcv[N];
 	struct reel_bufpool *pool;
 	int err, st;
@@ -277,6 +278,15 @@ static void test_io_bufring_bad_arguments(void **state)
 	assert_int_equal(err, -EPERM);
 }
 
+static void test_io_bufring_eperm_outside_fiber(void **state)
+{
+	int err = 0;
+
+	(void)state;
+	assert_null(reel_bufpool_create(8, 4096, &err));
+	assert_int_equal(err, -EPERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_io_bufring_cancel_while_waiting),
 		cmocka_unit_test(test_io_bufring_many_connections_one_pool),
 		cmocka_unit_test(test_io_bufring_bad_arguments),
+		cmocka_unit_test(test_io_bufring_eperm_outside_fiber),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,17 +1,18 @@
 /*
- * Description: file I/O through the ring (api/reel_io.h, DESIGN §5): open
- * and openat (O_CREAT, O_EXCL, a missing file), read and write at the file
- * position, pread/pwrite, readv/writev, fsync/fdatasync, statx, fallocate,
- * unlinkat, renameat; bad descriptors (-EBADF), NULL buffers and paths
- * (-EINVAL); short reads at end of file; a 64 MiB copy by four fibers at
- * once, compared byte for byte; a blocked pipe read that is cancelled or
- * timed out leaves its buffer and the pipe's data alone; reel_close of a
- * descriptor another fiber is reading makes that read return -EBADF.
+ * Description: file I/O through the ring (io/file.c, today api/io_file.c;
+ * api/reel_io.h, DESIGN §5): open and openat (O_CREAT, O_EXCL, a missing
+ * file), read and write at the file position, pread/pwrite, readv/writev,
+ * fsync/fdatasync, statx, fallocate, unlinkat, renameat; bad descriptors
+ * (-EBADF), NULL buffers and paths (-EINVAL); short reads at end of file; a
+ * 64 MiB copy by four fibers at once, compared byte for byte; a blocked pipe
+ * read that is cancelled or timed out leaves its buffer and the pipe's data
+ * alone; reel_close of a descriptor another fiber is reading makes that read
+ * return -EBADF; -EPERM for every file call outside a fiber. The tests that
+ * create files each get a scratch directory (struct scratch, helpers.h).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -23,41 +24,7 @@
 #include "helpers.h"
 #include "reel_io.h"
 
-/* ---- a scratch directory per test ------------------------------------------ */
-
-struct scratch {
-	char dir[64];
-};
-
-static void scratch_make(struct scratch *s)
-{
-	snprintf(s->dir, sizeof(s->dir), "/tmp/reel-test-io-file-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Remove the directory and whatever a failed test left in it. */
-static void scratch_remove(struct scratch *s)
-{
-	assert_int_equal(nftw(s->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-}
-
-/* Run @fn as main with a fresh scratch directory, removed afterwards. */
-static void run_in_scratch(reel_fn fn)
-{
-	struct scratch s;
-
-	scratch_make(&s);
-	run_ok(fn, &s);
-	scratch_remove(&s);
-}
+/* ---- a scratch directory per test (scratch_setup, helpers.h) --------------- */
 
 /* Opens the scratch directory through the ring: a dfd for the *at calls. */
 static int open_dir(const struct scratch *s)
@@ -81,8 +48,7 @@ static uint64_t file_size(int dfd, const char *name)
 
 static int open_create_missing(void *arg)
 {
-	const struct scratch *s = arg;
-	char path[128] = { 0 };
+	struct scratch *s = arg;
 	int dfd, fd, fd2;
 
 	dfd = open_dir(s);
@@ -94,15 +60,13 @@ static int open_create_missing(void *arg)
 	/* O_EXCL on a file that now exists */
 	FCHECK_EQ(reel_openat(dfd, "new", O_CREAT | O_EXCL | O_RDWR, 0600), -EEXIST);
 	/* the same file by absolute path, through reel_open */
-	snprintf(path, sizeof(path), "%s/new", s->dir);
-	fd2 = reel_open(path, O_RDONLY, 0);
+	fd2 = reel_open(scratch_path(s, "new"), O_RDONLY, 0);
 	FCHECK(fd2 >= 0);
 	FCHECK(fd2 != fd);
 	FCHECK_EQ(reel_close(fd2), 0);
 	/* a missing file, both ways */
 	FCHECK_EQ(reel_openat(dfd, "missing", O_RDONLY, 0), -ENOENT);
-	snprintf(path, sizeof(path), "%s/missing", s->dir);
-	FCHECK_EQ(reel_open(path, O_RDONLY, 0), -ENOENT);
+	FCHECK_EQ(reel_open(scratch_path(s, "missing"), O_RDONLY, 0), -ENOENT);
 	FCHECK_EQ(reel_openat(dfd, "no-such-dir/x", O_CREAT | O_WRONLY, 0600), -ENOENT);
 	/* NULL path */
 	FCHECK_EQ(reel_open(NULL, O_RDONLY, 0), -EINVAL);
@@ -116,8 +80,7 @@ static int open_create_missing(void *arg)
 
 static void test_io_file_open_create_exclusive_and_missing(void **state)
 {
-	(void)state;
-	run_in_scratch(open_create_missing);
+	run_ok(open_create_missing, *state);
 }
 
 /* ---- read and write at the file position -------------------------------------- */
@@ -156,8 +119,7 @@ static int rw_position(void *arg)
 
 static void test_io_file_read_write_at_file_position(void **state)
 {
-	(void)state;
-	run_in_scratch(rw_position);
+	run_ok(rw_position, *state);
 }
 
 /* ---- pread, pwrite ---------------------------------------------------------- */
@@ -189,8 +151,7 @@ static int preadwrite(void *arg)
 
 static void test_io_file_pread_pwrite_at_offset(void **state)
 {
-	(void)state;
-	run_in_scratch(preadwrite);
+	run_ok(preadwrite, *state);
 }
 
 /* ---- readv, writev ------------------------------------------------------------ */
@@ -244,8 +205,7 @@ static int vectored(void *arg)
 
 static void test_io_file_readv_writev(void **state)
 {
-	(void)state;
-	run_in_scratch(vectored);
+	run_ok(vectored, *state);
 }
 
 /* ---- fsync, fdatasync, statx, fallocate ------------------------------------------ */
@@ -300,8 +260,7 @@ static int sync_stat_allocate(void *arg)
 
 static void test_io_file_fsync_statx_fallocate(void **state)
 {
-	(void)state;
-	run_in_scratch(sync_stat_allocate);
+	run_ok(sync_stat_allocate, *state);
 }
 
 /* ---- unlinkat, renameat --------------------------------------------------------- */
@@ -350,8 +309,7 @@ static int unlink_rename(void *arg)
 
 static void test_io_file_unlinkat_renameat(void **state)
 {
-	(void)state;
-	run_in_scratch(unlink_rename);
+	run_ok(unlink_rename, *state);
 }
 
 /* ---- bad input: -EBADF, -EINVAL ------------------------------------------------- */
@@ -416,8 +374,7 @@ static int bad_input(void *arg)
 
 static void test_io_file_bad_fd_and_null_arguments(void **state)
 {
-	(void)state;
-	run_in_scratch(bad_input);
+	run_ok(bad_input, *state);
 }
 
 /* ---- short reads at end of file ---------------------------------------------------- */
@@ -455,8 +412,7 @@ static int short_reads(void *arg)
 
 static void test_io_file_short_reads_at_eof(void **state)
 {
-	(void)state;
-	run_in_scratch(short_reads);
+	run_ok(short_reads, *state);
 }
 
 /* ---- a 64 MiB copy by four fibers ------------------------------------------------- */
@@ -606,8 +562,7 @@ static int copy_main(void *arg)
 
 static void test_io_file_copy_64mib_four_fibers(void **state)
 {
-	(void)state;
-	run_in_scratch(copy_main);
+	run_ok(copy_main, *state);
 }
 
 /* ---- interrupted pipe reads -------------------------------------------------------- */
@@ -894,23 +849,61 @@ static void test_io_file_close_read_after_spurious_wakeups_ebadf(void **state)
 	run_ok(close_starved_reader, NULL);
 }
 
+/* ---- -EPERM outside a fiber -------------------------------------------------------- */
+
+static void test_io_file_eperm_outside_fiber(void **state)
+{
+	struct scratch *s = *state;
+	const char *path = scratch_path(s, "keep"), *path2 = scratch_path(s, "other");
+	char buf[16] = "abc";
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct statx stx;
+	int fd;
+
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(reel_open(path2, O_CREAT | O_RDWR, 0600), -EPERM);
+	assert_int_equal(reel_openat(AT_FDCWD, path2, O_CREAT | O_RDWR, 0600), -EPERM);
+	assert_int_equal(access(path2, F_OK), -1);   /* nothing was created */
+	assert_int_equal(reel_read(fd, buf, sizeof(buf)), -EPERM);
+	assert_int_equal(reel_write(fd, buf, 3), -EPERM);
+	assert_int_equal(reel_pread(fd, buf, sizeof(buf), 0), -EPERM);
+	assert_int_equal(reel_pwrite(fd, buf, 3, 0), -EPERM);
+	assert_int_equal(reel_readv(fd, &iov, 1, 0), -EPERM);
+	assert_int_equal(reel_writev(fd, &iov, 1, 0), -EPERM);
+	assert_int_equal(reel_fsync(fd), -EPERM);
+	assert_int_equal(reel_fdatasync(fd), -EPERM);
+	assert_int_equal(reel_fallocate(fd, 0, 0, 4096), -EPERM);
+	assert_int_equal(reel_statx(AT_FDCWD, path, 0, STATX_SIZE, &stx), -EPERM);
+	assert_int_equal(reel_renameat(AT_FDCWD, path, AT_FDCWD, path2, 0), -EPERM);
+	assert_int_equal(reel_unlinkat(AT_FDCWD, path, 0), -EPERM);
+	assert_int_equal(access(path, F_OK), 0);     /* neither renamed nor removed */
+	assert_int_equal(lseek(fd, 0, SEEK_END), 0); /* nothing was written */
+	assert_int_equal(reel_close(fd), -EPERM);
+	close(fd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(scratch_entries(s), 0);   /* and nothing else was created */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_file_open_create_exclusive_and_missing),
-		cmocka_unit_test(test_io_file_read_write_at_file_position),
-		cmocka_unit_test(test_io_file_pread_pwrite_at_offset),
-		cmocka_unit_test(test_io_file_readv_writev),
-		cmocka_unit_test(test_io_file_fsync_statx_fallocate),
-		cmocka_unit_test(test_io_file_unlinkat_renameat),
-		cmocka_unit_test(test_io_file_bad_fd_and_null_arguments),
-		cmocka_unit_test(test_io_file_short_reads_at_eof),
-		cmocka_unit_test(test_io_file_copy_64mib_four_fibers),
+		cmocka_unit_test_setup_teardown(test_io_file_open_create_exclusive_and_missing, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_read_write_at_file_position, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_pread_pwrite_at_offset, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_readv_writev, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_fsync_statx_fallocate, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_unlinkat_renameat, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_bad_fd_and_null_arguments, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_short_reads_at_eof, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_io_file_copy_64mib_four_fibers, scratch_setup, scratch_teardown),
 		cmocka_unit_test(test_io_file_cancel_blocked_pipe_read),
 		cmocka_unit_test(test_io_file_deadline_on_blocked_pipe_read),
 		cmocka_unit_test(test_io_file_close_wakes_blocked_reader_ebadf),
 		cmocka_unit_test(test_io_file_cancel_read_after_spurious_wakeups),
 		cmocka_unit_test(test_io_file_close_read_after_spurious_wakeups_ebadf),
+		cmocka_unit_test_setup_teardown(test_io_file_eperm_outside_fiber, scratch_setup,
+						scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

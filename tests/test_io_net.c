@@ -1,11 +1,12 @@
 /*
- * Description: sockets through the ring (api/reel_io.h, DESIGN §5): TCP over
- * IPv4 and IPv6 and Unix stream round trips, reel_local_port, UDP with
- * sendmsg/recvmsg, half-close, a vanished peer (EOF, then -EPIPE or
- * -ECONNRESET, never SIGPIPE), bad descriptors and NULL buffers,
- * read_exact/write_all over short transfers, the line reader, cancelled
- * accept/recv/connect that lose and leak nothing, a connect timed out
- * against a full backlog, and 10,000 concurrent loopback connections.
+ * Description: sockets through the ring (io/net.c, today api/io_net.c;
+ * api/reel_io.h, DESIGN §5): TCP over IPv4 and IPv6 and Unix stream round
+ * trips, reel_local_port, UDP with sendmsg/recvmsg, half-close, a vanished
+ * peer (EOF, then -EPIPE or -ECONNRESET, never SIGPIPE), bad descriptors
+ * and NULL buffers, cancelled accept/recv/connect that lose and leak
+ * nothing, a connect timed out against a full backlog, 10,000 concurrent
+ * loopback connections, and -EPERM outside a fiber. (read_exact, write_all
+ * and the line reader: test_io_stream.c.)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,8 +26,6 @@
 #include "helpers.h"
 #include "reel_io.h"
 
-#define SEC (1000 * MS)
-
 /* Buffers that the kernel fills through the ring start out initialised:
  * valgrind cannot see those writes and would call their bytes undefined. */
 
@@ -44,31 +43,6 @@ static int count_fds(void)
 			n++;
 	closedir(d);
 	return n - 1;
-}
-
-/* A connected TCP pair on @host: @a the client, @b the accepted end. */
-struct conn {
-	int a, b;
-};
-
-static int tcp_pair(const char *host, struct conn *c)
-{
-	int lfd = reel_listen_tcp(host, 0, 16);
-
-	FCHECK(lfd >= 0);
-	c->a = reel_connect_tcp(host, (uint16_t)reel_local_port(lfd));
-	FCHECK(c->a >= 0);
-	c->b = reel_accept(lfd, NULL, NULL, 0);
-	FCHECK(c->b >= 0);
-	FCHECK_EQ(reel_close(lfd), 0);
-	return 0;
-}
-
-static int close_pair(struct conn *c)
-{
-	FCHECK_EQ(reel_close(c->a), 0);
-	FCHECK_EQ(reel_close(c->b), 0);
-	return 0;
 }
 
 /* ---- round trips: TCP over IPv4 and IPv6, Unix stream --------------------------- */
@@ -176,19 +150,18 @@ static void test_io_net_tcp6_round_trip(void **state)
 		skip();   /* no IPv6 loopback here */
 }
 
+/* In a scratch directory (struct scratch, helpers.h). */
 static void test_io_net_unix_round_trip(void **state)
 {
 	struct round_trip rt = { .host = NULL };
-	char dir[] = "/tmp/reel-test-io-net-XXXXXX";
+	struct scratch *s = *state;
 
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(rt.path, sizeof(rt.path), "%s/sock", dir);
+	snprintf(rt.path, sizeof(rt.path), "%s", scratch_path(s, "sock"));
 	run_ok(round_trip_main, &rt);
 	/* a second listen on the same path replaces the stale socket file */
 	run_ok(round_trip_main, &rt);
 	assert_int_equal(unlink(rt.path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(scratch_entries(s), 0);
 }
 
 /* ---- reel_local_port ---------------------------------------------------------- */
@@ -530,219 +503,6 @@ static void test_io_net_connect_refused(void **state)
 {
 	(void)state;
 	run_ok(refused_main, NULL);
-}
-
-/* ---- read_exact, write_all over short transfers ----------------------------------------- */
-
-#define PIECES_LEN 65536
-#define BIG_LEN ((size_t)scaled(64) << 17)   /* 8 MiB; 768 KiB under valgrind */
-
-struct pieces {
-	int fd;
-	const unsigned char *data;
-	size_t len;
-	size_t max_piece;
-};
-
-/* Sends @data in pieces of 1..max_piece bytes, yielding or sleeping between. */
-static int send_in_pieces(void *arg)
-{
-	struct pieces *p = arg;
-
-	for (size_t off = 0; off < p->len;) {
-		size_t n = 1 + rng() % p->max_piece;
-		ssize_t r;
-
-		if (n > p->len - off)
-			n = p->len - off;
-		r = reel_send(p->fd, p->data + off, n, 0);
-		FCHECK(r > 0);
-		off += (size_t)r;
-		if (rng() % 4 == 0)
-			FCHECK_EQ(reel_sleep(50 * 1000), 0);
-		else
-			FCHECK_EQ(reel_yield(), 0);
-	}
-	return 0;
-}
-
-/* Receives @len bytes in small pieces, slowly, and checks them. */
-static int recv_in_pieces(void *arg)
-{
-	struct pieces *p = arg;
-	unsigned char buf[1000] = { 0 };
-
-	for (size_t off = 0; off < p->len;) {
-		size_t n = 1 + rng() % sizeof(buf);
-		ssize_t r = reel_recv(p->fd, buf, n, 0);
-
-		FCHECK(r > 0);
-		FCHECK(memcmp(buf, p->data + off, (size_t)r) == 0);
-		off += (size_t)r;
-		FCHECK_EQ(reel_yield(), 0);
-	}
-	return 0;
-}
-
-struct partial {
-	int fd;
-	unsigned char buf[100];
-	size_t done;
-};
-
-static int read_exact_100(void *arg)
-{
-	struct partial *p = arg;
-
-	return (int)reel_read_exact(p->fd, p->buf, sizeof(p->buf), &p->done);
-}
-
-static int exact_all_main(void *arg)
-{
-	unsigned char *data = calloc(1, BIG_LEN), *in = calloc(1, PIECES_LEN);
-	struct pieces p;
-	struct partial part;
-	struct conn c;
-	reel_task t;
-	size_t done;
-	int st;
-	uint64_t t0;
-
-	(void)arg;
-	FCHECK(data && in);
-	for (size_t i = 0; i < BIG_LEN; i++)
-		data[i] = (unsigned char)rng();
-	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
-
-	/* read_exact over many small segments */
-	p = (struct pieces){ .fd = c.a, .data = data, .len = PIECES_LEN, .max_piece = 97 };
-	FCHECK_EQ(reel_spawn(&t, send_in_pieces, &p, NULL), 0);
-	done = 0;
-	FCHECK_EQ(reel_read_exact(c.b, in, PIECES_LEN, &done), PIECES_LEN);
-	FCHECK_EQ(done, PIECES_LEN);
-	FCHECK(memcmp(in, data, PIECES_LEN) == 0);
-	FCHECK_EQ(reel_join(t, &st), 0);
-	FCHECK_EQ(st, 0);
-
-	/* write_all of far more than the socket buffers hold, to a slow reader:
-	 * the writes come back short and write_all goes on */
-	p = (struct pieces){ .fd = c.b, .data = data, .len = BIG_LEN };
-	FCHECK_EQ(reel_spawn(&t, recv_in_pieces, &p, NULL), 0);
-	done = 0;
-	FCHECK_EQ(reel_write_all(c.a, data, BIG_LEN, &done), BIG_LEN);
-	FCHECK_EQ(done, BIG_LEN);
-	FCHECK_EQ(reel_join(t, &st), 0);
-	FCHECK_EQ(st, 0);
-
-	/* a deadline after a partial transfer still reports the bytes */
-	memset(&part, 0, sizeof(part));
-	part.fd = c.b;
-	FCHECK_EQ(reel_send(c.a, data, 30, 0), 30);
-	t0 = reel_now();
-	FCHECK_EQ(reel_wait_for(100 * MS, read_exact_100, &part, &st), -ETIMEDOUT);
-	FCHECK(reel_now() - t0 >= 100 * MS);
-	FCHECK_EQ(st, -ETIMEDOUT);
-	FCHECK_EQ(part.done, 30);
-	FCHECK(memcmp(part.buf, data, 30) == 0);
-
-	/* end of stream after 10 bytes: 10, then 0 */
-	FCHECK_EQ(reel_write_all(c.a, data, 10, NULL), 10);
-	FCHECK_EQ(reel_shutdown(c.a, SHUT_WR), 0);
-	done = 99;
-	FCHECK_EQ(reel_read_exact(c.b, in, 20, &done), 10);
-	FCHECK_EQ(done, 10);
-	FCHECK(memcmp(in, data, 10) == 0);
-	FCHECK_EQ(reel_read_exact(c.b, in, 20, &done), 0);
-	FCHECK_EQ(done, 0);
-	FCHECK_EQ(close_pair(&c), 0);
-	free(data);
-	free(in);
-	return 0;
-}
-
-static void test_io_net_read_exact_write_all_short_transfers(void **state)
-{
-	(void)state;
-	run_ok(exact_all_main, NULL);
-}
-
-/* ---- the line reader ------------------------------------------------------------------ */
-
-static int line_sender(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char longline[301] = { 0 };
-
-	FCHECK_EQ(reel_send(fd, "one\ntwo\nthree\n", 14, 0), 14);   /* one segment */
-	FCHECK_EQ(reel_sleep(20 * MS), 0);
-	FCHECK_EQ(reel_send(fd, "fo", 2, 0), 2);                    /* a split line */
-	FCHECK_EQ(reel_sleep(20 * MS), 0);
-	FCHECK_EQ(reel_send(fd, "ur\n\n", 4, 0), 4);
-	memset(longline, 'L', sizeof(longline));
-	longline[300] = '\n';
-	FCHECK_EQ(reel_write_all(fd, longline, sizeof(longline), NULL), sizeof(longline));
-	FCHECK_EQ(reel_send(fd, "last", 4, 0), 4);                  /* no newline */
-	FCHECK_EQ(reel_shutdown(fd, SHUT_WR), 0);
-	return 0;
-}
-
-static int read_line_main(void *arg)
-{
-	static char rbuf[1024], line[128], big[512];
-	struct reel_reader r;
-	struct conn c;
-	reel_task t;
-	int st;
-
-	(void)arg;
-	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
-	FCHECK_EQ(reel_spawn(&t, line_sender, (void *)(intptr_t)c.a, NULL), 0);
-	reel_reader_init(&r, c.b, rbuf, sizeof(rbuf));
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);
-	FCHECK(strcmp(line, "one\n") == 0);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);
-	FCHECK(strcmp(line, "two\n") == 0);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 6);
-	FCHECK(strcmp(line, "three\n") == 0);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 5);   /* across segments */
-	FCHECK(strcmp(line, "four\n") == 0);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 1);   /* an empty line */
-	FCHECK(strcmp(line, "\n") == 0);
-	/* 301 bytes do not fit in 128: -EMSGSIZE, and the line stays */
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
-	FCHECK_EQ(reel_read_line(&r, big, 301), -EMSGSIZE);   /* no room for the NUL */
-	FCHECK_EQ(reel_read_line(&r, big, sizeof(big)), 301);
-	FCHECK_EQ(strlen(big), 301);
-	FCHECK_EQ(big[0], 'L');
-	FCHECK_EQ(big[300], '\n');
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 4);   /* final, no newline */
-	FCHECK(strcmp(line, "last") == 0);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 0);   /* end of stream */
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), 0);
-	FCHECK_EQ(reel_read_line(&r, NULL, sizeof(line)), -EINVAL);
-	FCHECK_EQ(reel_read_line(&r, line, 0), -EINVAL);
-	FCHECK_EQ(reel_join(t, &st), 0);
-	FCHECK_EQ(st, 0);
-	FCHECK_EQ(close_pair(&c), 0);
-
-	/* a line longer than the reader's own buffer: -EMSGSIZE, nothing lost */
-	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
-	memset(big, 'M', 100);
-	FCHECK_EQ(reel_send(c.a, big, 100, 0), 100);
-	reel_reader_init(&r, c.b, rbuf, 64);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
-	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
-	FCHECK_EQ(r.end - r.start, 64);    /* the bytes read stay in the reader */
-	FCHECK_EQ(reel_read_exact(c.b, big, 36, NULL), 36);   /* the rest in the socket */
-	FCHECK_EQ(close_pair(&c), 0);
-	return 0;
-}
-
-static void test_io_net_read_line(void **state)
-{
-	(void)state;
-	run_ok(read_line_main, NULL);
 }
 
 /* ---- cancellation: accept, recv, connect -------------------------------------------- */
@@ -1283,26 +1043,64 @@ static void test_io_net_write_to_gone_peer_epipe_no_sigpipe(void **state)
 	run_ok(write_to_gone_peer, NULL);
 }
 
+/* ---- -EPERM outside a fiber ------------------------------------------------------------ */
+
+/* In a scratch directory (struct scratch, helpers.h): a refused
+ * reel_listen_unix creates no socket file there. */
+static void test_io_net_eperm_outside_fiber(void **state)
+{
+	struct scratch *s = *state;
+	const char *path = scratch_path(s, "keep"), *path2 = scratch_path(s, "other");
+	char buf[16] = "abc";
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(reel_socket(AF_INET, SOCK_STREAM, 0), -EPERM);
+	assert_int_equal(reel_listen_tcp("127.0.0.1", 0, 1), -EPERM);
+	assert_int_equal(reel_listen_unix(path2, 1), -EPERM);
+	assert_int_equal(access(path2, F_OK), -1);
+	assert_int_equal(reel_accept(sv[0], NULL, NULL, 0), -EPERM);
+	assert_int_equal(reel_connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)), -EPERM);
+	assert_int_equal(reel_connect_tcp("127.0.0.1", 9), -EPERM);
+	assert_int_equal(reel_connect_unix(path), -EPERM);
+	assert_int_equal(reel_recv(sv[0], buf, sizeof(buf), 0), -EPERM);
+	assert_int_equal(reel_send(sv[0], buf, 3, 0), -EPERM);
+	assert_int_equal(reel_recvmsg(sv[0], &msg, 0), -EPERM);
+	assert_int_equal(reel_sendmsg(sv[0], &msg, 0), -EPERM);
+	assert_int_equal(reel_shutdown(sv[0], SHUT_RDWR), -EPERM);
+	/* the socketpair is untouched: nothing was sent, nothing shut down */
+	assert_int_equal(send(sv[0], "z", 1, MSG_NOSIGNAL), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
+	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(scratch_entries(s), 0);   /* nothing was created */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io_net_write_to_gone_peer_epipe_no_sigpipe),
 		cmocka_unit_test(test_io_net_tcp4_round_trip),
 		cmocka_unit_test(test_io_net_tcp6_round_trip),
-		cmocka_unit_test(test_io_net_unix_round_trip),
+		cmocka_unit_test_setup_teardown(test_io_net_unix_round_trip, scratch_setup,
+						scratch_teardown),
 		cmocka_unit_test(test_io_net_local_port),
 		cmocka_unit_test(test_io_net_udp_sendmsg_recvmsg),
 		cmocka_unit_test(test_io_net_shutdown_wr_gives_peer_eof),
 		cmocka_unit_test(test_io_net_closed_peer_eof_then_epipe_no_sigpipe),
 		cmocka_unit_test(test_io_net_bad_fd_and_null_arguments),
 		cmocka_unit_test(test_io_net_connect_refused),
-		cmocka_unit_test(test_io_net_read_exact_write_all_short_transfers),
-		cmocka_unit_test(test_io_net_read_line),
 		cmocka_unit_test(test_io_net_cancel_accept_loses_no_connection),
 		cmocka_unit_test(test_io_net_cancel_recv),
 		cmocka_unit_test(test_io_net_cancel_connect),
 		cmocka_unit_test(test_io_net_connect_timeout_full_backlog),
 		cmocka_unit_test(test_io_net_10k_concurrent_connections),
+		cmocka_unit_test_setup_teardown(test_io_net_eperm_outside_fiber, scratch_setup,
+						scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

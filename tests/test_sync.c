@@ -15,8 +15,6 @@
 #include "helpers.h"
 #include "reel_sync.h"
 
-#define SEC (1000 * MS)
-
 /* ---- misuse: NULL, never initialised, outside a fiber ---------------------- */
 
 static int bad_args_main(void *arg)

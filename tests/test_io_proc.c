@@ -1,33 +1,26 @@
 /*
- * Description: readiness, signals, child processes and the I/O layer under
- * stress (api/reel_io.h, DESIGN §5): reel_poll on a pipe (woken by a write,
- * ready at once, cancelled, timed out); reel_signal_wait for a SIGUSR1 from
- * another fiber, and cancelled without losing the signal; child processes
- * (exit status, killed by a signal, a wait timed out and then reaped);
- * -EPERM for every I/O call outside a fiber; 1000 fibers doing random
- * blocking operations while a canceller fiber cancels 100,000 of them, with
- * every result accounted for.
+ * Description: readiness, signals and child processes (io/proc.c, today
+ * api/io_proc.c; api/reel_io.h, DESIGN §5): reel_poll on a pipe (woken by a
+ * write, ready at once, cancelled, timed out); reel_signal_wait for a
+ * SIGUSR1 from another fiber, and cancelled without losing the signal;
+ * child processes through reel_process_spawn and reel_process_wait (exit
+ * status, killed by a signal, a wait timed out and then reaped); -EPERM for
+ * each of them outside a fiber; and the I/O layer under stress: 1000 fibers
+ * doing random blocking operations (polls, pipe reads, sleeps) while a
+ * canceller fiber cancels 100,000 of them, with every result accounted for.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
-#include "reel_io.h"
-
-#define SEC (1000 * MS)
 
 /* The signal's details reach reel_signal_wait's buffer through a ring read,
  * a kernel write that valgrind cannot see, and its return value comes from
@@ -91,7 +84,7 @@ static int poll_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_poll_pipe_readiness(void **state)
+static void test_io_proc_poll_pipe_readiness(void **state)
 {
 	(void)state;
 	run_ok(poll_main, NULL);
@@ -137,7 +130,7 @@ static int poll_interrupted_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_poll_cancelled_and_timed_out(void **state)
+static void test_io_proc_poll_cancelled_and_timed_out(void **state)
 {
 	(void)state;
 	run_ok(poll_interrupted_main, NULL);
@@ -215,7 +208,7 @@ static void unblock_sigusr1(void)
 	assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
 }
 
-static void test_io_misc_signal_wait_sigusr1(void **state)
+static void test_io_proc_signal_wait_sigusr1(void **state)
 {
 	(void)state;
 	run_ok(signal_main, NULL);
@@ -257,7 +250,7 @@ static int signal_cancel_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_signal_wait_cancelled(void **state)
+static void test_io_proc_signal_wait_cancelled(void **state)
 {
 	(void)state;
 	run_ok(signal_cancel_main, NULL);
@@ -318,7 +311,7 @@ static int process_exit_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_process_exit_status(void **state)
+static void test_io_proc_process_exit_status(void **state)
 {
 	(void)state;
 	skip_without_pidfd();
@@ -343,7 +336,7 @@ static int process_killed_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_process_killed_by_signal(void **state)
+static void test_io_proc_process_killed_by_signal(void **state)
 {
 	(void)state;
 	skip_without_pidfd();
@@ -392,7 +385,7 @@ static int process_timeout_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_process_wait_timeout_then_reap(void **state)
+static void test_io_proc_process_wait_timeout_then_reap(void **state)
 {
 	(void)state;
 	skip_without_pidfd();
@@ -401,80 +394,16 @@ static void test_io_misc_process_wait_timeout_then_reap(void **state)
 
 /* ---- -EPERM outside a fiber ---------------------------------------------------------- */
 
-static void test_io_misc_eperm_outside_fiber(void **state)
+static void test_io_proc_eperm_outside_fiber(void **state)
 {
-	char dir[] = "/tmp/reel-test-io-misc-XXXXXX", path[128], path2[128];
-	char buf[16] = "abc", line[16];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
-	struct reel_acceptor acc;
-	struct reel_reader rd;
 	struct signalfd_siginfo si;
-	struct statx stx;
 	sigset_t set, mask;
 	char *const true_argv[] = { "true", NULL };
 	pid_t pid = 0;
-	int p[2], sv[2], fd, err = 0, r;
+	int p[2], r;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/keep", dir);
-	snprintf(path2, sizeof(path2), "%s/other", dir);
-	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-
-	/* files */
-	assert_int_equal(reel_open(path2, O_CREAT | O_RDWR, 0600), -EPERM);
-	assert_int_equal(reel_openat(AT_FDCWD, path2, O_CREAT | O_RDWR, 0600), -EPERM);
-	assert_int_equal(access(path2, F_OK), -1);   /* nothing was created */
-	assert_int_equal(reel_read(fd, buf, sizeof(buf)), -EPERM);
-	assert_int_equal(reel_write(fd, buf, 3), -EPERM);
-	assert_int_equal(reel_pread(fd, buf, sizeof(buf), 0), -EPERM);
-	assert_int_equal(reel_pwrite(fd, buf, 3, 0), -EPERM);
-	assert_int_equal(reel_readv(fd, &iov, 1, 0), -EPERM);
-	assert_int_equal(reel_writev(fd, &iov, 1, 0), -EPERM);
-	assert_int_equal(reel_fsync(fd), -EPERM);
-	assert_int_equal(reel_fdatasync(fd), -EPERM);
-	assert_int_equal(reel_fallocate(fd, 0, 0, 4096), -EPERM);
-	assert_int_equal(reel_statx(AT_FDCWD, path, 0, STATX_SIZE, &stx), -EPERM);
-	assert_int_equal(reel_renameat(AT_FDCWD, path, AT_FDCWD, path2, 0), -EPERM);
-	assert_int_equal(reel_unlinkat(AT_FDCWD, path, 0), -EPERM);
-	assert_int_equal(access(path, F_OK), 0);     /* neither renamed nor removed */
-	assert_int_equal(lseek(fd, 0, SEEK_END), 0); /* nothing was written */
-	assert_int_equal(reel_read_exact(fd, buf, 4, NULL), -EPERM);
-	assert_int_equal(reel_write_all(fd, buf, 4, NULL), -EPERM);
-	reel_reader_init(&rd, p[0], buf, sizeof(buf));
-	assert_int_equal(reel_read_line(&rd, line, sizeof(line)), -EPERM);
-	assert_int_equal(reel_close(fd), -EPERM);
-
-	/* sockets */
-	assert_int_equal(reel_socket(AF_INET, SOCK_STREAM, 0), -EPERM);
-	assert_int_equal(reel_listen_tcp("127.0.0.1", 0, 1), -EPERM);
-	assert_int_equal(reel_listen_unix(path2, 1), -EPERM);
-	assert_int_equal(access(path2, F_OK), -1);
-	assert_int_equal(reel_accept(sv[0], NULL, NULL, 0), -EPERM);
-	assert_int_equal(reel_connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)), -EPERM);
-	assert_int_equal(reel_connect_tcp("127.0.0.1", 9), -EPERM);
-	assert_int_equal(reel_connect_unix(path), -EPERM);
-	assert_int_equal(reel_recv(sv[0], buf, sizeof(buf), 0), -EPERM);
-	assert_int_equal(reel_send(sv[0], buf, 3, 0), -EPERM);
-	assert_int_equal(reel_recvmsg(sv[0], &msg, 0), -EPERM);
-	assert_int_equal(reel_sendmsg(sv[0], &msg, 0), -EPERM);
-	assert_int_equal(reel_shutdown(sv[0], SHUT_RDWR), -EPERM);
-	assert_int_equal(reel_acceptor_init(&acc, sv[0]), 0);   /* anywhere */
-	assert_int_equal(reel_acceptor_accept(&acc), -EPERM);
-	assert_int_equal(reel_acceptor_close(&acc), -EPERM);
-	assert_null(reel_bufpool_create(8, 4096, &err));
-	assert_int_equal(err, -EPERM);
-	/* the socketpair is untouched: nothing was sent, nothing shut down */
-	assert_int_equal(send(sv[0], "z", 1, MSG_NOSIGNAL), 1);
-	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 1);
-	assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
-
-	/* readiness, signals, processes */
 	assert_int_equal(reel_poll(p[1], POLLOUT), -EPERM);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
@@ -488,14 +417,8 @@ static void test_io_misc_eperm_outside_fiber(void **state)
 	}
 	assert_int_equal(r, -EPERM);
 	assert_int_equal(reel_process_wait(p[0]), -EPERM);
-
-	close(fd);
 	close(p[0]);
 	close(p[1]);
-	close(sv[0]);
-	close(sv[1]);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(dir), 0);
 }
 
 /* ---- stress: random blocking operations, 100,000 cancellations ----------------------------- */
@@ -782,7 +705,7 @@ static int stress_main(void *arg)
 	return 0;
 }
 
-static void test_io_misc_stress_random_ops_with_cancels(void **state)
+static void test_io_proc_stress_random_ops_with_cancels(void **state)
 {
 	struct stress *s = calloc(1, sizeof(*s));
 	uint64_t t0 = reel_now();
@@ -804,15 +727,15 @@ static void test_io_misc_stress_random_ops_with_cancels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_misc_poll_pipe_readiness),
-		cmocka_unit_test(test_io_misc_poll_cancelled_and_timed_out),
-		cmocka_unit_test(test_io_misc_signal_wait_sigusr1),
-		cmocka_unit_test(test_io_misc_signal_wait_cancelled),
-		cmocka_unit_test(test_io_misc_process_exit_status),
-		cmocka_unit_test(test_io_misc_process_killed_by_signal),
-		cmocka_unit_test(test_io_misc_process_wait_timeout_then_reap),
-		cmocka_unit_test(test_io_misc_eperm_outside_fiber),
-		cmocka_unit_test(test_io_misc_stress_random_ops_with_cancels),
+		cmocka_unit_test(test_io_proc_poll_pipe_readiness),
+		cmocka_unit_test(test_io_proc_poll_cancelled_and_timed_out),
+		cmocka_unit_test(test_io_proc_signal_wait_sigusr1),
+		cmocka_unit_test(test_io_proc_signal_wait_cancelled),
+		cmocka_unit_test(test_io_proc_process_exit_status),
+		cmocka_unit_test(test_io_proc_process_killed_by_signal),
+		cmocka_unit_test(test_io_proc_process_wait_timeout_then_reap),
+		cmocka_unit_test(test_io_proc_eperm_outside_fiber),
+		cmocka_unit_test(test_io_proc_stress_random_ops_with_cancels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
