@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Description: the library carries a USDT probe (provider "reel") for every
-# event of the trace macro (engine/trace.h), so perf, bpftrace and
+# event of the trace macro (engine/core/trace.h), so perf, bpftrace and
 # systemtap can attach to them.
 set -euo pipefail
 lib=$1

@@ -1,5 +1,5 @@
 /*
- * Description: the context switch itself (engine/switch_x86_64_sysv.S):
+ * Description: the context switch itself (engine/core/switch_x86_64_sysv.S):
  * callee-saved registers survive a round trip through a context that
  * clobbers them all; MXCSR and the x87 control word are per context; a
  * fresh context starts with an aligned stack; unwinding stops cleanly at

@@ -1,6 +1,6 @@
 /*
- * Description: time (core/deadline.c, today engine/deadline.c) through the
- * public API (DESIGN §1b): reel_sleep is never
+ * Description: time (engine/core/deadline.c) through the
+ * public API (docs/design.md §1b): reel_sleep is never
  * early and late by a bounded amount at several tick sizes, reel_sleep(0)
  * yields once, reel_wait_for (success, timeout with partial results, sticky
  * inside its scope, timeout 0, cancelled callers, nesting, join under a

@@ -1,11 +1,11 @@
 /*
- * Description: waiting for many tasks (tasks/gather.c, today
- * engine/group.c): reel_gather, fail-fast and REEL_GATHER_ALL exactly as
- * DESIGN §1c states them (sibling cleanup observed, first error returned,
- * statuses in argument order, the caller cancelled or timed out, bad handles
- * checked before anything happens, 10 000 tasks); reel_wait_any (the first
- * to end is joined, the others stay plain tasks; a deadline cancels none).
- * The timed jobs (struct job) are in helpers.h.
+ * Description: waiting for many tasks (engine/tasks/gather.c): reel_gather,
+ * fail-fast and REEL_GATHER_ALL exactly as docs/design.md §1c states them
+ * (sibling cleanup observed, first error returned, statuses in argument
+ * order, the caller cancelled or timed out, bad handles checked before
+ * anything happens, 10 000 tasks); reel_wait_any (the first to end is
+ * joined, the others stay plain tasks; a deadline cancels none). The timed
+ * jobs (struct job) are in helpers.h.
  */
 #include <stdbool.h>
 #include <stdlib.h>

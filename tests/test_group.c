@@ -1,5 +1,5 @@
 /*
- * Description: task groups (tasks/group.c, today engine/group.c):
+ * Description: task groups (engine/tasks/group.c):
  * reel_group_init, _spawn, _wait and _cancel - every child awaited and the
  * group reusable; fail-fast at once, while the parent is busy elsewhere, and
  * every failure reported (also with fewer slots than failures); a long-lived

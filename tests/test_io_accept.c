@@ -1,5 +1,5 @@
 /*
- * Description: struct reel_acceptor (io/accept.c, today api/io_accept.c): a
+ * Description: struct reel_acceptor (engine/io/accept.c): a
  * multishot accept hands out every connection once; running out of
  * descriptors (EMFILE) makes it back off without spinning and recover when
  * descriptors free up; interrupted accepts lose nothing; close releases what

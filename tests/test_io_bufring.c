@@ -1,10 +1,10 @@
 /*
- * Description: receivers over a shared buffer pool (io/bufring.c, today
- * api/io_bufring.c: provided buffer ring with multishot receive, and the
- * plain-recv fallback): every byte arrives once and in order, a dry pool
- * says -ENOBUFS and recovers without losing data, end of stream,
- * cancellation while waiting, many connections on one pool, bad arguments
- * and -EPERM outside a fiber.
+ * Description: receivers over a shared buffer pool (engine/io/bufring.c:
+ * provided buffer ring with multishot receive, and the plain-recv
+ * fallback): every byte arrives once and in order, a dry pool says -ENOBUFS
+ * and recovers without losing data, end of stream, cancellation while
+ * waiting, many connections on one pool, bad arguments and -EPERM outside a
+ * fiber.
  */
 #include <sys/socket.h>
 

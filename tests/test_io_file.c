@@ -1,6 +1,6 @@
 /*
- * Description: file I/O through the ring (io/file.c, today api/io_file.c;
- * api/reel_io.h, DESIGN §5): open and openat (O_CREAT, O_EXCL, a missing
+ * Description: file I/O through the ring (engine/io/file.c;
+ * api/reel_io.h, docs/design.md §5): open and openat (O_CREAT, O_EXCL, a missing
  * file), read and write at the file position, pread/pwrite, readv/writev,
  * fsync/fdatasync, statx, fallocate, unlinkat, renameat; bad descriptors
  * (-EBADF), NULL buffers and paths (-EINVAL); short reads at end of file; a

@@ -1,6 +1,6 @@
 /*
- * Description: sockets through the ring (io/net.c, today api/io_net.c;
- * api/reel_io.h, DESIGN §5): TCP over IPv4 and IPv6 and Unix stream round
+ * Description: sockets through the ring (engine/io/net.c;
+ * api/reel_io.h, docs/design.md §5): TCP over IPv4 and IPv6 and Unix stream round
  * trips, reel_local_port, UDP with sendmsg/recvmsg, half-close, a vanished
  * peer (EOF, then -EPIPE or -ECONNRESET, never SIGPIPE), bad descriptors
  * and NULL buffers, cancelled accept/recv/connect that lose and leak

@@ -1,13 +1,13 @@
 /*
- * Description: readiness, signals and child processes (io/proc.c, today
- * api/io_proc.c; api/reel_io.h, DESIGN §5): reel_poll on a pipe (woken by a
- * write, ready at once, cancelled, timed out); reel_signal_wait for a
- * SIGUSR1 from another fiber, and cancelled without losing the signal;
- * child processes through reel_process_spawn and reel_process_wait (exit
- * status, killed by a signal, a wait timed out and then reaped); -EPERM for
- * each of them outside a fiber; and the I/O layer under stress: 1000 fibers
- * doing random blocking operations (polls, pipe reads, sleeps) while a
- * canceller fiber cancels 100,000 of them, with every result accounted for.
+ * Description: readiness, signals and child processes (engine/io/proc.c;
+ * api/reel_io.h, docs/design.md §5): reel_poll on a pipe (woken by a write,
+ * ready at once, cancelled, timed out); reel_signal_wait for a SIGUSR1 from
+ * another fiber, and cancelled without losing the signal; child processes
+ * through reel_process_spawn and reel_process_wait (exit status, killed by
+ * a signal, a wait timed out and then reaped); -EPERM for each of them
+ * outside a fiber; and the I/O layer under stress: 1000 fibers doing random
+ * blocking operations (polls, pipe reads, sleeps) while a canceller fiber
+ * cancels 100,000 of them, with every result accounted for.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

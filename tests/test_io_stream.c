@@ -1,12 +1,12 @@
 /*
- * Description: whole transfers and lines over a descriptor (io/stream.c,
- * today api/io_stream.c; api/reel_io.h): reel_read_exact and
- * reel_write_all over short transfers (many small segments, far more than
- * the socket buffers hold, a deadline after a partial transfer, end of
- * stream), the line reader (reel_reader_init, reel_read_line: lines split
- * across segments, empty lines, -EMSGSIZE that loses nothing, a final line
- * with no newline, end of stream), and -EPERM outside a fiber. The streams
- * are TCP pairs (tcp_pair in helpers.h).
+ * Description: whole transfers and lines over a descriptor
+ * (engine/io/stream.c; api/reel_io.h): reel_read_exact and reel_write_all
+ * over short transfers (many small segments, far more than the socket
+ * buffers hold, a deadline after a partial transfer, end of stream), the
+ * line reader (reel_reader_init, reel_read_line: lines split across
+ * segments, empty lines, -EMSGSIZE that loses nothing, a final line with no
+ * newline, end of stream), and -EPERM outside a fiber. The streams are TCP
+ * pairs (tcp_pair in helpers.h).
  */
 #define _GNU_SOURCE
 #include <stdbool.h>

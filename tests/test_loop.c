@@ -1,5 +1,5 @@
 /*
- * Description: the loop (core/loop.c; DESIGN §1b) through reel_run: calls
+ * Description: the loop (core/loop.c; docs/design.md §1b) through reel_run: calls
  * outside any fiber (-EPERM, before, during - from another thread - and
  * after a loop), the leftovers cancelled when main returns, a task spawned
  * during shutdown that never runs, reel_run inside a fiber (-EBUSY), two

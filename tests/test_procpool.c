@@ -1,5 +1,5 @@
 /*
- * Description: the process pool (offload/procpool.c, today api/procpool.c;
+ * Description: the process pool (engine/offload/procpool.c;
  * api/reel_offload.h): reel_procpool_create, _call and _destroy - results
  * of many calls from concurrent fibers (FIFO waiting for a worker), a
  * worker killed during a call (-ECHILD) or while idle (replaced silently),

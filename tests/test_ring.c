@@ -1,7 +1,7 @@
 /*
  * Description: the ring under every set-up the ladder can take: NOP round
  * trips from many fibers, a tiny ring with 100k NOPs in flight overflowing
- * its CQ without losing one, one io_uring_enter per pass, and the DESIGN §5
+ * its CQ without losing one, one io_uring_enter per pass, and the docs/design.md §5
  * rule for interrupted operations: cancel, wait for the CQE, and let a
  * completed operation's result win.
  */

@@ -1,5 +1,5 @@
 /*
- * Description: the scheduler (core/sched.c, today engine/sched.c; DESIGN
+ * Description: the scheduler (engine/core/sched.c; docs/design.md
  * §1b): the ready queue's FIFO order (reel_spawn never runs the child),
  * errno kept per fiber across parks and wakes, fairness between a yielder
  * and a sleeper, a million fibers parked at once, and the deadlock report.

@@ -31,6 +31,7 @@ static int bad_args_main(void *arg)
 	FCHECK_EQ(reel_mutex_lock(NULL), -EINVAL);
 	FCHECK_EQ(reel_mutex_lock(&zm), -EINVAL);
 	FCHECK_EQ(reel_mutex_lock_for(&zm, MS), -EINVAL);
+	FCHECK_EQ(reel_mutex_try_lock(&zm), -EINVAL);
 	FCHECK_EQ(reel_mutex_trylock(&zm), -EINVAL);
 	FCHECK_EQ(reel_mutex_unlock(&zm), -EINVAL);
 	FCHECK_EQ(reel_mutex_locked(NULL), -EINVAL);
@@ -79,6 +80,7 @@ static void test_sync_outside_fiber_eperm(void **state)
 	assert_int_equal(reel_cond_init(&c), 0);
 	assert_int_equal(reel_mutex_lock(&m), -EPERM);
 	assert_int_equal(reel_mutex_lock_for(&m, 0), -EPERM);
+	assert_int_equal(reel_mutex_try_lock(&m), -EPERM);
 	assert_int_equal(reel_mutex_trylock(&m), -EPERM);
 	assert_int_equal(reel_mutex_unlock(&m), -EPERM);
 	assert_int_equal(reel_sem_acquire(&s), -EPERM);
@@ -147,7 +149,7 @@ static int fifo_main(void *arg)
 	FCHECK_EQ(reel_mutex_unlock(&fifo.m), 0);
 	/* Handed to the first waiter, which has not run yet: no barging. */
 	FCHECK_EQ(reel_mutex_locked(&fifo.m), 1);
-	FCHECK_EQ(reel_mutex_trylock(&fifo.m), -EBUSY);
+	FCHECK_EQ(reel_mutex_try_lock(&fifo.m), -EBUSY);
 	FCHECK_EQ(reel_mutex_lock_for(&fifo.m, 0), -ETIMEDOUT);
 	for (int i = 0; i < FIFO_N; i++) {
 		FCHECK_EQ(reel_join(t[i], &st), 0);
@@ -225,7 +227,7 @@ static int own_try_unlock(void *arg)
 {
 	(void)arg;
 	FCHECK_EQ(reel_mutex_unlock(&own_m), -EPERM);
-	FCHECK_EQ(reel_mutex_trylock(&own_m), -EBUSY);
+	FCHECK_EQ(reel_mutex_try_lock(&own_m), -EBUSY);
 	return 0;
 }
 
@@ -237,8 +239,9 @@ static int own_main(void *arg)
 	(void)arg;
 	FCHECK_EQ(reel_mutex_init(&own_m), 0);
 	FCHECK_EQ(reel_mutex_unlock(&own_m), -EPERM);      /* not locked */
-	FCHECK_EQ(reel_mutex_trylock(&own_m), 0);
-	FCHECK_EQ(reel_mutex_trylock(&own_m), -EBUSY);     /* not recursive */
+	FCHECK_EQ(reel_mutex_try_lock(&own_m), 0);
+	FCHECK_EQ(reel_mutex_try_lock(&own_m), -EBUSY);    /* not recursive */
+	FCHECK_EQ(reel_mutex_trylock(&own_m), -EBUSY);     /* the old name: the same */
 	FCHECK_EQ(reel_mutex_lock(&own_m), -EDEADLK);
 	FCHECK_EQ(reel_spawn(&t, own_try_unlock, NULL, NULL), 0);
 	FCHECK_EQ(reel_join(t, &st), 0);
@@ -357,7 +360,7 @@ static int to_main(void *arg)
 	FCHECK_EQ(reel_cancel(reel_self()), 0);
 	FCHECK_EQ(reel_mutex_lock(&ic_m), -ECANCELED);
 	FCHECK_EQ(reel_mutex_locked(&ic_m), 0);
-	FCHECK_EQ(reel_mutex_trylock(&ic_m), 0);   /* try never parks */
+	FCHECK_EQ(reel_mutex_try_lock(&ic_m), 0);   /* try never parks */
 	FCHECK_EQ(reel_mutex_unlock(&ic_m), 0);
 	return 0;
 }
@@ -613,7 +616,7 @@ static int cv_waiter(void *arg)
 	cv.waiting++;
 	FCHECK_EQ(reel_cond_wait(&cv.c, &cv.m), 0);
 	/* Back with the mutex held: nobody else is inside. */
-	FCHECK_EQ(reel_mutex_trylock(&cv.m), -EBUSY);
+	FCHECK_EQ(reel_mutex_try_lock(&cv.m), -EBUSY);
 	cv.order[cv.n++] = me;
 	yield_n(1);
 	FCHECK_EQ(reel_mutex_unlock(&cv.m), 0);

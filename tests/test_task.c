@@ -1,5 +1,5 @@
 /*
- * Description: tasks (core/task.c, today engine/task.c; DESIGN §1b) through
+ * Description: tasks (engine/core/task.c; docs/design.md §1b) through
  * the public API: reel_spawn, reel_join, reel_detach, reel_cancel, reel_self
  * and reel_spawn_background - join statuses, a task that already ended,
  * stale handles (-ESRCH, also from a previous reel_run), main's handle and a

@@ -1,5 +1,5 @@
 /*
- * Description: task sets (tasks/taskset.c, today engine/group.c):
+ * Description: task sets (engine/tasks/taskset.c):
  * reel_taskset_init, _spawn, _add, _next, _size and _close - results in
  * completion order with their keys; a task added to a set is the set's (no
  * join, detach or second add); a reel_taskset_next interrupted by a

@@ -1,5 +1,5 @@
 /*
- * Description: the thread pool (offload/threadpool.c, today engine/pool.c;
+ * Description: the thread pool (engine/offload/threadpool.c;
  * api/reel_offload.h): reel_to_thread and reel_threadpool_size - a
  * CPU-bound job leaves a ticking fiber on schedule, 200 concurrent jobs all
  * get their own result, errors and bad input, a queued job cancelled at once

@@ -3,7 +3,7 @@
  * the fibers of one loop (asyncio.Queue with Queue.shutdown()).
  *
  * State: a ring of @cap elements (head, len), a queue of parked senders and
- * one of parked receivers (engine/waitq.h). Invariants, which direct
+ * one of parked receivers (engine/core/waitq.c). Invariants, which direct
  * hand-off keeps:
  *  - receivers wait only while the ring is empty, senders only while it is
  *    full (for capacity 0, "empty" and "full" at once: a rendezvous), so

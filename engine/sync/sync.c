@@ -1,7 +1,7 @@
 /*
  * sync.c - lock, semaphore, event and condition for the fibers of one loop.
  *
- * All four are a state word plus a FIFO of parked fibers (engine/waitq.h).
+ * All four are a state word plus a FIFO of parked fibers (engine/core/waitq.c).
  * No atomics: a loop's fibers never run at the same time, so a primitive's
  * state changes only between parking points.
  *
