@@ -35,19 +35,9 @@
 #include <liburing.h>
 #include <reel.h>
 
+#include "core/compiler.h"
 #include "core/list.h"
 #include "core/wheel.h"
-
-#define reel_likely(x)   __builtin_expect(!!(x), 1)
-#define reel_unlikely(x) __builtin_expect(!!(x), 0)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define REEL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REEL_ASAN 1
-#endif
-#endif
 
 struct reel__loop;    /* one per thread running reel_run (core/internal.h) */
 struct reel__fiber;   /* a task's running body (core/internal.h) */

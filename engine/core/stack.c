@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "stack.h"
 
 #if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
@@ -50,13 +51,6 @@
 #endif
 #define SELF_PIDFD (-10000)     /* PIDFD_SELF (6.14): this process */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define REEL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REEL_ASAN 1
-#endif
-#endif
 #ifdef REEL_ASAN
 #include <sanitizer/asan_interface.h>
 #endif

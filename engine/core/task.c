@@ -323,17 +323,29 @@ int reel_join(reel_task task, int *status)
 	return r;
 }
 
+/* The checks reel_detach and reel_cancel share: on a fiber (-EPERM), a
+ * live handle (-ESRCH). 0 with the loop, the slot and its index. */
+static int handle_entry(reel_task task, struct reel__loop **lp,
+			struct reel__task_slot **sp, uint32_t *idx)
+{
+	struct reel__loop *l = reel__running_loop();
+
+	if (!l)
+		return -EPERM;
+	*lp = l;
+	*sp = reel__task_lookup(l, task, idx);
+	return *sp ? 0 : -ESRCH;
+}
+
 int reel_detach(reel_task task)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l;
 	struct reel__task_slot *s;
 	uint32_t idx;
+	int err = handle_entry(task, &l, &s, &idx);
 
-	if (!l || !l->current)
-		return -EPERM;
-	s = reel__task_lookup(l, task, &idx);
-	if (!s)
-		return -ESRCH;
+	if (err)
+		return err;
 	if (s->is_main || s->joiner || s->watch)
 		return -EINVAL;
 	if (s->state == REEL__TASK_DONE)
@@ -345,15 +357,13 @@ int reel_detach(reel_task task)
 
 int reel_cancel(reel_task task)
 {
-	struct reel__loop *l = reel__loop_cur;
+	struct reel__loop *l;
 	struct reel__task_slot *s;
 	uint32_t idx;
+	int err = handle_entry(task, &l, &s, &idx);
 
-	if (!l || !l->current)
-		return -EPERM;
-	s = reel__task_lookup(l, task, &idx);
-	if (!s)
-		return -ESRCH;
+	if (err)
+		return err;
 	if (s->state == REEL__TASK_ALIVE)
 		reel__task_cancel_fiber(l, s->fiber);
 	return 0;
