@@ -44,20 +44,53 @@ struct reel__fiber;   /* a task's running body (core/internal.h) */
 
 /* ---- who am I ---------------------------------------------------------------- */
 
+/*
+ * The little the layers read of the loop and of a fiber on their fast paths
+ * (a lock taken and given back, a channel's hand-off), without a call: the
+ * first members of struct reel__loop and struct reel__fiber, which
+ * core/internal.h keeps in this order and checks. Read-only here.
+ */
+struct reel__loop_head {
+	struct reel__fiber *current;  /* the running fiber, NULL between fibers */
+};
+struct reel__fiber_head {
+	void *sp_;                    /* the core's */
+	uint64_t id;                  /* the task's id, as reel_self() gives it */
+	const void *scope;            /* innermost deadline scope, or NULL */
+	bool cancelled;               /* sticky */
+};
+
+/* This thread's loop while reel_run runs here, else NULL. initial-exec: one
+ * %fs-relative load, no __tls_get_addr call (the library is linked at
+ * start-up, not dlopen'ed). Defined in core/sched.c, set by core/loop.c. */
+extern __thread struct reel__loop *reel__loop_cur
+	__attribute__((tls_model("initial-exec")));
+
+/* The calling fiber, NULL outside one. */
+static inline struct reel__fiber *reel__self_fiber(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l ? ((const struct reel__loop_head *)(const void *)l)->current : NULL;
+}
+
 /* The loop of the calling fiber (asyncio.get_running_loop), NULL when not
  * called from a fiber: a layer's calls then answer -EPERM. */
-struct reel__loop *reel__running_loop(void);
+static inline struct reel__loop *reel__running_loop(void)
+{
+	return reel__self_fiber() ? reel__loop_cur : NULL;
+}
 
 /* The preamble of a layer's call on an object: from a fiber (-EPERM
  * otherwise), with an object (-EINVAL for NULL; pass a non-NULL dummy when
  * there is none). 0 with the caller's loop in *@l. */
 int reel__enter(const void *obj, struct reel__loop **l);
 
-/* The calling fiber, NULL outside one. */
-struct reel__fiber *reel__self_fiber(void);
-
 /* @f's task id, as reel_self() gives it: unique among live tasks. */
-uint64_t reel__fiber_id(const struct reel__fiber *f);
+static inline uint64_t reel__fiber_id(const struct reel__fiber *f)
+{
+	return ((const struct reel__fiber_head *)(const void *)f)->id;
+}
 
 /* ---- park and wake ----------------------------------------------------------- */
 
@@ -80,9 +113,19 @@ enum reel__park_reason {
 /* No timeout: park until woken or interrupted. */
 #define REEL__FOREVER UINT64_MAX
 
+int reel__interrupt_pending_scoped(const struct reel__fiber *f);
+
 /* -ECANCELED, -ETIMEDOUT or 0: what a parking call of @f must return now
- * (cancellation is sticky; so is a passed deadline inside its scope). */
-int reel__interrupt_pending(const struct reel__fiber *f);
+ * (cancellation is sticky; so is a passed deadline inside its scope).
+ * Inline: every blocking call asks, and most fibers have no scope. */
+static inline int reel__interrupt_pending(const struct reel__fiber *f)
+{
+	const struct reel__fiber_head *h = (const struct reel__fiber_head *)(const void *)f;
+
+	if (reel_likely(!h->scope))
+		return reel_unlikely(h->cancelled) ? -ECANCELED : 0;
+	return reel__interrupt_pending_scoped(f);
+}
 
 /*
  * Park the calling fiber of @l until reel__wake. @interruptible: a cancel
@@ -120,9 +163,14 @@ static inline void reel__waitq_init(struct reel__list *q)
 	reel__list_init(q);
 }
 
+struct reel__waiter *reel__waitq_take_parked(struct reel__list *q);
+
 /* Take the longest-waiting fiber that can still be handed something, or
  * NULL; the caller completes the hand-off, then reel__wake(w->fiber, 0). */
-struct reel__waiter *reel__waitq_take(struct reel__list *q);
+static inline struct reel__waiter *reel__waitq_take(struct reel__list *q)
+{
+	return reel__list_empty(q) ? NULL : reel__waitq_take_parked(q);
+}
 
 /* Wake every waiter of @q with @result; returns how many were woken. */
 unsigned reel__waitq_wake_all(struct reel__list *q, int result);

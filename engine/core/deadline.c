@@ -45,11 +45,6 @@ uint64_t reel_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int reel__interrupt_pending(const struct reel__fiber *f)
-{
-	return reel__interrupt_now(f);
-}
-
 void reel__timer_start(struct reel__loop *l, struct reel__timer *t, uint64_t deadline_ns)
 {
 	reel__wheel_arm(&l->wheel, t, deadline_ns);

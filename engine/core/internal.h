@@ -51,23 +51,24 @@ struct reel__scope {
  * after its last switch-out.
  */
 struct reel__fiber {
-	/* Hot: touched on every park and switch. */
+	/* Hot: touched on every park and switch. The first four members, in
+	 * this order, are what the layers read (struct reel__fiber_head). */
 	void *sp;                     /* saved stack pointer while switched out */
-	struct reel__list ready_node; /* on loop->ready while READY */
-	struct reel__loop *loop;
+	uint64_t id;                  /* the task handle's id */
 	struct reel__scope *scope;    /* innermost deadline scope, or NULL */
-	int wake_result;              /* what reel__park returns */
-	int saved_errno;              /* errno is per thread; keep it per fiber */
+	bool cancelled;               /* sticky */
 	uint8_t state;                /* enum reel__fiber_state */
 	uint8_t park_reason;          /* enum reel__park_reason while PARKED */
 	bool interruptible;           /* while PARKED: cancel/deadline may wake */
-	bool cancelled;               /* sticky */
 	bool started;
+	int wake_result;              /* what reel__park returns */
+	int saved_errno;              /* errno is per thread; keep it per fiber */
+	struct reel__list ready_node; /* on loop->ready while READY */
+	struct reel__loop *loop;
 	uint32_t inflight;            /* this fiber's SQEs still in the kernel */
 	uint32_t watching;            /* groups/sets it owns that hold tasks */
 	struct reel__list *wait_node; /* its node on a wait queue while parked
-				       * there (waitq.h); unlinked by any wake */
-	uint64_t id;                  /* the task handle's id */
+				       * there (waitq.c); unlinked by any wake */
 	/* Cold. */
 	reel_fn fn;
 	void *arg;
@@ -78,6 +79,13 @@ struct reel__fiber {
 	void *asan_fake_stack;
 	struct reel__fiber *next_free; /* on the fiber cache's free list */
 };
+
+/* The layers' inline view of a fiber and of the loop (reelimpl.h) is a
+ * prefix of the real thing: keep it so. */
+_Static_assert(offsetof(struct reel__fiber, id) == offsetof(struct reel__fiber_head, id) &&
+	       offsetof(struct reel__fiber, scope) == offsetof(struct reel__fiber_head, scope) &&
+	       offsetof(struct reel__fiber, cancelled) ==
+	       offsetof(struct reel__fiber_head, cancelled), "fiber head out of step");
 
 /* Fiber structs, packed in huge-page chunks (fiber.c). */
 struct reel__fiber_cache {
@@ -152,12 +160,18 @@ struct reel__loop {
 	size_t thread_stack_size;
 	void *thread_fake_stack;
 };
+_Static_assert(offsetof(struct reel__loop, current) == offsetof(struct reel__loop_head, current),
+	       "loop head out of step");
 
-/* initial-exec: one %fs-relative load, no __tls_get_addr call per access.
- * The library is linked at start-up, not dlopen'ed, in every supported use.
- * Defined in sched.c; set by loop.c for the length of reel_run. */
-extern __thread struct reel__loop *reel__loop_cur
-	__attribute__((tls_model("initial-exec")));
+/* The core's own reel__running_loop: it reads the loop as what it is, not
+ * through the layers' head (reelimpl.h), so the compiler's alias analysis
+ * sees every access to l->current as one kind of access. */
+static inline struct reel__loop *reel__loop_here(void)
+{
+	struct reel__loop *l = reel__loop_cur;
+
+	return l && l->current ? l : NULL;
+}
 
 /* loop.c */
 /* Test hook: the counters of the last reel_run on this thread. */
@@ -205,7 +219,6 @@ void reel__task_report_parked(struct reel__loop *l);
 void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t idx);
 
 /* deadline.c */
-int reel__interrupt_pending_scoped(const struct reel__fiber *f);
 
 /* reel__interrupt_pending, inline for the core's hot paths: every park and
  * yield asks, and most fibers have no scope. */

@@ -74,36 +74,18 @@ const char *reel__park_reason_name(unsigned why)
 	return why < REEL__PARK_REASONS ? park_reason_names[why] : "?";
 }
 
-struct reel__loop *reel__running_loop(void)
-{
-	struct reel__loop *l = reel__loop_cur;
-
-	return l && l->current ? l : NULL;
-}
-
 int reel__enter(const void *obj, struct reel__loop **l)
 {
-	*l = reel__running_loop();
+	*l = reel__loop_here();
 	if (!*l)
 		return -EPERM;
 	return obj ? 0 : -EINVAL;
 }
 
-struct reel__fiber *reel__self_fiber(void)
-{
-	struct reel__loop *l = reel__loop_cur;
-
-	return l ? l->current : NULL;
-}
-
-uint64_t reel__fiber_id(const struct reel__fiber *f)
-{
-	return f->id;
-}
-
 reel_task reel_self(void)
 {
-	struct reel__fiber *f = reel__self_fiber();
+	struct reel__loop *l = reel__loop_cur;
+	struct reel__fiber *f = l ? l->current : NULL;
 
 	return (reel_task){ f ? f->id : 0 };
 }

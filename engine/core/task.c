@@ -328,7 +328,7 @@ int reel_join(reel_task task, int *status)
 static int handle_entry(reel_task task, struct reel__loop **lp,
 			struct reel__task_slot **sp, uint32_t *idx)
 {
-	struct reel__loop *l = reel__running_loop();
+	struct reel__loop *l = reel__loop_here();
 
 	if (!l)
 		return -EPERM;

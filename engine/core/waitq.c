@@ -24,7 +24,7 @@
  */
 #include "internal.h"
 
-struct reel__waiter *reel__waitq_take(struct reel__list *q)
+struct reel__waiter *reel__waitq_take_parked(struct reel__list *q)
 {
 	while (!reel__list_empty(q)) {
 		struct reel__waiter *w = reel__container_of(q->next, struct reel__waiter, node);

@@ -101,12 +101,11 @@ static struct cond_impl *cond_of(const struct reel_cond *c)
  */
 static int blocking_entry(struct reel__loop **lp, struct reel__fiber **fp)
 {
-	struct reel__loop *l = reel__running_loop();
 	struct reel__fiber *f = reel__self_fiber();
 
 	if (!f)
 		return -EPERM;
-	*lp = l;
+	*lp = reel__loop_cur;
 	*fp = f;
 	return reel__interrupt_pending(f);
 }
