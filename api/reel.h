@@ -13,6 +13,11 @@
  *
  * Semantics are fixed by docs/design.md §1b; docs/core.md explains the
  * decisions taken where it is silent.
+ *
+ * The umbrella: this header declares the core (loop, tasks, time, gather,
+ * groups) and, at its end, includes every layer header - reel_io.h,
+ * reel_sync.h, reel_gen.h, reel_offload.h, reel_retry.h - so one include is
+ * enough. Each layer header also stands alone (it includes this one).
  */
 #ifndef REEL_H
 #define REEL_H
@@ -401,5 +406,13 @@ REEL_API int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spaw
 #ifdef __cplusplus
 }
 #endif
+
+/* The layers, after the core they build on (each includes reel.h, which is
+ * already defined by then, so the order of a user's includes never matters). */
+#include "reel_gen.h"
+#include "reel_io.h"
+#include "reel_offload.h"
+#include "reel_retry.h"
+#include "reel_sync.h"
 
 #endif /* REEL_H */

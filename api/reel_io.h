@@ -189,10 +189,12 @@ struct reel_receiver {
 
 /*
  * reel_receiver_init - set up @rx to receive from stream socket @fd into
- * buffers of @pool. Nothing is armed yet: the first reel_receiver_next arms
- * the multishot receive. @fd stays the caller's (the receiver never closes
- * it); @pool must outlive @rx. Returns 0; -EINVAL for a NULL @rx or @pool
- * or a negative @fd; -ENOMEM. Context: anywhere.
+ * buffers of @pool. Nothing is in the kernel yet: the first
+ * reel_receiver_next arms the multishot receive (or, without a kernel
+ * buffer ring, makes a plain receive). @fd stays the caller's (the receiver
+ * never closes it); @pool must outlive @rx. Returns 0; -EINVAL for a NULL
+ * @rx or @pool or a negative @fd; -ENOMEM. Context: the loop's thread that
+ * owns @pool (a fiber is not needed).
  */
 REEL_API int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bufpool *pool);
 /*

@@ -49,11 +49,14 @@ struct reel__fiber;   /* a task's running body (core/internal.h) */
  * (a lock taken and given back, a channel's hand-off), without a call: the
  * first members of struct reel__loop and struct reel__fiber, which
  * core/internal.h keeps in this order and checks. Read-only here.
+ * may_alias: the core writes these fields as members of its own structs;
+ * without it, a compiler that sees both sides at once (LTO) could assume a
+ * read through a head never sees such a write.
  */
-struct reel__loop_head {
+struct __attribute__((may_alias)) reel__loop_head {
 	struct reel__fiber *current;  /* the running fiber, NULL between fibers */
 };
-struct reel__fiber_head {
+struct __attribute__((may_alias)) reel__fiber_head {
 	void *sp_;                    /* the core's */
 	uint64_t id;                  /* the task's id, as reel_self() gives it */
 	const void *scope;            /* innermost deadline scope, or NULL */
@@ -62,7 +65,9 @@ struct reel__fiber_head {
 
 /* This thread's loop while reel_run runs here, else NULL. initial-exec: one
  * %fs-relative load, no __tls_get_addr call (the library is linked at
- * start-up, not dlopen'ed). Defined in core/sched.c, set by core/loop.c. */
+ * start-up, not dlopen'ed). Defined in core/sched.c; set and cleared by
+ * core/loop.c, cleared in a forked child by reel__fork_child_continue.
+ * Layers only read it. */
 extern __thread struct reel__loop *reel__loop_cur
 	__attribute__((tls_model("initial-exec")));
 

@@ -8,13 +8,18 @@ The rules docs/internals.md states, enforced so they stay true:
   3. A layer (engine/<layer>/) includes the core only through
      engine/reelimpl.h - never core/internal.h or another core header - and
      no other layer's files.
-  4. No include/call circle inside engine/ has more than MAX_CIRCLE files:
+  4. The same for calls: a layer's object uses, of the engine's internal
+     reel__ names, only those engine/reelimpl.h declares; no core object
+     uses a symbol that a layer's object defines.
+  5. No include/call circle inside engine/ has more than MAX_CIRCLE files:
      the files that call each other around a circle (a strongly connected
      component of the graph "A calls a function or uses a variable defined
      in B, or includes B") stay small enough to read together.
 
 Calls come from the built static library (nm: which object defines and
-which uses each external symbol); includes from the sources.
+which uses each external symbol); includes from the sources. Calls made
+through function pointers (a timer's fn, op->complete, watch->ended, a
+part's term) are the core calling up by design and are not edges here.
 
 Usage: check_layers.py SOURCE_DIR LIBREEL_A    (exit 1 on a violation)
 """
@@ -40,7 +45,9 @@ def engine_files(src):
 def folder(path):
     """engine/core/x.c -> core; engine/reelimpl.h -> impl."""
     parts = path.split(os.sep)
-    return parts[1] if len(parts) > 2 else "impl"
+    if len(parts) > 2:
+        return parts[1]
+    return "impl" if parts[-1] == "reelimpl.h" else "stray"
 
 
 def includes(src, path):
@@ -70,6 +77,10 @@ def check_api(src, errors):
 def check_includes(src, files, errors, edges):
     for f in files:
         mine = folder(f)
+        if mine == "stray":
+            errors.append(f"{f}: engine/ holds reelimpl.h and folders only")
+        elif mine not in ("core", "impl") + LAYERS:
+            errors.append(f"{f}: {mine}/ is not a known room (core or {', '.join(LAYERS)})")
         for inc in includes(src, f):
             if inc.startswith("api/"):
                 continue
@@ -89,28 +100,48 @@ def check_includes(src, files, errors, edges):
                 errors.append(f"{f} includes {inc}: reelimpl.h is the core's")
 
 
-def symbol_edges(lib, files, edges):
+def symbol_edges(src, lib, files, edges, errors):
     """Edges object -> object for every external symbol one uses and another
-    defines, mapped back to source paths by object name."""
-    by_object = {os.path.basename(f) + ".o": f for f in files
-                 if f.endswith((".c", ".S"))}
+    defines, mapped back to source paths by object name. Returns how many
+    engine objects the library really holds."""
+    sources = [f for f in files if f.endswith((".c", ".S"))]
+    by_object = {}
+    for f in sources:
+        name = os.path.basename(f) + ".o"
+        if name in by_object:
+            errors.append(f"{f} and {by_object[name]}: one object name for two "
+                          "files; give them distinct names")
+        by_object[name] = f
     nm = subprocess.run(["nm", "-A", lib], check=True, capture_output=True,
                         text=True).stdout
-    defined, used = {}, []
+    defined, used, seen = {}, [], set()
     for line in nm.splitlines():
         m = re.match(r"^[^:]+:([^:]+):\s*(?:[0-9a-f]+)?\s+([A-Za-z])\s+(\S+)$", line)
         if not m or m.group(1) not in by_object:
             continue
         obj, kind, sym = by_object[m.group(1)], m.group(2), m.group(3)
+        seen.add(obj)
         if kind == "U":
             used.append((obj, sym))
         elif kind.isupper():
             defined[sym] = obj
+    for f in sources:
+        if f not in seen:
+            errors.append(f"{f}: no object in {lib}; is it built?")
+    door = set(re.findall(r"\b(reel__\w+)\s*\(",
+                          open(os.path.join(src, "engine", "reelimpl.h")).read()))
+    door |= set(re.findall(r"\bextern\b[^;]*\b(reel__\w+)",
+                           open(os.path.join(src, "engine", "reelimpl.h")).read()))
     for obj, sym in used:
         target = defined.get(sym)
         if target and target != obj:
             edges.setdefault(obj, set()).add(target)
-    return len(by_object)
+        mine = folder(obj)
+        if mine in LAYERS and sym.startswith("reel__") and sym not in door:
+            errors.append(f"{obj} uses {sym}: not offered by engine/reelimpl.h")
+        if mine == "core" and target and folder(target) in LAYERS:
+            errors.append(f"{obj} uses {sym} of {target}: the core calls no layer")
+    return len(seen)
 
 
 def header_source_edges(files, edges):
@@ -180,10 +211,8 @@ def main():
     errors, edges = [], {}
     check_api(src, errors)
     check_includes(src, files, errors, edges)
-    nobj = symbol_edges(lib, files, edges)
+    nobj = symbol_edges(src, lib, files, edges, errors)
     header_source_edges(files, edges)
-    if nobj < 10:
-        errors.append(f"{lib}: only {nobj} engine objects found; wrong library?")
     for comp in circles(edges):
         units = sorted({unit(p) for p in comp})
         if len(units) < 2:

@@ -129,7 +129,8 @@ fail:
 }
 
 /* The layers' parts, newest layer first: each may still reap its own
- * operations, so the ring is still open. */
+ * operations, so the ring is still open and reel__loop_cur still points
+ * at this loop (completion handlers may use it); no fiber runs. */
 static void parts_term(struct reel__loop *l)
 {
 	for (int id = REEL__PARTS - 1; id >= 0; id--) {
@@ -144,7 +145,6 @@ static void parts_term(struct reel__loop *l)
 
 static void loop_term(struct reel__loop *l)
 {
-	parts_term(l);
 	l->stats.live_at_close = l->live;
 	l->stats.timers_at_close = l->wheel.count;
 	l->stats.inflight_at_close = l->ring.inflight;
@@ -192,6 +192,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	if (status)
 		*status = l->main_status;
 out:
+	parts_term(l);            /* on this thread's loop still: they may reap */
 	reel__loop_cur = NULL;
 	loop_term(l);
 	reel__overflow_thread_term(altstack);

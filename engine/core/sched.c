@@ -103,7 +103,7 @@ void reel__wake(struct reel__fiber *f, int result)
 		return;   /* already woken (a cancel raced a completion) */
 	if (reel_unlikely(f->wait_node != NULL)) {
 		/* Off the primitive's queue now, not when it next runs: the
-		 * primitive may be freed before then (waitq.h). */
+		 * primitive may be freed before then (waitq.c). */
 		reel__list_del_init(f->wait_node);
 		f->wait_node = NULL;
 	}

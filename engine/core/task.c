@@ -112,11 +112,13 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 	uint32_t idx;
 	int err;
 
-	if (l->task_free >= l->ntasks && grow_tasks(l) != 0)
-		return -ENOMEM;
-	err = reel__fiber_new(l, fn, arg, opts, &f);
+	err = reel__fiber_new(l, fn, arg, opts, &f);   /* checks the stack size first */
 	if (err)
 		return err;
+	if (l->task_free >= l->ntasks && grow_tasks(l) != 0) {
+		reel__fiber_destroy(l, f);
+		return -ENOMEM;
+	}
 	idx = l->task_free;
 	l->task_free = l->tasks[idx].next_free;
 	f->slot = idx;

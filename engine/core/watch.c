@@ -185,8 +185,6 @@ static int check_handle(struct reel__loop *l, reel_task task, uint32_t *idx)
 	return 0;
 }
 
-/* Checked in this order for gather's sake (design §1c): a stale handle is
- * -ESRCH before anything else is looked at. */
 int reel__watch_add(struct reel__loop *l, struct reel__watch *w, reel_task task, uint64_t key)
 {
 	uint32_t idx;
@@ -197,6 +195,8 @@ int reel__watch_add(struct reel__loop *l, struct reel__watch *w, reel_task task,
 	return err;
 }
 
+/* Checked in this order for gather's sake (design §1c): a stale handle is
+ * -ESRCH before anything else is looked at. */
 int reel__watch_add_all(struct reel__loop *l, struct reel__watch *w, const reel_task *tasks,
 		      size_t n)
 {

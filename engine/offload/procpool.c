@@ -16,7 +16,8 @@
  *     keep resources alive (another worker would never see end of file);
  *   - unblocks signals and resets caught ones to their default, so the
  *     parent's handlers (which may touch its loop) never run there;
- *   - never runs reel: reel__running_loop() is cleared, so a reel_ call answers
+ *   - never runs reel: reel__fork_child_continue clears the thread's loop
+ *     (reel__loop_cur), so a reel_ call answers
  *     -EPERM; it leaves with _exit, so the parent's atexit handlers and
  *     stdio buffers are not run or flushed twice.
  *

@@ -14,7 +14,7 @@
  * not running yet); with cooperative scheduling the gap is one trip through
  * the ready queue, which is the price of exact fairness.
  *
- * Cancellation: the wake that comes first wins (waitq.h). A waiter handed
+ * Cancellation: the wake that comes first wins (core/waitq.c). A waiter handed
  * the lock or a permit returns 0 with it even if it is cancelled before it
  * runs (its next parking call reports the cancellation); a waiter
  * interrupted while queued is skipped by the hand-off and unlinks itself, so
