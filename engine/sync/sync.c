@@ -189,8 +189,9 @@ int reel_mutex_trylock(struct reel_mutex *m)
 	return reel_mutex_try_lock(m);
 }
 
-/* Give @mi to its longest waiter, or leave it free. The caller owned it. */
-static void mutex_release(struct mutex_impl *mi)
+/* Hand @mi to its longest waiter still parked, or leave it free. Out of
+ * line: the uncontended unlock then needs no stack frame. */
+static __attribute__((noinline)) void mutex_hand_over(struct mutex_impl *mi)
 {
 	struct reel__waiter *w = reel__waitq_take(&mi->waiters);
 
@@ -200,6 +201,15 @@ static void mutex_release(struct mutex_impl *mi)
 	}
 	mi->owner = reel__fiber_id(w->fiber);
 	reel__wake(w->fiber, 0);
+}
+
+/* Give @mi to its longest waiter, or leave it free. The caller owned it. */
+static void mutex_release(struct mutex_impl *mi)
+{
+	if (reel_likely(reel__list_empty(&mi->waiters)))
+		mi->owner = 0;
+	else
+		mutex_hand_over(mi);
 }
 
 int reel_mutex_unlock(struct reel_mutex *m)
