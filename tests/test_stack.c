@@ -59,27 +59,40 @@ static void test_stack_invalid_size_is_einval(void **state)
 	reel__stack_cache_term(&p);
 }
 
-/* Touch the byte just below a stack in a child; it must die by SIGSEGV. */
-static void guard_faults(bool guard_install)
+/* In a child, write the byte @below bytes under @lo: it must die by SIGSEGV. */
+static void write_below_faults(const char *lo, size_t below)
 {
-	struct reel__stack_cache p;
-	struct reel__stack s;
 	int wstatus;
-	pid_t pid;
+	pid_t pid = fork();
 
-	assert_int_equal(reel__stack_cache_init(&p, guard_install), 0);
-	assert_int_equal(reel__stack_alloc(&p, 32768, &s), 0);
-	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		signal(SIGSEGV, SIG_DFL);
-		*(volatile char *)(s.lo - 1) = 1;
+		*(volatile char *)(lo - below) = 1;
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	assert_true(WIFSIGNALED(wstatus));
 	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
+}
+
+/* The whole guard faults, its top byte and its bottom one, for a stack with
+ * a neighbour below it in the slab (the first stack handed out is the
+ * lowest, so the second has one): a stack-clash frame lands there. */
+static void guard_faults(bool guard_install)
+{
+	struct reel__stack_cache p;
+	struct reel__stack below, s;
+
+	assert_int_equal(reel__stack_cache_init(&p, guard_install), 0);
+	assert_int_equal(reel__stack_alloc(&p, 65536, &below), 0);
+	assert_int_equal(reel__stack_alloc(&p, 65536, &s), 0);
+	assert_true(s.lo > below.lo);
+	write_below_faults(s.lo, 1);
+	write_below_faults(s.lo, 60 * 1024);
+	write_below_faults(s.lo, REEL__STACK_GUARD);
 	reel__stack_free(&p, &s);
+	reel__stack_free(&p, &below);
 	reel__stack_cache_term(&p);
 }
 
@@ -146,6 +159,57 @@ static int overflow_body(void *arg)
 {
 	(void)arg;
 	return recurse(0);
+}
+
+/*
+ * A stack-clash frame: 96 KiB of locals on a 64 KiB stack, first written at
+ * its lowest byte. This file is built without -fstack-clash-protection (as
+ * Debian's gcc builds user code), so nothing probes the pages in between:
+ * with a one-page guard the write landed in the neighbouring stack, no fault.
+ */
+static int clash_neighbour(void *arg)
+{
+	(void)arg;
+	return reel_sleep(10ull * 1000 * 1000 * 1000);
+}
+
+static int clash_body(void *arg)
+{
+	volatile char big[96 * 1024];
+
+	(void)arg;
+	big[0] = 1;
+	return big[0];
+}
+
+static int spawn_clash(void *arg)
+{
+	struct reel_spawn_opts o = { .stack_size = 65536, .name = "clash" };
+	reel_task below, t;
+	int st;
+
+	(void)arg;
+	/* A neighbour below, parked, whose stack the frame would reach. */
+	if (reel_spawn(&below, clash_neighbour, NULL, &o) != 0 ||
+	    reel_spawn(&t, clash_body, NULL, &o) != 0)
+		return 1;
+	reel_join(t, &st);
+	reel_cancel(below);
+	reel_join(below, &st);
+	return 2;   /* reached only when the frame went through unnoticed */
+}
+
+static void test_stack_clash_frame_faults_in_the_guard(void **state)
+{
+	char out[1024];
+	int wstatus;
+
+	(void)state;
+	wstatus = run_in_child(spawn_clash, NULL, NULL, out, sizeof(out));
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSEGV);
+	assert_non_null(strstr(out, "fiber 'clash'"));
+	assert_non_null(strstr(out, "overflowed its 65536-byte stack"));
 }
 
 static char long_name[2000];
@@ -236,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber_mprotect),
 		cmocka_unit_test(test_stack_overflow_message_with_a_huge_name),
 		cmocka_unit_test(test_stack_sent_sigsegv_still_kills),
+		cmocka_unit_test(test_stack_clash_frame_faults_in_the_guard),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

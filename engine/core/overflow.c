@@ -2,9 +2,9 @@
  * overflow.c - a fiber that overflows its stack dies naming itself; and the
  * process-wide signal set-up reel_run does once (SIGSEGV, SIGPIPE).
  *
- * The fault lands on the guard page below the stack. The SIGSEGV handler
+ * The fault lands in the guard below the stack (stack.h). The SIGSEGV handler
  * runs on an alternate signal stack (the fiber's own is exhausted); when
- * the address is in the running fiber's guard page it writes one line -
+ * the address is in the running fiber's guard it writes one line -
  * which fiber, how big its stack was - restores the default action and
  * returns, so the faulting instruction faults again and the process dies
  * with SIGSEGV as it would have without reel. Any other fault goes to the
@@ -81,9 +81,9 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	struct reel__loop *l = reel__loop_cur;
 	const struct reel__fiber *f = l ? l->current : NULL;
 	const char *addr = si->si_addr;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-	if (si->si_code > 0 && f && addr < f->stack.lo && addr >= f->stack.lo - page) {
+	if (si->si_code > 0 && f && addr < f->stack.lo &&
+	    addr >= f->stack.lo - REEL__STACK_GUARD) {
 		say_overflow(f, addr);
 		signal(SIGSEGV, SIG_DFL);
 		return;   /* refault, now fatal */
