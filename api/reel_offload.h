@@ -74,8 +74,9 @@ typedef int (*reel_proc_fn)(const void *in, size_t in_len, void *out, size_t out
  * to take messages of up to @max_msg (1 byte .. 256 MiB) bytes each way.
  * Stores the pool, owned by the caller until reel_procpool_destroy, in
  * *@pool. Returns 0, -EINVAL, -ENOMEM, or fork's error (every worker forked
- * so far is then reaped). A worker keeps only its socket and stdin, stdout,
- * stderr open; it exits when its socket closes.
+ * so far is then reaped). A worker keeps only its socket (close-on-exec: a
+ * program a job execs does not inherit it) and stdin, stdout, stderr open;
+ * it exits when its socket closes.
  * Context: anywhere (it does not park).
  */
 REEL_API int reel_procpool_create(struct reel_procpool **pool, unsigned workers,
@@ -91,10 +92,13 @@ REEL_API int reel_procpool_create(struct reel_procpool **pool, unsigned workers,
  *                 with @out_cap > 0;
  *   -EMSGSIZE     @in_len > max_msg (nothing sent), or fn claimed more
  *                 output than it had room for;
- *   -ECHILD       the worker died during the call (a crash, SIGKILL): it
- *                 is reaped and replaced by a fresh fork, and the pool goes
- *                 on; a worker found dead before a call is replaced
- *                 silently;
+ *   -ECHILD       the worker died during the call (a crash, SIGKILL,
+ *                 _exit): seen on its pidfd, so at once even while a
+ *                 program or child the job started still lives (within
+ *                 about 100 ms where pidfd_open is missing); it is reaped
+ *                 and replaced by a fresh fork, and the pool goes on (what
+ *                 the job started is left alone); a worker found dead
+ *                 before a call is replaced silently;
  *   -ECANCELED / -ETIMEDOUT  interrupted. While waiting for a worker:
  *                 at once, nothing sent. Once the request went out: the
  *                 worker is killed (SIGKILL), reaped and replaced, so the

@@ -5,9 +5,15 @@
  * worker killed during a call (-ECHILD) or while idle (replaced silently),
  * -EMSGSIZE both ways, cancellation while waiting and while running (the
  * worker is killed and replaced), a deadline around a call, destroy while
- * busy (-EBUSY) and destroy leaving no zombie.
+ * busy (-EBUSY) and destroy leaving no zombie; a worker that dies while
+ * something its job started (a program it exec'ed, a child it forked) is
+ * still alive fails the call with -ECHILD at once, and programs a job execs
+ * do not inherit the worker's socket.
  */
+#include <spawn.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -266,6 +272,219 @@ static void test_procpool_cancel_waiting_and_running(void **state)
 	assert_no_zombie();
 }
 
+/* ---- what a job starts must not outlive or mask its worker ------------------- */
+
+/* Written by jobs in the workers, read by the test: MAP_SHARED memory made
+ * before the pool, so every worker's fork shares it. */
+struct shared {
+	volatile pid_t worker;       /* the job's process */
+	volatile pid_t grandchild;   /* what the job started */
+};
+
+static struct shared *shm;
+extern char **environ;
+
+static int shared_map(void **state)
+{
+	(void)state;
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		   -1, 0);
+	if (shm == MAP_FAILED)
+		return -1;
+	memset((void *)shm, 0, sizeof(*shm));
+	return 0;
+}
+
+/* Teardown, run even when the test failed: kill what a job left behind (not
+ * our child: reparented, no reaping) and unmap. */
+static int shared_unmap(void **state)
+{
+	(void)state;
+	if (shm->grandchild > 0)
+		kill(shm->grandchild, SIGKILL);
+	munmap((void *)shm, sizeof(*shm));
+	shm = NULL;
+	return 0;
+}
+
+/* Starts `sleep 30` (posix_spawn: fork + exec, not waited for), then dies. */
+static int spawn_sleeper_and_die(const void *in, size_t in_len, void *out, size_t out_cap,
+				 size_t *out_len)
+{
+	char *argv[] = { "sleep", "30", NULL };
+	pid_t pid;
+
+	(void)in, (void)in_len, (void)out, (void)out_cap, (void)out_len;
+	shm->worker = getpid();
+	if (posix_spawnp(&pid, "sleep", NULL, NULL, argv, environ) != 0)
+		return -1;
+	shm->grandchild = pid;
+	kill(getpid(), SIGKILL);
+	pause();
+	return 0;
+}
+
+/* Forks (no exec) a child that sleeps 30 s, then runs 30 s itself: the test
+ * kills the worker meanwhile. */
+static int fork_sleeper_and_run(const void *in, size_t in_len, void *out, size_t out_cap,
+				size_t *out_len)
+{
+	pid_t pid;
+
+	(void)in, (void)in_len, (void)out, (void)out_cap, (void)out_len;
+	shm->worker = getpid();
+	pid = fork();
+	if (pid == 0) {
+		nap(30 * SEC);
+		_exit(0);
+	}
+	if (pid < 0)
+		return -1;
+	shm->grandchild = pid;
+	nap(30 * SEC);
+	return 1;
+}
+
+struct bounded_call {
+	reel_proc_fn fn;
+	int ret, status;
+};
+
+static int bounded_call_fn(void *arg)
+{
+	struct bounded_call *c = arg;
+
+	c->ret = reel_procpool_call(pp, c->fn, "x", 1, NULL, 0, NULL, &c->status);
+	return 0;
+}
+
+/* Runs @fn on the pool under a 5 s deadline (so that a hang fails instead
+ * of blocking the test); returns the call's result; *@took its time. */
+static int call_bounded(reel_proc_fn fn, uint64_t *took)
+{
+	struct bounded_call c = { .fn = fn, .ret = -12345, .status = -12345 };
+	uint64_t t0 = reel_now();
+	int st;
+
+	reel_wait_for(5 * SEC, bounded_call_fn, &c, &st);
+	*took = reel_now() - t0;
+	if (c.ret != c.status)
+		return -12345;
+	return c.ret;
+}
+
+static int proc_exec_survivor_main(void *arg)
+{
+	uint64_t took;
+
+	(void)arg;
+	FCHECK_EQ(reel_procpool_create(&pp, 1, 64), 0);
+	FCHECK_EQ(call_bounded(spawn_sleeper_and_die, &took), -ECHILD);
+	FCHECK(took < 5 * SEC);
+	FCHECK(shm->grandchild > 0);
+	FCHECK_EQ(kill(shm->grandchild, 0), 0);   /* still running: it did hold on */
+	FCHECK_EQ(many_calls(2), 0);              /* the replacement works */
+	FCHECK_EQ(reel_procpool_destroy(pp), 0);
+	return 0;
+}
+
+static void test_procpool_worker_death_seen_while_its_exec_child_lives(void **state)
+{
+	(void)state;
+	run_ok(proc_exec_survivor_main, NULL);
+	assert_no_zombie();
+}
+
+/* popen's shell lists which of its descriptors 3..63 are open (by stat, so
+ * listing opens none); the output is the list, the status 0 when the worker
+ * itself has a socket at 3 or above. */
+static int list_exec_fds(const void *in, size_t in_len, void *out, size_t out_cap,
+			 size_t *out_len)
+{
+	const char *cmd = "n=3; while [ $n -lt 64 ]; do "
+			  "[ -e /proc/$$/fd/$n ] && printf '%s ' $n; n=$((n+1)); done";
+	struct stat st;
+	bool has_socket = false;
+	FILE *f;
+	size_t n;
+
+	(void)in, (void)in_len;
+	for (int fd = 3; fd < 64; fd++)
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			has_socket = true;
+	f = popen(cmd, "r");
+	if (!f)
+		return -errno;
+	n = fread(out, 1, out_cap, f);
+	if (pclose(f) != 0)
+		return -EIO;
+	*out_len = n;
+	return has_socket ? 0 : -ENOTSOCK;
+}
+
+static int proc_no_inherit_main(void *arg)
+{
+	char out[256];
+	size_t out_len = 99;
+	int st = -1;
+
+	(void)arg;
+	FCHECK_EQ(reel_procpool_create(&pp, 1, sizeof(out)), 0);
+	FCHECK_EQ(reel_procpool_call(pp, list_exec_fds, "", 0, out, sizeof(out) - 1, &out_len,
+				     &st), 0);
+	FCHECK_EQ(st, 0);
+	out[out_len] = '\0';
+	if (out_len)
+		fprintf(stderr, "descriptors inherited by an exec'ed program: %s\n", out);
+	FCHECK_EQ(out_len, 0);
+	FCHECK_EQ(reel_procpool_destroy(pp), 0);
+	return 0;
+}
+
+static void test_procpool_exec_from_job_inherits_no_worker_socket(void **state)
+{
+	(void)state;
+	run_ok(proc_no_inherit_main, NULL);
+	assert_no_zombie();
+}
+
+/* Kills the worker once its job has forked its child. */
+static int kill_worker_later(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 500 && (!shm->worker || !shm->grandchild); i++)
+		FCHECK_EQ(reel_sleep(10 * MS), 0);
+	FCHECK(shm->worker > 0 && shm->grandchild > 0);
+	FCHECK_EQ(kill(shm->worker, SIGKILL), 0);
+	return 0;
+}
+
+static int proc_fork_survivor_main(void *arg)
+{
+	uint64_t took;
+	reel_task killer;
+	int r;
+
+	(void)arg;
+	FCHECK_EQ(reel_procpool_create(&pp, 1, 64), 0);
+	FCHECK_EQ(reel_spawn(&killer, kill_worker_later, NULL, NULL), 0);
+	FCHECK_EQ(call_bounded(fork_sleeper_and_run, &took), -ECHILD);
+	FCHECK(took < 5 * SEC);
+	FCHECK_EQ(reel_join(killer, &r), 0);
+	FCHECK_EQ(r, 0);
+	FCHECK_EQ(kill(shm->grandchild, 0), 0);   /* still running: it did hold on */
+	FCHECK_EQ(many_calls(2), 0);
+	FCHECK_EQ(reel_procpool_destroy(pp), 0);
+	return 0;
+}
+
+static void test_procpool_worker_death_seen_while_its_forked_child_lives(void **state)
+{
+	(void)state;
+	run_ok(proc_fork_survivor_main, NULL);
+	assert_no_zombie();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +492,13 @@ int main(void)
 		cmocka_unit_test(test_procpool_killed_worker_is_replaced),
 		cmocka_unit_test(test_procpool_sizes_and_bad_input),
 		cmocka_unit_test(test_procpool_cancel_waiting_and_running),
+		cmocka_unit_test_setup_teardown(
+			test_procpool_worker_death_seen_while_its_exec_child_lives,
+			shared_map, shared_unmap),
+		cmocka_unit_test(test_procpool_exec_from_job_inherits_no_worker_socket),
+		cmocka_unit_test_setup_teardown(
+			test_procpool_worker_death_seen_while_its_forked_child_lives,
+			shared_map, shared_unmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,8 @@
  * program means the same function in them. Each worker has one end of a
  * socketpair and loops: read a request (function, input), run it, write a
  * reply (status, output); end of file on its socket ends it. The parent
- * talks to a worker through reel's I/O, so only the calling fiber waits.
+ * waits for a worker through reel (reel_poll), so only the calling fiber
+ * waits.
  *
  * A worker
  *   - starts on a fresh 8 MiB stack: the fork happens on a fiber's stack,
@@ -14,6 +15,10 @@
  *   - closes every descriptor but its socket and 0, 1, 2: an inherited
  *     listening socket, another worker's socket or the loop's io_uring would
  *     keep resources alive (another worker would never see end of file);
+ *   - keeps its socket at 3, close-on-exec (dup3 with O_CLOEXEC: dup2 would
+ *     clear the flag): a program the job execs (system, popen, posix_spawn)
+ *     must not hold the socket, or the worker's death would show no end of
+ *     file while that program lives, and it could speak the protocol;
  *   - unblocks signals and resets caught ones to their default, so the
  *     parent's handlers (which may touch its loop) never run there;
  *   - never runs reel: reel__fork_child_continue clears the thread's loop
@@ -23,8 +28,19 @@
  *
  * Failures and cancellation
  *   - A worker found dead before a call is replaced silently. One that dies
- *     during a call (end of file or EPIPE on its socket) fails that call
- *     with -ECHILD; it is killed for certainty, reaped and replaced.
+ *     during a call fails that call with -ECHILD; it is killed for
+ *     certainty, reaped and replaced.
+ *   - Death is seen on the worker's pidfd, not only as end of file: a child
+ *     the job fork()ed without exec shares the socket (close-on-exec cannot
+ *     help there), so the parent would see no end of file while that child
+ *     lives. The parent parks on an epoll descriptor per worker that holds
+ *     the socket and the pidfd (reel_poll takes one descriptor; a second
+ *     fiber per call watching the pidfd would cost a spawn, a cancel and a
+ *     join per call), then moves bytes with non-blocking send/recv; when
+ *     the socket has nothing and the pidfd is readable, the worker is gone.
+ *     A reply already in the socket still wins over the death after it.
+ *     Without pidfd_open (valgrind 3.19, kernels before 5.3) or epoll, the
+ *     wait on the socket is cut every 100 ms to look with waitpid(WNOHANG).
  *   - Interrupted while waiting for a worker: -ECANCELED at once, nothing
  *     sent. Interrupted once the request is (partly) out: the worker is
  *     killed and replaced - killing is the one way to stop work in a
@@ -45,6 +61,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,6 +84,7 @@
 enum { MAX_WORKERS = 256, CHILD_STACK = 8 << 20 };
 #define MAX_MSG ((size_t)256 << 20)
 #define GRACE_NS (1000 * 1000000ull)
+#define DEATH_POLL_NS (100 * 1000000ull)   /* without a pidfd: look this often */
 #define OVERSIZE 1u   /* reply flag: fn claimed more output than it had room for */
 
 /* On the socket, in the host's byte order (both ends are this program). */
@@ -86,6 +104,8 @@ struct worker {
 	pid_t pid;       /* -1: none (a fork failed) */
 	int fd;          /* the parent's end of the socketpair, -1 with no worker */
 	int pidfd;       /* -1 where pidfd_open is missing */
+	int ep;          /* epoll: fd and pidfd; -1 without pidfd (or epoll) */
+	uint32_t ep_events;   /* what ep waits for on fd: EPOLLIN or EPOLLOUT */
 	bool busy;       /* handed to a call */
 };
 
@@ -177,15 +197,19 @@ static void __attribute__((noreturn)) child_loop(void *arg)
 	}
 }
 
-/* Keep only 0, 1, 2 and @fd, which becomes 3. Returns 3. */
+/* Keep only 0, 1, 2 and @fd, which becomes 3, close-on-exec. Returns 3. */
 static int close_inherited(int fd)
 {
 	struct rlimit rl;
 
 	if (fd != 3) {
-		if (dup2(fd, 3) < 0)
+		if (dup3(fd, 3, O_CLOEXEC) < 0)
 			_exit(1);
+		if (fd < 3)
+			close(fd);   /* 0, 1 or 2 were closed in the parent */
 		fd = 3;
+	} else if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		_exit(1);   /* socketpair set it already; never trust that here */
 	}
 	if (syscall(SYS_close_range, 4u, ~0u, 0u) == 0)
 		return fd;
@@ -231,13 +255,45 @@ static void __attribute__((noreturn)) child_start(int fd, size_t max_msg)
 
 /* ---- the parent's side ----------------------------------------------------------- */
 
+/* An epoll descriptor that is readable when @w's socket is readable or its
+ * process has ended; -1 on failure (the caller falls back to polling). */
+static int open_death_watch(struct worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -1;
+	ev.data.fd = w->fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev) == 0) {
+		ev.data.fd = w->pidfd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, w->pidfd, &ev) == 0) {
+			w->ep_events = EPOLLIN;
+			return ep;
+		}
+	}
+	close(ep);
+	return -1;
+}
+
+static void close_fds(struct worker *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->ep >= 0)
+		close(w->ep);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	w->fd = w->ep = w->pidfd = -1;
+}
+
 static int start_worker(struct worker *w, size_t max_msg)
 {
 	int sv[2], err;
 	pid_t pid;
 
 	w->pid = -1;
-	w->fd = w->pidfd = -1;
+	w->fd = w->pidfd = w->ep = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return -errno;
 	pid = fork();
@@ -255,6 +311,8 @@ static int start_worker(struct worker *w, size_t max_msg)
 	w->fd = sv[0];
 	/* Valgrind 3.19 does not know pidfd_open: skip its warning. */
 	w->pidfd = RUNNING_ON_VALGRIND ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+	if (w->pidfd >= 0)
+		w->ep = open_death_watch(w);
 	return 0;
 }
 
@@ -269,6 +327,7 @@ static void stop_worker(struct worker *w)
 {
 	if (w->fd >= 0)
 		close(w->fd);
+	w->fd = -1;
 	if (w->pid > 0) {
 		kill(w->pid, SIGKILL);
 		if (w->pidfd >= 0 && reel__self_fiber())
@@ -276,10 +335,8 @@ static void stop_worker(struct worker *w)
 		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
 			;   /* ECHILD: SIGCHLD is ignored, the kernel reaped it */
 	}
-	if (w->pidfd >= 0)
-		close(w->pidfd);
+	close_fds(w);
 	w->pid = -1;
-	w->fd = w->pidfd = -1;
 }
 
 static int replace_worker(struct reel_procpool *p, struct worker *w)
@@ -376,28 +433,94 @@ static int acquire(struct reel_procpool *p, struct reel__loop *l, struct worker 
 	return 0;
 }
 
-/* reel_send until all of @len is out. Bytes sent so far in *@sent. */
-static int send_all(int fd, const void *buf, size_t len, size_t *sent)
+/* Has @w's process ended? Asks the pidfd (without waiting), or else
+ * waitpid(WNOHANG), which reaps it. */
+static bool worker_ended(struct worker *w)
 {
-	for (size_t put = 0; put < len;) {
-		ssize_t n = reel_send(fd, (const char *)buf + put, len - put, 0);
+	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
 
-		if (n < 0)
-			return (int)n;
-		put += (size_t)n;
-		*sent += (size_t)n;
-	}
-	return 0;
+	if (w->pidfd < 0)
+		return worker_gone(w);
+	return poll(&pfd, 1, 0) > 0;
 }
 
-/* Read exactly @len bytes: 0, -ECHILD at end of file, or -errno. */
-static int recv_all(int fd, void *buf, size_t len)
-{
-	ssize_t n = reel_read_exact(fd, buf, len, NULL);
+struct sock_wait {
+	int fd;
+	short events;
+};
 
-	if (n < 0)
-		return (int)n;
-	return (size_t)n == len ? 0 : -ECHILD;
+static int poll_sock(void *arg)
+{
+	struct sock_wait *sw = arg;
+
+	return reel_poll(sw->fd, sw->events);
+}
+
+/* Park until @w's socket may be ready for @events (EPOLLIN or EPOLLOUT) or
+ * its process may have ended; the caller tries again and asks
+ * worker_ended. Returns 0 or the interruption (or reel_poll's error). */
+static int wait_worker(struct worker *w, uint32_t events)
+{
+	struct sock_wait sw = { w->fd, (short)events };
+	int r, st = 0;
+
+	if (w->ep >= 0) {
+		if (w->ep_events != events) {
+			struct epoll_event ev = { .events = events, .data.fd = w->fd };
+
+			if (epoll_ctl(w->ep, EPOLL_CTL_MOD, w->fd, &ev) != 0)
+				return -errno;
+			w->ep_events = events;
+		}
+		r = reel_poll(w->ep, POLLIN);
+		return r < 0 ? r : 0;
+	}
+	/* No pidfd: wait on the socket alone, DEATH_POLL_NS at a time. */
+	r = reel_wait_for(DEATH_POLL_NS, poll_sock, &sw, &st);
+	if (r == -ETIMEDOUT)
+		return reel__interrupt_pending(reel__self_fiber());   /* ours or an outer one? */
+	if (r)
+		return r;
+	return st < 0 ? st : 0;
+}
+
+/*
+ * Move @len bytes to (@send) or from @w's socket, parking while it is not
+ * ready. Bytes moved so far are added to *@moved. Returns 0; -ECHILD at end
+ * of file, or when nothing is there and the worker has ended (even if a
+ * child it forked still holds the socket); the interruption; or -errno.
+ */
+static int transfer(struct worker *w, bool send_, void *buf, size_t len, size_t *moved)
+{
+	bool waited = false;
+
+	for (size_t done = 0; done < len;) {
+		ssize_t n = send_ ? send(w->fd, (char *)buf + done, len - done,
+					 MSG_DONTWAIT | MSG_NOSIGNAL)
+				  : recv(w->fd, (char *)buf + done, len - done, MSG_DONTWAIT);
+		int r;
+
+		if (n > 0) {
+			done += (size_t)n;
+			*moved += (size_t)n;
+			waited = false;
+			continue;
+		}
+		if (n == 0)
+			return -ECHILD;   /* end of file: every holder closed it */
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		/* Not ready. After a wake-up, that may be the worker's end. */
+		if (waited && worker_ended(w))
+			return -ECHILD;
+		r = wait_worker(w, send_ ? EPOLLOUT : EPOLLIN);
+		if (r)
+			return r;
+		waited = true;
+	}
+	return 0;
 }
 
 /* One request and its reply on @w. On any failure but -EMSGSIZE, the
@@ -412,18 +535,19 @@ static int exchange(struct reel_procpool *p, struct worker *w, reel_proc_fn fn,
 		.out_cap = out_cap < p->max_msg ? out_cap : p->max_msg,
 	};
 	struct reply rp;
+	size_t got = 0;
 	int r;
 
-	r = send_all(w->fd, &rq, sizeof(rq), sent);
+	r = transfer(w, true, &rq, sizeof(rq), sent);
 	if (!r)
-		r = send_all(w->fd, in, in_len, sent);
+		r = transfer(w, true, (void *)(uintptr_t)in, in_len, sent);
 	if (!r)
-		r = recv_all(w->fd, &rp, sizeof(rp));
+		r = transfer(w, false, &rp, sizeof(rp), &got);
 	if (r)
 		return r;
 	if (rp.out_len > rq.out_cap)
 		return -EPROTO;
-	r = recv_all(w->fd, out, rp.out_len);
+	r = transfer(w, false, out, rp.out_len, &got);
 	if (r)
 		return r;
 	if (rp.flags & OVERSIZE)
@@ -518,13 +642,10 @@ int reel_procpool_destroy(struct reel_procpool *p)
 		p->w[i].fd = -1;
 	}
 	for (unsigned i = 0; i < p->nworkers; i++) {
-		if (exited_within_grace(&p->w[i], deadline)) {
-			if (p->w[i].pidfd >= 0)
-				close(p->w[i].pidfd);
-			p->w[i].pidfd = -1;
-		} else {
+		if (exited_within_grace(&p->w[i], deadline))
+			close_fds(&p->w[i]);
+		else
 			stop_worker(&p->w[i]);
-		}
 	}
 	free(p);
 	return 0;
