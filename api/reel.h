@@ -249,7 +249,9 @@ REEL_API int reel_capabilities(char *buf, size_t len,
 			       const struct reel_run_opts *opts);
 
 /* reel_strerror - a short constant description of a -errno value returned by
- * reel, e.g. "operation canceled" for -ECANCELED. Never NULL. */
+ * reel, e.g. "operation canceled" for -ECANCELED; "not an error code" for a
+ * positive value or one below -4095 (INT_MIN too). Never NULL. Context:
+ * anywhere. */
 REEL_API const char *reel_strerror(int err);
 
 /* ---- waiting for many tasks ------------------------------------------- */

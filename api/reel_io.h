@@ -11,7 +11,8 @@
  *     call waits for the original completion (docs/design.md §5). If the operation
  *     completed anyway, its result wins: bytes transferred are returned, an
  *     accepted descriptor is returned, never dropped or leaked;
- *   - Context: fiber only (-EPERM elsewhere). Buffers belong to the caller
+ *   - Context: fiber only (-EPERM elsewhere; reel_close is the exception:
+ *     it closes anywhere). Buffers belong to the caller
  *     throughout; reel keeps no pointer to them after the call returns.
  * Bad input gets -EINVAL (NULL buffer with a non-zero length, NULL path) or
  * the kernel's own answer (-EBADF for a descriptor that is not open).
@@ -56,6 +57,8 @@ REEL_API int reel_open(const char *path, int flags, mode_t mode);
  * is closed, so no operation can land on a descriptor number reused later.
  * Returns 0 or -errno (-EBADF when @fd is not open). The descriptor is gone
  * even when an error is returned, as with close(2).
+ * Context: anywhere. Outside a fiber (no loop runs the caller, so none of
+ * its operations can be in flight) it is close(2), synchronously.
  */
 REEL_API int reel_close(int fd);
 
@@ -264,10 +267,22 @@ REEL_API int reel_poll(int fd, short events);
 
 /*
  * reel_signal_wait - wait for one of the signals in @set; its details go to
- * *@info when not NULL. Returns the signal number. The signals of @set are
- * blocked in the calling thread from the first call on (so they are
- * delivered here, through a signalfd read on the ring, instead of to a
- * handler); call it from the thread that should receive them.
+ * *@info when not NULL. Returns the signal number, or -errno: -EINVAL for a
+ * NULL @set, -EPERM outside a fiber, -EMFILE/-ENFILE/-ENOMEM when the
+ * loop's signalfd cannot be made, -ECANCELED/-ETIMEDOUT when interrupted.
+ * The loop has one signalfd for all its calls, made by the first one and
+ * closed with the loop, so later calls need no descriptor. The signals of
+ * @set are blocked in the calling thread from a call's start on (so they
+ * are delivered here, through the signalfd polled on the ring, instead of
+ * to a handler) and stay blocked between calls, a signal waiting pending
+ * for the next call; call it from the thread that should receive them. A
+ * call that fails before it waits (no signalfd) blocks nothing. At the
+ * loop's close, the signals its calls blocked that the thread had not
+ * blocked before are unblocked again; one still pending then meets its
+ * disposition (the default for SIGTERM ends the process) - block them
+ * before reel_run to keep them blocked. Several fibers may wait at once,
+ * for different sets: each gets only signals of its own set.
+ * Context: fiber only.
  */
 struct signalfd_siginfo;
 REEL_API int reel_signal_wait(const sigset_t *set, struct signalfd_siginfo *info);

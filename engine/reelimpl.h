@@ -358,8 +358,10 @@ uint16_t reel__loop_new_bgid(struct reel__loop *l);
  * handed back by the core at the loop's close - after main's shutdown, with
  * no fiber left, before the ring closes, so @term may still reap (with
  * reel__loop_reap) what it has in the kernel. @term owns @p from then on.
+ * Ids: the thread pool's mailbox (offload/threadpool.c), the loop's
+ * signalfd and the signals it blocked (io/proc.c).
  */
-enum reel__part_id { REEL__PART_OFFLOAD, REEL__PARTS };
+enum reel__part_id { REEL__PART_OFFLOAD, REEL__PART_SIGNAL, REEL__PARTS };
 
 struct reel__loop_part {
 	void (*term)(struct reel__loop *l, struct reel__loop_part *p);

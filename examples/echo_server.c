@@ -17,7 +17,11 @@
  * reel_signal_wait and cancels the accept loop, which then cancels the
  * group and waits for it: each connection's receive returns -ECANCELED, it
  * closes its socket, and once all are gone the pool is freed and the
- * process exits 0.
+ * process exits 0. The signal fiber runs (and reel_signal_wait makes the
+ * loop's signalfd) before the server listens, while descriptors are still
+ * free: a server that filled its descriptor table first could not make it
+ * and would never hear SIGTERM. If it fails anyway, the server says so and
+ * stops with a non-zero exit status instead of serving deaf.
  *
  * Try it:  ./echo_server 7000 &  then  ./echo_load -c 500 127.0.0.1 7000
  */
@@ -50,6 +54,7 @@ static struct {
 	uint64_t accepted;
 	uint64_t open;
 	int signo;              /* the signal that stopped us, or 0 */
+	int signal_err;         /* why the signal fiber could not wait, or 0 */
 } srv;
 
 /* Send all of @len bytes. reel_send adds MSG_NOSIGNAL, so a peer that went
@@ -103,15 +108,22 @@ static int connection(void *arg)
 	return n < 0 && n != -ECANCELED && n != -ECONNRESET && n != -EPIPE ? (int)n : 0;
 }
 
-/* Wait for SIGINT or SIGTERM, then stop the accept loop. */
+/* Wait for SIGINT or SIGTERM, then stop the accept loop. A wait that
+ * fails (not cancelled: no signalfd) stops it too, with the error. */
 static int signals(void *arg)
 {
 	sigset_t *set = arg;
 	int signo = reel_signal_wait(set, NULL);
 
-	if (signo < 0)
-		return signo;   /* cancelled: the server is ending anyway */
-	srv.signo = signo;
+	if (signo == -ECANCELED)
+		return 0;   /* the server is ending anyway */
+	if (signo < 0) {
+		fprintf(stderr, "echo_server: cannot wait for signals: %s\n",
+			reel_strerror(signo));
+		srv.signal_err = signo;
+	} else {
+		srv.signo = signo;
+	}
 	return reel_cancel(srv.main);
 }
 
@@ -154,6 +166,18 @@ static int main_fiber(void *arg)
 	int lfd, err;
 	reel_task t;
 
+	/* The signal fiber first, and let it run once: it blocks the signals
+	 * and makes the loop's signalfd while descriptors are still free. */
+	srv.main = reel_self();
+	err = reel_spawn(&t, signals, &args->stop, &sig_opts);
+	if (err < 0) {
+		fprintf(stderr, "echo_server: spawn: %s\n", reel_strerror(err));
+		return err;
+	}
+	reel_detach(t);
+	reel_yield();
+	if (srv.signal_err)
+		return srv.signal_err;
 	lfd = reel_listen_tcp("127.0.0.1", (uint16_t)port, 0);
 	if (lfd < 0) {
 		fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%d: %s\n", port,
@@ -166,11 +190,6 @@ static int main_fiber(void *arg)
 		close(lfd);
 		return err;
 	}
-	srv.main = reel_self();
-	err = reel_spawn(&t, signals, &args->stop, &sig_opts);
-	if (err < 0)
-		return err;
-	reel_detach(t);
 	printf("echo_server: listening on 127.0.0.1:%d\n", reel_local_port(lfd));
 	fflush(stdout);
 
@@ -180,6 +199,8 @@ static int main_fiber(void *arg)
 	reel_bufpool_destroy(srv.pool);
 	if (err < 0)
 		fprintf(stderr, "echo_server: accept: %s\n", reel_strerror(err));
+	else if (srv.signal_err)
+		err = srv.signal_err;   /* stopped because it could not hear signals */
 	fprintf(stderr, "echo_server: %s%s: %llu connections served, %llu open; exiting\n",
 		srv.signo ? "signal " : "stopped", srv.signo ? strsignal(srv.signo) : "",
 		(unsigned long long)srv.accepted, (unsigned long long)srv.open);

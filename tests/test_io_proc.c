@@ -2,7 +2,11 @@
  * Description: readiness, signals and child processes (engine/io/proc.c;
  * api/reel_io.h, docs/design.md §5): reel_poll on a pipe (woken by a write,
  * ready at once, cancelled, timed out); reel_signal_wait for a SIGUSR1 from
- * another fiber, and cancelled without losing the signal; child processes
+ * another fiber, and cancelled without losing the signal; one signalfd per
+ * loop, shared by waiters for different signals that never take each
+ * other's; -EMFILE under a full descriptor table leaves nothing blocked
+ * (regression: SIGTERM was lost); the loop's close unblocks what the loop
+ * blocked and keeps what the caller blocked; child processes
  * through reel_process_spawn and reel_process_wait (exit status, killed by
  * a signal, a wait timed out and then reaped); -EPERM for each of them
  * outside a fiber; and the I/O layer under stress: 1000 fibers doing random
@@ -10,11 +14,13 @@
  * cancels 100,000 of them, with every result accounted for.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -255,6 +261,208 @@ static void test_io_proc_signal_wait_cancelled(void **state)
 	(void)state;
 	run_ok(signal_cancel_main, NULL);
 	unblock_sigusr1();
+}
+
+/* ---- one signalfd per loop, masks put back ------------------------------------------ */
+
+/* Open descriptors of this process (/proc/self/fd, less the directory's own). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+static bool blocked(int sig)
+{
+	sigset_t now;
+
+	return pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && sigismember(&now, sig);
+}
+
+static volatile sig_atomic_t usr1_caught;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_caught++;
+}
+
+struct emfile_run {
+	struct rlimit old;
+	int dups[512];
+	int ndups, r, caught;
+	bool usr1_blocked, term_blocked;
+};
+
+/* Use up every descriptor under a lowered limit, then ask for signals.
+ * Only observes: the test checks after everything is given back. */
+static int signal_emfile_main(void *arg)
+{
+	struct emfile_run *e = arg;
+	struct rlimit low = e->old;
+	sigset_t set;
+
+	low.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		return -errno;
+	while (e->ndups < 512) {
+		int fd = dup(0);
+
+		if (fd < 0)
+			break;
+		e->dups[e->ndups++] = fd;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	e->r = reel_signal_wait(&set, NULL);
+	while (e->ndups > 0)
+		close(e->dups[--e->ndups]);
+	setrlimit(RLIMIT_NOFILE, &e->old);
+	/* nothing reads them: both must be deliverable again, at once */
+	e->usr1_blocked = blocked(SIGUSR1);
+	e->term_blocked = blocked(SIGTERM);
+	usr1_caught = 0;
+	raise(SIGUSR1);
+	e->caught = usr1_caught;
+	return 0;
+}
+
+static void test_regress_signal_wait_emfile_leaves_signals_unblocked(void **state)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	struct emfile_run e = { .r = 12345 };
+	sigset_t both;
+	int status = -1;
+
+	(void)state;
+	sigemptyset(&both);
+	sigaddset(&both, SIGUSR1);
+	sigaddset(&both, SIGTERM);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &e.old), 0);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	assert_int_equal(reel_run(signal_emfile_main, &e, NULL, &status), 0);
+	/* whatever was left blocked must not stay so for the next test (a
+	 * pending SIGUSR1 lands in on_usr1) */
+	pthread_sigmask(SIG_UNBLOCK, &both, NULL);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+	assert_int_equal(status, 0);
+	assert_loop_clean();
+	assert_int_equal(e.r, -EMFILE);
+	assert_false(e.usr1_blocked);
+	assert_false(e.term_blocked);
+	assert_int_equal(e.caught, 1);
+}
+
+/* Two waiters for different signals at once share the loop's one signalfd,
+ * and neither takes the other's signal. */
+static int signal_shared_main(void *arg)
+{
+	struct sigwait w1 = { .r = -12345 }, w2 = { .r = -12345 };
+	reel_task t1, t2;
+	int n0, n1, st;
+
+	(void)arg;
+	sigemptyset(&w1.set);
+	sigaddset(&w1.set, SIGUSR1);
+	sigemptyset(&w2.set);
+	sigaddset(&w2.set, SIGUSR2);
+	n0 = count_fds();
+	FCHECK_EQ(reel_spawn(&t1, signal_waiter, &w1, NULL), 0);
+	FCHECK_EQ(reel_yield(), 0);
+	FCHECK(w1.started);
+	n1 = count_fds();
+	FCHECK_EQ(n1, n0 + 1);   /* the loop's signalfd */
+	FCHECK_EQ(reel_spawn(&t2, signal_waiter, &w2, NULL), 0);
+	FCHECK_EQ(reel_yield(), 0);
+	FCHECK(w2.started);
+	FCHECK_EQ(count_fds(), n1);   /* the same one */
+	/* SIGUSR2 first: the SIGUSR1 waiter wakes too, and must leave it */
+	FCHECK_EQ(kill(getpid(), SIGUSR2), 0);
+	FCHECK_EQ(reel_join(t2, &st), 0);
+	FCHECK_EQ(w2.r, SIGUSR2);
+	FCHECK_EQ(w1.r, -12345);
+	FCHECK_EQ(kill(getpid(), SIGUSR1), 0);
+	FCHECK_EQ(reel_join(t1, &st), 0);
+	FCHECK_EQ(w1.r, SIGUSR1);
+	FCHECK_EQ(w1.info.ssi_signo, SIGUSR1);
+	FCHECK_EQ(w1.info.ssi_pid, getpid());
+	FCHECK_EQ(w1.info.ssi_uid, getuid());
+	FCHECK_EQ(w1.info.ssi_code, SI_USER);
+	FCHECK_EQ(count_fds(), n1);   /* kept for the loop's life */
+	return 0;
+}
+
+static void test_io_proc_signal_wait_one_signalfd_per_loop(void **state)
+{
+	int n0 = count_fds();
+
+	(void)state;
+	run_ok(signal_shared_main, NULL);
+	assert_int_equal(count_fds(), n0);   /* closed with the loop */
+	assert_false(blocked(SIGUSR1));      /* and the masks put back */
+	assert_false(blocked(SIGUSR2));
+}
+
+/* SIGUSR1 blocked by the caller before the loop (and already pending):
+ * the loop reads it, and leaves it blocked at its close; SIGUSR2, blocked
+ * by the loop alone, is unblocked again at its close. */
+static int signal_mask_main(void *arg)
+{
+	union sigval v = { .sival_int = 42 };
+	struct signalfd_siginfo info;
+	struct sigwait w = { .r = -12345 };
+	reel_task t;
+	sigset_t set;
+	int sig, st;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	memset(&info, 0, sizeof(info));
+	sig = reel_signal_wait(&set, &info);   /* pending before the loop began */
+	FCHECK_EQ(sig, SIGUSR1);
+	FCHECK_EQ(info.ssi_code, SI_QUEUE);
+	FCHECK_EQ(info.ssi_int, 42);
+	/* SIGUSR2 is blocked by the waiter itself: send it once it waits */
+	sigemptyset(&w.set);
+	sigaddset(&w.set, SIGUSR2);
+	FCHECK_EQ(reel_spawn(&t, signal_waiter, &w, NULL), 0);
+	FCHECK_EQ(reel_yield(), 0);
+	FCHECK(w.started);
+	FCHECK_EQ(sigqueue(getpid(), SIGUSR2, v), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(w.r, SIGUSR2);
+	FCHECK_EQ(w.info.ssi_int, 42);
+	FCHECK(blocked(SIGUSR2));   /* blocked while the loop lives */
+	return 0;
+}
+
+static void test_io_proc_signal_mask_restored_at_loop_close(void **state)
+{
+	union sigval v = { .sival_int = 42 };
+	sigset_t set;
+
+	(void)state;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	assert_int_equal(sigqueue(getpid(), SIGUSR1, v), 0);
+	assert_false(blocked(SIGUSR2));
+	run_ok(signal_mask_main, NULL);
+	assert_true(blocked(SIGUSR1));    /* the caller's: kept */
+	assert_false(blocked(SIGUSR2));   /* the loop's: given back */
+	sigaddset(&set, SIGUSR2);
+	unblock_sigusr1();
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* ---- child processes ---------------------------------------------------------------- */
@@ -731,6 +939,9 @@ int main(void)
 		cmocka_unit_test(test_io_proc_poll_cancelled_and_timed_out),
 		cmocka_unit_test(test_io_proc_signal_wait_sigusr1),
 		cmocka_unit_test(test_io_proc_signal_wait_cancelled),
+		cmocka_unit_test(test_regress_signal_wait_emfile_leaves_signals_unblocked),
+		cmocka_unit_test(test_io_proc_signal_wait_one_signalfd_per_loop),
+		cmocka_unit_test(test_io_proc_signal_mask_restored_at_loop_close),
 		cmocka_unit_test(test_io_proc_process_exit_status),
 		cmocka_unit_test(test_io_proc_process_killed_by_signal),
 		cmocka_unit_test(test_io_proc_process_wait_timeout_then_reap),

@@ -2,8 +2,10 @@
  * Description: the capability report and set-up errors in words: the report
  * names the set-up flags, features and fallbacks actually taken (also when
  * forced through REEL_DISABLE), and a ring that cannot be created makes
- * reel_run fail with a sentence that says why.
+ * reel_run fail with a sentence that says why; reel_strerror names reel's
+ * errors and takes any int (INT_MIN too, without undefined behaviour).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -139,6 +141,16 @@ static void test_probe_strerror_names_reel_errors(void **state)
 	assert_non_null(reel_strerror(5));
 }
 
+/* -INT_MIN does not exist: reel_strerror must not compute it (UBSan). */
+static void test_regress_strerror_int_min_and_int_max(void **state)
+{
+	(void)state;
+	assert_string_equal(reel_strerror(INT_MIN), "not an error code");
+	assert_string_equal(reel_strerror(INT_MAX), "not an error code");
+	assert_non_null(reel_strerror(-INT_MAX));
+	assert_non_null(reel_strerror(INT_MIN + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_probe_bad_options_are_einval),
 		cmocka_unit_test(test_probe_setup_failure_is_explained),
 		cmocka_unit_test(test_probe_strerror_names_reel_errors),
+		cmocka_unit_test(test_regress_strerror_int_min_and_int_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -323,6 +323,9 @@ int reel_capabilities(char *buf, size_t len, const struct reel_run_opts *opts)
 
 const char *reel_strerror(int err)
 {
+	/* -errno values are small; -INT_MIN would not even exist. */
+	if (err > 0 || err < -4095)
+		return "not an error code";
 	switch (-err) {
 	case 0: return "success";
 	case ECANCELED: return "operation canceled (task cancelled)";
@@ -333,6 +336,6 @@ const char *reel_strerror(int err)
 	case EDEADLK: return "a task cannot join itself";
 	case EINVAL: return "invalid argument";
 	case ENOMEM: return "out of memory";
-	default: return err < 0 ? strerror(-err) : "not an error code";
+	default: return strerror(-err);
 	}
 }

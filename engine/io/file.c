@@ -68,10 +68,10 @@ int reel_close(int fd)
 	struct io_uring_sqe *sqe;
 	int err;
 
-	if (!l)
-		return -EPERM;
 	if (fd < 0)
 		return -EBADF;
+	if (!l)   /* no loop, so nothing of ours in flight: close(2) is all */
+		return reel__sys_result(close(fd));
 	/* Cancellation must not leave the descriptor open: the close itself
 	 * runs shielded, as close(2) cannot be half done. */
 	err = reel__has_op(l, IORING_OP_ASYNC_CANCEL) ? cancel_fd_ops(fd) : 0;
