@@ -7,6 +7,7 @@
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,6 +213,91 @@ static void test_stack_clash_frame_faults_in_the_guard(void **state)
 	assert_non_null(strstr(out, "overflowed its 65536-byte stack"));
 }
 
+/*
+ * Address space comes back: 300 fibers on 512 KiB stacks end, the loop
+ * idles (and trims), then 100 fibers on 2 MiB stacks must fit under an
+ * RLIMIT_AS that holds either burst, not both. Before slabs were unmapped
+ * whole, the first burst's reservation stayed and the second got -ENOMEM.
+ */
+enum { BURST_A = 300, BURST_B = 100 };
+
+static int yield_once(void *arg)
+{
+	(void)arg;
+	return reel_yield();
+}
+
+static int burst(size_t n, size_t stack_size)
+{
+	struct reel_spawn_opts o = { .stack_size = stack_size };
+	reel_task t[BURST_A];
+	int st[BURST_A];
+
+	for (size_t i = 0; i < n; i++) {
+		int err = reel_spawn(&t[i], yield_once, NULL, &o);
+
+		if (err) {
+			fprintf(stderr, "burst of %zu-byte stacks: spawn %zu: %d\n",
+				stack_size, i, err);
+			reel_gather(t, i, st, REEL_GATHER_ALL);
+			return err;
+		}
+	}
+	return reel_gather(t, n, st, 0);
+}
+
+static int two_bursts(void *arg)
+{
+	(void)arg;
+	if (burst(BURST_A, 512 * 1024) != 0)
+		return 1;
+	reel_sleep(100 * 1000 * 1000);   /* idle: the loop trims */
+	return burst(BURST_B, 2 * 1024 * 1024) != 0 ? 2 : 0;
+}
+
+static size_t vm_size(void)
+{
+	char line[256];
+	size_t kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+static void test_stack_free_slabs_give_address_space_back(void **state)
+{
+	int wstatus;
+	pid_t pid;
+
+	(void)state;
+#ifdef REEL_ASAN
+	skip();   /* ASan's shadow memory does not fit under an RLIMIT_AS */
+#endif
+	if (RUNNING_ON_VALGRIND)
+		skip();   /* nor does valgrind's own address space */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		int st = 9;
+
+		rl.rlim_cur = rl.rlim_max = vm_size() + ((size_t)280 << 20);
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(8);
+		alarm(20);
+		reel_run(two_bursts, NULL, NULL, &st);
+		_exit(st);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
 static char long_name[2000];
 
 static int spawn_overflow(void *arg)
@@ -301,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_stack_overflow_message_with_a_huge_name),
 		cmocka_unit_test(test_stack_sent_sigsegv_still_kills),
 		cmocka_unit_test(test_stack_clash_frame_faults_in_the_guard),
+		cmocka_unit_test(test_stack_free_slabs_give_address_space_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

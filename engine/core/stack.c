@@ -27,9 +27,12 @@
  * Instead the loop trims when it is idle (reel__stack_trim, just before it
  * blocks): free stacks beyond the HOT most recent of a class get
  * MADV_DONTNEED, which drops their pages but keeps the address range and its
- * guard - the way Go's scavenger returns idle stack memory. Mappings are never
- * unmapped piecemeal: holes would split slabs into many VMAs. Everything is
- * unmapped at cache term.
+ * guard - the way Go's scavenger returns idle stack memory. A slab whose
+ * stacks are all free is then unmapped whole (beyond the HOT free stacks
+ * its class keeps), so a burst of one size does not keep its address space
+ * for the rest of the run: under RLIMIT_AS or RLIMIT_DATA, fibers of another
+ * size must still fit. Slabs are never unmapped piecemeal: holes would
+ * split them into many VMAs. Everything left is unmapped at cache term.
  *
  * Sizes round up to a power of two from 16 KiB to 64 MiB, one class each:
  * rounding costs address space only, since pages are committed when touched.
@@ -112,8 +115,10 @@ int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install
 
 void reel__stack_cache_term(struct reel__stack_cache *p)
 {
-	for (size_t i = 0; i < p->nslabs; i++)
-		munmap(p->slabs[i].addr, p->slabs[i].len);
+	for (size_t i = 0; i < p->nslabs; i++) {
+		if (p->slabs[i].addr)
+			munmap(p->slabs[i].addr, p->slabs[i].len);
+	}
 	for (unsigned c = 0; c < REEL__STACK_CLASSES; c++)
 		free(p->classes[c].free);
 	free(p->slabs);
@@ -128,35 +133,45 @@ static struct reel__stack_class *find_class(struct reel__stack_cache *p, size_t 
 	return &p->classes[log2 - REEL__STACK_MIN_SHIFT];
 }
 
-static int push_free(struct reel__stack_class *c, void *lo)
+static int push_free(struct reel__stack_class *c, char *lo, uint32_t slab)
 {
 	if (c->nfree == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
-		void **f = realloc(c->free, cap * sizeof(*f));
+		struct reel__free_stack *f = realloc(c->free, cap * sizeof(*f));
 
 		if (!f)
 			return -ENOMEM;
 		c->free = f;
 		c->cap = cap;
 	}
-	c->free[c->nfree++] = lo;
+	c->free[c->nfree++] = (struct reel__free_stack){ lo, slab };
 	return 0;
 }
 
-static int track_slab(struct reel__stack_cache *p, void *addr, size_t len)
+/* A record for a new slab: a released one's, or a new one. Its index in
+ * *@idx, or -ENOMEM. */
+static int track_slab(struct reel__stack_cache *p, void *addr, size_t len, unsigned cls,
+		      uint32_t *idx)
 {
-	if (p->nslabs == p->slabs_cap) {
+	size_t i = p->nslabs;
+
+	if (p->mapped_slabs < p->nslabs) {
+		for (i = 0; p->slabs[i].addr; i++)
+			;
+	} else if (p->nslabs == p->slabs_cap) {
 		size_t cap = p->slabs_cap ? p->slabs_cap * 2 : 16;
-		void *s = realloc(p->slabs, cap * sizeof(*p->slabs));
+		void *s = cap > UINT32_MAX ? NULL : realloc(p->slabs, cap * sizeof(*p->slabs));
 
 		if (!s)
 			return -ENOMEM;
 		p->slabs = s;
 		p->slabs_cap = cap;
 	}
-	p->slabs[p->nslabs].addr = addr;
-	p->slabs[p->nslabs].len = len;
-	p->nslabs++;
+	p->slabs[i] = (struct reel__stack_slab){ .addr = addr, .len = len, .cls = (uint8_t)cls };
+	if (i == p->nslabs)
+		p->nslabs++;
+	p->mapped_slabs++;
+	*idx = (uint32_t)i;
 	return 0;
 }
 
@@ -217,6 +232,7 @@ static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 {
 	size_t span = c->size + p->guard;
 	size_t n = SLAB_BYTES / span;
+	uint32_t idx;
 	char *slab;
 	int err;
 
@@ -225,7 +241,7 @@ static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (slab == MAP_FAILED)
 		return -ENOMEM;
-	err = track_slab(p, slab, n * span);
+	err = track_slab(p, slab, n * span, (unsigned)(c - p->classes), &idx);
 	if (err) {
 		munmap(slab, n * span);
 		return err;
@@ -237,10 +253,11 @@ static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 	for (size_t i = n; i-- > 0;) {
 		char *lo = slab + i * span + p->guard;
 
-		err = push_free(c, lo);
-		register_stack(lo, c->size);
+		err = push_free(c, lo, idx);
 		if (err)
 			return err;
+		p->slabs[idx].stacks++;
+		register_stack(lo, c->size);
 	}
 	return 0;
 }
@@ -260,10 +277,13 @@ int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__sta
 		if (err)
 			return err;
 	}
-	out->lo = c->free[--c->nfree];
+	c->nfree--;
+	out->lo = c->free[c->nfree].lo;
+	out->slab = c->free[c->nfree].slab;
 	if (c->cold > c->nfree)
 		c->cold = c->nfree;
 	out->size = size;
+	p->slabs[out->slab].in_use++;
 	p->live++;
 	return 0;
 }
@@ -277,9 +297,66 @@ void reel__stack_free(struct reel__stack_cache *p, const struct reel__stack *s)
 	ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
 #endif
 	p->live--;
-	if (push_free(c, s->lo) != 0)
+	if (push_free(c, s->lo, s->slab) != 0) {
 		madvise(s->lo, s->size, MADV_DONTNEED);   /* leak the range, not memory */
+		return;   /* still counted in use: its slab is never released */
+	}
+	p->slabs[s->slab].in_use--;
 	p->untrimmed++;
+}
+
+/* Drop @c's free stacks whose slab is marked for release, keeping order
+ * (and which of them are trimmed already). */
+static void drop_released(struct reel__stack_cache *p, struct reel__stack_class *c)
+{
+	size_t kept = 0, cold = 0;
+
+	for (size_t i = 0; i < c->nfree; i++) {
+		if (p->slabs[c->free[i].slab].release)
+			continue;
+		cold += i < c->cold;
+		c->free[kept++] = c->free[i];
+	}
+	c->nfree = kept;
+	c->cold = cold;
+}
+
+/* Unmap up to @budget slabs whose stacks are all free, while each class
+ * keeps HOT free stacks. Returns how many were unmapped. */
+static unsigned release_slabs(struct reel__stack_cache *p, unsigned budget)
+{
+	size_t keep[REEL__STACK_CLASSES];
+	unsigned done = 0;
+
+	for (unsigned k = 0; k < REEL__STACK_CLASSES; k++)
+		keep[k] = p->classes[k].nfree;
+	for (size_t i = 0; i < p->nslabs && done < budget; i++) {
+		struct reel__stack_slab *sl = &p->slabs[i];
+		unsigned k;
+
+		if (!sl->addr || sl->in_use || !sl->stacks)
+			continue;
+		k = sl->cls;
+		if (keep[k] < HOT + sl->stacks)
+			continue;
+		keep[k] -= sl->stacks;
+		sl->release = true;
+		done++;
+	}
+	if (!done)
+		return 0;
+	for (unsigned k = 0; k < REEL__STACK_CLASSES; k++) {
+		if (keep[k] != p->classes[k].nfree)
+			drop_released(p, &p->classes[k]);
+	}
+	for (size_t i = 0; i < p->nslabs; i++) {
+		if (p->slabs[i].release) {
+			munmap(p->slabs[i].addr, p->slabs[i].len);
+			p->slabs[i] = (struct reel__stack_slab){ .addr = NULL };
+			p->mapped_slabs--;
+		}
+	}
+	return done;
 }
 
 unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget)
@@ -293,10 +370,12 @@ unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget)
 
 		/* free[0 .. cold) are trimmed already; keep the top HOT warm. */
 		while (c->cold + HOT < c->nfree && done < budget) {
-			madvise(c->free[c->cold++], c->size, MADV_DONTNEED);
+			madvise(c->free[c->cold++].lo, c->size, MADV_DONTNEED);
 			done++;
 		}
 	}
+	if (done < budget)
+		done += release_slabs(p, budget - done);
 	p->untrimmed = done < budget ? 0 : p->untrimmed;
 	return done;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define REEL__STACK_MIN_SHIFT 14   /* 16 KiB */
 #define REEL__STACK_MAX_SHIFT 26   /* 64 MiB */
@@ -26,13 +27,30 @@
 struct reel__stack {
 	char *lo;       /* lowest usable byte, just above the guard */
 	size_t size;    /* usable bytes, a multiple of the page size */
+	uint32_t slab;  /* index of its slab in the cache */
+};
+
+struct reel__free_stack {
+	char *lo;
+	uint32_t slab;
 };
 
 struct reel__stack_class {
 	size_t size;            /* usable size of this class (0 until used) */
-	void **free;            /* free stacks (their lo), most recent last */
+	struct reel__free_stack *free;  /* free stacks, most recent last */
 	size_t nfree, cap;
 	size_t cold;            /* free[0 .. cold) have had their pages dropped */
+};
+
+/* One mapping of stacks of one class; addr is NULL once it is unmapped and
+ * the record waits for reuse. */
+struct reel__stack_slab {
+	void *addr;
+	size_t len;
+	uint32_t stacks;        /* stacks carved out of it */
+	uint32_t in_use;        /* of those, handed out now */
+	uint8_t cls;            /* index of its class */
+	bool release;           /* trim: unmap it (all its stacks are free) */
 };
 
 struct reel__stack_cache {
@@ -40,8 +58,9 @@ struct reel__stack_cache {
 	size_t guard;           /* bytes of guard below each stack */
 	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
 	struct reel__stack_class classes[REEL__STACK_CLASSES];
-	struct { void *addr; size_t len; } *slabs;  /* every mapping, for term */
+	struct reel__stack_slab *slabs;  /* every mapping, for term and trim */
 	size_t nslabs, slabs_cap;
+	size_t mapped_slabs;    /* slabs with addr != NULL */
 	size_t live;            /* stacks handed out and not yet freed */
 	size_t untrimmed;       /* frees since the last complete trim */
 };
@@ -61,8 +80,10 @@ size_t reel__stack_size(size_t requested);
 int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__stack *out);
 void reel__stack_free(struct reel__stack_cache *p, const struct reel__stack *s);
 
-/* Drop the pages of free stacks beyond the warmest few of each class, at
- * most @budget madvise calls. Returns how many were made. For idle time. */
+/* Drop the pages of free stacks beyond the warmest few of each class, then
+ * unmap slabs whose stacks are all free (keeping the warmest few stacks of
+ * each class), at most @budget system calls. Returns how many were made.
+ * For idle time. */
 unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget);
 
 #endif /* REEL_STACK_H */
