@@ -184,7 +184,11 @@ REEL_API int reel_bufpool_kernel_ring(const struct reel_bufpool *pool);
  * struct reel_receiver - one multishot receive on a stream socket, filling
  * buffers of a pool: one SQE serves many receptions. Caller-owned, contents
  * private; reel_receiver_close it before it goes away (as reel_acceptor: a
- * fiber returning with an armed receiver on its stack aborts).
+ * fiber returning with an armed receiver on its stack aborts). A receiver
+ * holds at most its cap of the pool's buffers (queued + handed out and not
+ * yet released; reel_receiver_set_cap): at the cap the multishot receive is
+ * cancelled, and the next reel_receiver_next below it arms it again, so a
+ * connection whose owner does not keep up cannot drain a shared pool.
  */
 struct reel_receiver {
 	uint64_t private_[20];
@@ -192,8 +196,9 @@ struct reel_receiver {
 
 /*
  * reel_receiver_init - set up @rx to receive from stream socket @fd into
- * buffers of @pool. Nothing is in the kernel yet: the first
- * reel_receiver_next arms the multishot receive (or, without a kernel
+ * buffers of @pool, with the default cap of max(2, count / 16) buffers
+ * (never more than the pool's count). Nothing is in the kernel yet: the
+ * first reel_receiver_next arms the multishot receive (or, without a kernel
  * buffer ring, makes a plain receive). @fd stays the caller's (the receiver
  * never closes it); @pool must outlive @rx. Returns 0; -EINVAL for a NULL
  * @rx or @pool or a negative @fd; -ENOMEM. Context: the loop's thread that
@@ -201,18 +206,45 @@ struct reel_receiver {
  */
 REEL_API int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bufpool *pool);
 /*
+ * reel_receiver_set_cap - the most buffers of its pool @rx may hold, queued
+ * and handed out together: 1..the pool's count, or 0 for the default
+ * (max(2, count / 16)). It takes effect from the next buffer received; the
+ * kernel may fill a few more in the pass before the cancel reaches it, and
+ * those are kept, in order. Returns 0; -EINVAL for a cap above the pool's
+ * count or an @rx not initialised (or closed). Context: the loop's thread.
+ */
+REEL_API int reel_receiver_set_cap(struct reel_receiver *rx, unsigned cap);
+/*
  * reel_receiver_next - the next chunk received: *@data points into a pool
- * buffer that belongs to the caller until reel_receiver_release. Returns its
- * length; 0 at end of stream; -ENOBUFS when the pool ran dry and no buffer
- * has come back (release some, then call again); -ECANCELED/-ETIMEDOUT when
- * interrupted (chunks already received stay queued, in order); other -errno
- * from the socket.
+ * buffer that belongs to the caller until reel_receiver_release. When the
+ * pool is dry it parks until another receiver releases a buffer (the pool
+ * keeps a FIFO of waiters; each buffer that comes back wakes one).
+ * Returns its length; 0 at end of stream; -ENOBUFS only when @rx itself
+ * holds its cap of buffers, all handed out, with nothing queued (waiting
+ * could never end: release some, then call again); -ECANCELED/-ETIMEDOUT
+ * when interrupted, waiting for data or for a buffer (chunks already
+ * received stay queued, in order); -EINVAL for NULL @data or an @rx not
+ * initialised (or closed); other -errno from the socket. Context: fiber
+ * only (-EPERM elsewhere).
  */
 REEL_API ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data);
-/* Give the buffer holding @data back to the pool. Context: anywhere. */
-REEL_API void reel_receiver_release(struct reel_receiver *rx, const void *data);
-/* Stop receiving: cancel the multishot receive, wait for the kernel to let
- * go, return queued buffers to the pool. Returns 0. Context: fiber only. */
+/*
+ * reel_receiver_release - give the buffer holding @data (handed out by
+ * reel_receiver_next on @rx) back to the pool, and wake one fiber waiting
+ * for a buffer. Returns 0; -EINVAL, changing nothing, for a buffer that is
+ * not handed out to @rx (released twice, another receiver's, not in the
+ * pool) or an @rx not initialised (or closed). Context: the loop's thread
+ * (a fiber is not needed).
+ */
+REEL_API int reel_receiver_release(struct reel_receiver *rx, const void *data);
+/*
+ * reel_receiver_close - stop receiving: cancel the multishot receive, wait
+ * for the kernel to let go, and give every buffer @rx holds back to the
+ * pool, queued ones and those handed out but not released (their data is
+ * gone: do not read it after close). Returns 0; -EINVAL when @rx is not
+ * initialised or already closed (a second close changes nothing).
+ * Context: fiber only (-EPERM elsewhere).
+ */
 REEL_API int reel_receiver_close(struct reel_receiver *rx);
 
 /* ---- helpers for streams ---------------------------------------------------- */

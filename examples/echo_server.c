@@ -7,8 +7,10 @@
  * connection gets a fiber of its own, a child of one task group, that
  * receives (one multishot receive into a buffer pool shared by all
  * connections, reel_receiver) and writes back what it got with reel_send,
- * in plain sequential code, until the peer ends the stream or an error
- * occurs; then it closes the socket with reel_close. Each fiber parks only
+ * in plain sequential code, until the peer ends the stream, an error
+ * occurs, or the peer has not read its echo for 5 s (reel_wait_for around
+ * the send: such a peer is dropped); then it closes the socket with
+ * reel_close. Each fiber parks only
  * itself, so 500 or 10 000 connections cost one parked fiber each, not one
  * thread each, and buffer memory follows the data in flight, not the
  * number of connections.
@@ -41,6 +43,7 @@
 
 #define BUF_SIZE 4096         /* one pool buffer */
 #define BUF_COUNT 2048        /* pool buffers: 8 MiB */
+#define SEND_TIMEOUT_NS (5ull * 1000000000)   /* a peer that reads nothing for 5 s goes */
 
 struct server_args {
 	int port;
@@ -53,6 +56,7 @@ static struct {
 	struct reel_bufpool *pool;  /* receive buffers, shared by connections */
 	uint64_t accepted;
 	uint64_t open;
+	uint64_t dropped;       /* peers that did not read for SEND_TIMEOUT_NS */
 	int signo;              /* the signal that stopped us, or 0 */
 	int signal_err;         /* why the signal fiber could not wait, or 0 */
 } srv;
@@ -75,11 +79,40 @@ static ssize_t send_all(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
-/* One connection: echo until end of stream, an error or cancellation.
- * Receiving is one multishot receive for the connection's whole life
- * (reel_receiver): the kernel fills buffers of the server's shared pool as
- * data arrives, so a message costs one completion, not a new receive
- * request each time. */
+struct send_job {
+	int fd;
+	const void *buf;
+	size_t len;
+};
+
+static int send_job(void *arg)
+{
+	struct send_job *j = arg;
+	ssize_t n = send_all(j->fd, j->buf, j->len);
+
+	return n < 0 ? (int)n : 0;
+}
+
+/* Echo @len bytes back, or give up after SEND_TIMEOUT_NS: a peer that sends
+ * but does not read would otherwise keep this fiber, and the pool buffer
+ * it holds, for ever. Returns 0 or -errno (-ETIMEDOUT: drop the peer). */
+static int echo_back(int fd, const void *buf, size_t len)
+{
+	struct send_job j = { fd, buf, len };
+	int st, err = reel_wait_for(SEND_TIMEOUT_NS, send_job, &j, &st);
+
+	return err < 0 ? err : st;
+}
+
+/* One connection: echo until end of stream, an error, a peer that stops
+ * reading, or cancellation. Receiving is one multishot receive for the
+ * connection's whole life (reel_receiver): the kernel fills buffers of the
+ * server's shared pool as data arrives, so a message costs one completion,
+ * not a new receive request each time. A receiver holds at most its cap of
+ * the pool (reel_receiver_set_cap; default 1/16 of it), and when the pool is
+ * dry reel_receiver_next waits for a buffer to come back, so a few peers
+ * that never read cannot starve the others; the send deadline then drops
+ * them, which gives their buffers back. */
 static int connection(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -90,22 +123,18 @@ static int connection(void *arg)
 	n = reel_receiver_init(&rx, fd, srv.pool);
 	while (n == 0) {
 		n = reel_receiver_next(&rx, &data);
-		if (n == -ENOBUFS) {
-			/* Every pool buffer is out with other connections, for
-			 * the length of a send: let them run, then go on. */
-			n = reel_yield();
-			continue;
-		}
 		if (n <= 0)
 			break;   /* 0: the peer is done; < 0: reset, or cancelled */
-		n = send_all(fd, data, (size_t)n);
+		n = echo_back(fd, data, (size_t)n);
 		reel_receiver_release(&rx, data);
-		n = n < 0 ? n : 0;
 	}
+	if (n == -ETIMEDOUT)
+		srv.dropped++;
 	reel_receiver_close(&rx);
 	reel_close(fd);   /* closes even when we are being cancelled */
 	srv.open--;
-	return n < 0 && n != -ECANCELED && n != -ECONNRESET && n != -EPIPE ? (int)n : 0;
+	return n < 0 && n != -ECANCELED && n != -ECONNRESET && n != -EPIPE &&
+	       n != -ETIMEDOUT ? (int)n : 0;
 }
 
 /* Wait for SIGINT or SIGTERM, then stop the accept loop. A wait that
@@ -201,9 +230,11 @@ static int main_fiber(void *arg)
 		fprintf(stderr, "echo_server: accept: %s\n", reel_strerror(err));
 	else if (srv.signal_err)
 		err = srv.signal_err;   /* stopped because it could not hear signals */
-	fprintf(stderr, "echo_server: %s%s: %llu connections served, %llu open; exiting\n",
+	fprintf(stderr, "echo_server: %s%s: %llu connections served, %llu dropped for not "
+		"reading, %llu open; exiting\n",
 		srv.signo ? "signal " : "stopped", srv.signo ? strsignal(srv.signo) : "",
-		(unsigned long long)srv.accepted, (unsigned long long)srv.open);
+		(unsigned long long)srv.accepted, (unsigned long long)srv.dropped,
+		(unsigned long long)srv.open);
 	return err;
 }
 

@@ -8,25 +8,58 @@
  * in flight only, and one SQE per connection for its whole life instead of
  * one per receive.
  *
- * Ownership of a buffer moves: pool (in the kernel's ring) -> receiver's
- * queue (CQE arrived) -> caller (reel_receiver_next) -> pool
- * (reel_receiver_release appends it to the ring again). in_kernel counts the
- * first state; the buffer ring is single-producer (us, on the loop's thread)
- * and single-consumer (the kernel), with liburing's release store on the
- * tail as the only barrier.
+ * Ownership of a buffer moves: pool (in the kernel's ring, or the free
+ * stack) -> receiver's queue (CQE arrived) -> caller (reel_receiver_next)
+ * -> pool (reel_receiver_release appends it to the ring again). Each buffer
+ * records its state and owning receiver (pool->state, pool->owner), so a
+ * release of a buffer that is not handed out to that receiver (twice, or
+ * another receiver's) is refused with -EINVAL instead of putting one buffer
+ * in the ring twice, where two receives would then share it. in_kernel
+ * counts the first state; the buffer ring is single-producer (us, on the
+ * loop's thread) and single-consumer (the kernel), with liburing's release
+ * store on the tail as the only barrier.
  *
- * When the ring runs dry the kernel ends the multishot with -ENOBUFS; the
- * receiver re-arms at its next call if buffers came back, else that call
- * says -ENOBUFS. Kernels without buffer rings (or REEL_DISABLE=buf_ring) get
- * the same API over one plain recv per call into a free pool buffer.
+ * Fairness (docs/io.md, "Shared buffer pools"): a multishot receive keeps
+ * taking buffers for as long as its peer sends, whether its owner reads
+ * them or not, so one receiver may hold at most r->cap buffers (queued +
+ * handed out; default max(2, count / 16)). Reaching it cancels the
+ * multishot; the next reel_receiver_next below the cap arms it again, and
+ * meanwhile the peer's data waits in the socket (TCP flow control). The
+ * kernel may have filled a few more in the pass before the cancel reached
+ * it: those are kept, in order, never dropped. A receiver at its cap with
+ * nothing queued answers -ENOBUFS: only its own caller can release, so
+ * waiting could never end.
+ *
+ * When the pool runs dry (the kernel ended the multishot with -ENOBUFS, or
+ * the fallback has no free buffer), the caller parks on the pool's wait
+ * queue; each buffer that comes back wakes one waiter (FIFO), which then
+ * re-arms. Rejected: answering -ENOBUFS at once (the old behaviour), which
+ * left callers nothing to wait on but a yield loop spinning at 100% CPU.
+ *
+ * Kernels without buffer rings (or REEL_DISABLE=buf_ring) get the same API
+ * over plain receives: a non-blocking recv into a free pool buffer, and a
+ * poll for input when there is nothing to read, so an idle connection never
+ * sits on a buffer that a busy one needs.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <reel_io.h>
 
 #include "../reelimpl.h"
+
+#define RECEIVER_MAGIC 0x72637672u   /* "rcvr" */
+
+enum buf_state {
+	BUF_FREE,                      /* in the kernel's ring or the free stack */
+	BUF_QUEUED,                    /* in its owner's queue */
+	BUF_OUT,                       /* handed out by reel_receiver_next */
+};
+
+struct receiver;
 
 struct reel_bufpool {
 	struct reel__loop *loop;
@@ -39,6 +72,9 @@ struct reel_bufpool {
 	uint16_t bgid;
 	uint16_t *free_ids;            /* fallback: free buffers (a stack) */
 	unsigned nfree;
+	uint8_t *state;                /* enum buf_state, per buffer */
+	struct receiver **owner;       /* per buffer: its receiver unless FREE */
+	struct reel__list waiters;     /* reel__waiter: parked for a buffer */
 };
 
 struct chunk {
@@ -52,8 +88,12 @@ struct receiver {
 	struct reel__fiber *waiter;    /* parked in reel_receiver_next */
 	struct chunk *queue;           /* received, not yet handed out */
 	unsigned head, count;          /* capacity: pool->count + 1 */
+	unsigned held;                 /* buffers queued + handed out */
+	unsigned cap;                  /* most buffers @held may reach */
+	uint32_t magic;                /* RECEIVER_MAGIC between init and close */
 	int fd;
 	bool armed;
+	bool capped;                   /* cancel sent: @held reached @cap */
 	bool dry;                      /* the last multishot ended with -ENOBUFS */
 	bool eof;
 };
@@ -61,9 +101,13 @@ struct receiver {
 _Static_assert(sizeof(struct receiver) <= sizeof(struct reel_receiver),
 	       "struct reel_receiver's opaque storage is too small");
 
+/* The receiver behind @rx, or NULL when @rx is NULL or not initialised
+ * (never, or closed). */
 static struct receiver *priv(struct reel_receiver *rx)
 {
-	return (struct receiver *)(void *)rx->private_;
+	struct receiver *r = (struct receiver *)(void *)rx;
+
+	return rx && r->magic == RECEIVER_MAGIC ? r : NULL;
 }
 
 static char *buffer(const struct reel_bufpool *p, unsigned bid)
@@ -77,6 +121,31 @@ static void give_to_kernel(struct reel_bufpool *p, unsigned bid)
 			      io_uring_buf_ring_mask(p->count), 0);
 	io_uring_buf_ring_advance(p->br, 1);
 	p->in_kernel++;
+}
+
+/* @bid goes back to the pool: the kernel's ring or the free stack; the
+ * longest waiter for a buffer is woken to take it. */
+static void put_back(struct reel_bufpool *p, unsigned bid)
+{
+	struct reel__waiter *w;
+
+	p->state[bid] = BUF_FREE;
+	p->owner[bid] = NULL;
+	if (p->br)
+		give_to_kernel(p, bid);
+	else
+		p->free_ids[p->nfree++] = (uint16_t)bid;
+	w = reel__waitq_take(&p->waiters);
+	if (w)
+		reel__wake(w->fiber, 0);
+}
+
+/* Park the caller until a buffer comes back to @p (or an interruption). */
+static int wait_for_buffer(struct reel__loop *l, struct reel_bufpool *p)
+{
+	struct reel__waiter w = { 0 };
+
+	return reel__waitq_park(l, &p->waiters, &w, REEL__PARK_IO, REEL__FOREVER, true);
 }
 
 /* Register a buffer ring of @p->count entries; false: use the fallback. */
@@ -127,6 +196,11 @@ struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err)
 		goto nomem;
 	*p = (struct reel_bufpool){ .loop = l, .size = size, .count = count,
 				    .bgid = reel__loop_new_bgid(l) };
+	reel__waitq_init(&p->waiters);
+	p->state = calloc(count, sizeof(*p->state));
+	p->owner = calloc(count, sizeof(*p->owner));
+	if (!p->state || !p->owner)
+		goto free_pool;
 	p->mem = mmap(NULL, count * size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->mem == MAP_FAILED)
@@ -144,6 +218,8 @@ struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err)
 unmap_mem:
 	munmap(p->mem, count * size);
 free_pool:
+	free(p->state);
+	free(p->owner);
 	free(p);
 nomem:
 	*err = -ENOMEM;
@@ -164,6 +240,8 @@ int reel_bufpool_destroy(struct reel_bufpool *p)
 	}
 	munmap(p->mem, p->count * p->size);
 	free(p->free_ids);
+	free(p->state);
+	free(p->owner);
 	free(p);
 	return 0;
 }
@@ -173,18 +251,36 @@ int reel_bufpool_kernel_ring(const struct reel_bufpool *p)
 	return p && p->br;
 }
 
+static unsigned default_cap(const struct reel_bufpool *p)
+{
+	unsigned cap = p->count / 16 > 2 ? p->count / 16 : 2;
+
+	return cap < p->count ? cap : p->count;
+}
+
 int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bufpool *pool)
 {
 	struct receiver *r;
 
 	if (!rx || !pool || fd < 0)
 		return -EINVAL;
-	r = priv(rx);
-	*r = (struct receiver){ .pool = pool, .fd = fd };
+	r = (struct receiver *)(void *)rx;
+	*r = (struct receiver){ .pool = pool, .fd = fd, .cap = default_cap(pool) };
 	r->queue = malloc((pool->count + 1) * sizeof(*r->queue));
 	if (!r->queue)
 		return -ENOMEM;
+	r->magic = RECEIVER_MAGIC;
 	pool->users++;
+	return 0;
+}
+
+int reel_receiver_set_cap(struct reel_receiver *rx, unsigned cap)
+{
+	struct receiver *r = priv(rx);
+
+	if (!r || cap > r->pool->count)
+		return -EINVAL;
+	r->cap = cap ? cap : default_cap(r->pool);
 	return 0;
 }
 
@@ -204,23 +300,45 @@ static struct chunk pop(struct receiver *r)
 	return c;
 }
 
+/* A CQE filled buffer @bid: it joins @r's queue. At the cap, the multishot
+ * is cancelled (once); what it still posts is kept. */
+static void take_buffer(struct receiver *r, struct reel__op *op, unsigned bid)
+{
+	struct reel_bufpool *p = r->pool;
+
+	p->in_kernel--;
+	p->state[bid] = BUF_QUEUED;
+	p->owner[bid] = r;
+	r->held++;
+	reel__io_defined(buffer(p, bid), (size_t)op->res);
+	push(r, op->res, (uint16_t)bid);
+	if (r->held >= r->cap && !op->done && !r->capped) {
+		r->capped = true;
+		reel__op_cancel(p->loop, op);
+	}
+}
+
 /* On the loop, for each CQE of the multishot receive. */
 static void on_cqe(struct reel__op *op)
 {
 	struct receiver *r = reel__container_of(op, struct receiver, op);
 
-	if (op->cqe_flags & IORING_CQE_F_BUFFER) {
-		r->pool->in_kernel--;
-		if (op->res > 0)
-			reel__io_defined(buffer(r->pool, op->cqe_flags >> IORING_CQE_BUFFER_SHIFT),
-					 (size_t)op->res);
-		push(r, op->res, (uint16_t)(op->cqe_flags >> IORING_CQE_BUFFER_SHIFT));
-	} else if (op->res == 0 || (op->res < 0 && op->res != -ENOBUFS &&
-				    op->res != -ECANCELED)) {
-		push(r, op->res, 0);   /* end of stream, or the socket's error */
+	unsigned bid = op->cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+
+	if ((op->cqe_flags & IORING_CQE_F_BUFFER) && op->res > 0) {
+		take_buffer(r, op, bid);
+	} else {
+		if (op->cqe_flags & IORING_CQE_F_BUFFER) {   /* nothing in it */
+			r->pool->in_kernel--;
+			put_back(r->pool, bid);
+		}
+		if (op->res == 0 || (op->res < 0 && op->res != -ENOBUFS &&
+				     op->res != -ECANCELED))
+			push(r, op->res, 0);   /* end of stream, or the socket's error */
 	}
 	if (op->done) {
 		r->armed = false;
+		r->capped = false;
 		r->dry = op->res == -ENOBUFS;
 		reel__op_long_lived(-1);
 	}
@@ -246,58 +364,93 @@ static int arm(struct receiver *r)
 	r->op.waiter = reel__self_fiber();
 	reel__op_long_lived(1);
 	r->armed = true;
+	r->capped = false;
 	r->dry = false;
 	return 0;
 }
 
-/* Without a kernel ring: one recv into a free buffer of the pool. */
-static ssize_t next_by_recv(struct receiver *r, const void **data)
+/* Without a kernel ring: a non-blocking recv into a free buffer of the
+ * pool; with nothing to read, the buffer goes back and we poll for input,
+ * so an idle connection never holds a buffer. */
+static ssize_t next_by_recv(struct reel__loop *l, struct receiver *r, const void **data)
 {
 	struct reel_bufpool *p = r->pool;
-	uint16_t bid;
 	ssize_t n;
+	int err;
 
-	if (!p->nfree)
-		return -ENOBUFS;
-	bid = p->free_ids[--p->nfree];
-	n = reel_recv(r->fd, buffer(p, bid), p->size, 0);
-	if (n <= 0) {
-		p->free_ids[p->nfree++] = bid;
-		r->eof = n == 0;
-		return n;
+	for (;;) {
+		uint16_t bid;
+
+		if (r->held >= r->cap)
+			return -ENOBUFS;
+		if (!p->nfree) {
+			err = wait_for_buffer(l, p);
+			if (err)
+				return err;
+			continue;
+		}
+		bid = p->free_ids[--p->nfree];
+		p->state[bid] = BUF_OUT;
+		p->owner[bid] = r;
+		n = reel_recv(r->fd, buffer(p, bid), p->size, MSG_DONTWAIT);
+		if (n > 0) {
+			r->held++;
+			*data = buffer(p, bid);
+			return n;
+		}
+		put_back(p, bid);
+		if (n != -EAGAIN) {
+			r->eof = n == 0;
+			return n;
+		}
+		n = reel_poll(r->fd, POLLIN);
+		if (n < 0)
+			return n;
 	}
-	*data = buffer(p, bid);
-	return n;
+}
+
+/* The next queued chunk: its buffer goes to the caller. */
+static ssize_t hand_out(struct receiver *r, const void **data)
+{
+	struct chunk c = pop(r);
+
+	if (c.res > 0) {
+		r->pool->state[c.bid] = BUF_OUT;
+		*data = buffer(r->pool, c.bid);
+	}
+	r->eof = c.res == 0;
+	return c.res;
 }
 
 ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 {
 	struct reel__loop *l;
-	struct receiver *r;
+	struct receiver *r = priv(rx);
 	int err = reel__enter(rx && data ? rx : NULL, &l);
 
 	if (err)
 		return err;
-	r = priv(rx);
+	if (!r)
+		return -EINVAL;
 	for (;;) {
-		if (r->count) {
-			struct chunk c = pop(r);
-
-			if (c.res > 0)
-				*data = buffer(r->pool, c.bid);
-			r->eof = c.res == 0;
-			return c.res;
-		}
+		if (r->count)
+			return hand_out(r, data);
 		if (r->eof)
 			return 0;
 		if (!r->pool->br)
-			return next_by_recv(r, data);
+			return next_by_recv(l, r, data);
 		err = reel__interrupt_pending(reel__self_fiber());
 		if (err)
 			return err;
 		if (!r->armed) {
-			if (r->dry && r->pool->in_kernel == 0)
-				return -ENOBUFS;
+			if (r->held >= r->cap)
+				return -ENOBUFS;   /* all handed out: only a release helps */
+			if (r->dry && r->pool->in_kernel == 0) {
+				err = wait_for_buffer(l, r->pool);
+				if (err)
+					return err;
+				continue;
+			}
 			err = arm(r);
 			if (err)
 				return err;
@@ -310,28 +463,42 @@ ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 	}
 }
 
-void reel_receiver_release(struct reel_receiver *rx, const void *data)
+int reel_receiver_release(struct reel_receiver *rx, const void *data)
 {
-	struct reel_bufpool *p = priv(rx)->pool;
-	unsigned bid = (unsigned)(((const char *)data - p->mem) / (ptrdiff_t)p->size);
+	struct receiver *r = priv(rx);
+	struct reel_bufpool *p;
+	ptrdiff_t off;
+	unsigned bid;
 
-	if (p->br)
-		give_to_kernel(p, bid);
-	else
-		p->free_ids[p->nfree++] = (uint16_t)bid;
+	if (!r || !data)
+		return -EINVAL;
+	p = r->pool;
+	off = (const char *)data - p->mem;
+	if (off < 0 || (size_t)off >= p->count * p->size)
+		return -EINVAL;
+	bid = (unsigned)((size_t)off / p->size);
+	if (p->state[bid] != BUF_OUT || p->owner[bid] != r)
+		return -EINVAL;   /* released already, or not this receiver's */
+	r->held--;
+	put_back(p, bid);
+	return 0;
 }
 
 int reel_receiver_close(struct reel_receiver *rx)
 {
 	struct reel__loop *l;
-	struct receiver *r;
+	struct receiver *r = priv(rx);
+	struct reel_bufpool *p;
 	int rc = reel__enter(rx, &l);
 
 	if (rc)
 		return rc;
-	r = priv(rx);
+	if (!r)
+		return -EINVAL;
+	p = r->pool;
 	if (r->armed) {
-		reel__op_cancel(l, &r->op);
+		if (!r->capped)
+			reel__op_cancel(l, &r->op);
 		while (r->armed) {
 			r->waiter = reel__self_fiber();
 			reel__park(l, REEL__PARK_IO_CANCEL, false);
@@ -341,11 +508,19 @@ int reel_receiver_close(struct reel_receiver *rx)
 	while (r->count) {
 		struct chunk c = pop(r);
 
-		if (c.res > 0)
-			give_to_kernel(r->pool, c.bid);
+		if (c.res > 0) {
+			r->held--;
+			put_back(p, c.bid);
+		}
+	}
+	for (unsigned bid = 0; r->held && bid < p->count; bid++) {
+		if (p->owner[bid] == r) {   /* handed out, never released */
+			r->held--;
+			put_back(p, bid);
+		}
 	}
 	free(r->queue);
-	r->pool->users--;
+	p->users--;
 	*r = (struct receiver){ .fd = -1 };
 	return 0;
 }
