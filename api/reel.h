@@ -115,7 +115,11 @@ struct reel_spawn_opts {
  * Returns 0 with main's return value in *@status (if @status is not NULL);
  * -EBUSY when this thread is already running a loop; -EINVAL for a NULL
  * @main or out-of-range options; another -errno when the loop cannot start
- * (the reason is explained in words, see reel_run_opts.errbuf).
+ * (the reason is explained in words, see reel_run_opts.errbuf). Should the
+ * kernel refuse io_uring_enter for good once the loop runs (a seccomp
+ * filter), the loop says so once on stderr, every pending and later I/O call
+ * fails with that -errno, timers still work, and reel_run returns as usual
+ * (docs/design.md §4).
  * Context: any thread, outside a fiber. The thread may call reel_run again
  * after it returns. The first reel_run of a process installs a SIGSEGV
  * handler (stack overflows name their fiber; other faults go to the previous
@@ -239,7 +243,8 @@ REEL_API reel_task reel_self(void);
  * reel_capabilities - probe the kernel and describe, in readable lines,
  * which io_uring features and stack guards reel would use on this machine,
  * which fallbacks it would take and why, RLIMIT_MEMLOCK, and whether io_uring
- * is blocked (sysctl kernel.io_uring_disabled, seccomp). @opts as reel_run's.
+ * is blocked (sysctl kernel.io_uring_disabled, seccomp; one real
+ * io_uring_enter is made, a NOP). @opts as reel_run's.
  * Writes at most @len bytes to @buf, NUL-terminated.
  * Returns the length of the full report (snprintf-style; may exceed @len),
  * or -EINVAL for a NULL @buf with nonzero @len.

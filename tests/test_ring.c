@@ -3,9 +3,12 @@
  * trips from many fibers, a tiny ring with 100k NOPs in flight overflowing
  * its CQ without losing one, one io_uring_enter per pass, and the docs/design.md §5
  * rule for interrupted operations: cancel, wait for the CQE, and let a
- * completed operation's result win.
+ * completed operation's result win; an io_uring_enter refused for good (a
+ * seccomp filter) breaks the ring: pending and later I/O fail with the
+ * error, timers still run without spinning, one sentence on stderr.
  */
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "helpers.h"
 
@@ -221,6 +224,82 @@ static void test_ring_completed_op_result_wins_over_cancel(void **state)
 	assert_int_equal(r.after, -ECANCELED);
 }
 
+/* ---- io_uring_enter refused after the loop started -------------------------- */
+
+static int pipe_reader(void *arg)
+{
+	char b[8];
+
+	return (int)reel_read(*(int *)arg, b, sizeof(b));
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * SEC +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+static int enter_refused_main(void *arg)
+{
+	reel_task t;
+	uint64_t t0, cpu0;
+	int p[2], st = 0;
+	char b[8];
+
+	(void)arg;
+	alarm(5);   /* before the fix the loop spins forever: end it */
+	FCHECK_EQ(pipe(p), 0);
+	FCHECK_EQ(reel_nop(), 0);
+	/* A read parked in the kernel before the filter comes. */
+	FCHECK_EQ(reel_spawn(&t, pipe_reader, &p[0], NULL), 0);
+	FCHECK_EQ(reel_sleep(1 * MS), 0);
+	FCHECK_EQ(refuse_syscall(SYS_io_uring_enter, EPERM), 0);
+	FCHECK_EQ(reel_nop(), -EPERM);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -EPERM);
+	FCHECK_EQ(reel_read(p[0], b, sizeof(b)), -EPERM);   /* at once, no park */
+	/* Timers still work, by a plain sleep: no spin. */
+	cpu0 = cpu_ns();
+	t0 = reel_now();
+	FCHECK_EQ(reel_sleep(500 * MS), 0);
+	FCHECK(reel_now() - t0 >= 500 * MS);
+	FCHECK(cpu_ns() - cpu0 < 200 * MS);
+	close(p[0]);
+	close(p[1]);
+	fprintf(stderr, "main: all checks passed\n");
+	return 0;
+}
+
+static void test_ring_enter_refused_breaks_the_ring_without_spinning(void **state)
+{
+	static const unsigned disable[] = {
+		0, REEL_NO_SINGLE_ISSUER | REEL_NO_DEFER_TASKRUN | REEL_NO_EXT_ARG,
+	};
+	char err[4096];
+
+	(void)state;
+	if (RUNNING_ON_VALGRIND)
+		skip();   /* valgrind does not run client seccomp filters */
+	for (size_t c = 0; c < sizeof(disable) / sizeof(disable[0]); c++) {
+		struct reel_run_opts o = { .disable = disable[c] };
+		int ws = run_in_child(enter_refused_main, NULL, &o, err, sizeof(err));
+
+		print_message("disable %#x: %s", disable[c], err);
+		assert_true(WIFEXITED(ws));   /* reel_run returned: no SIGALRM */
+		assert_int_equal(WEXITSTATUS(ws), 0);
+		assert_null(strstr(err, "FCHECK failed"));
+		assert_non_null(strstr(err, "main: all checks passed"));
+		assert_non_null(strstr(err, "io_uring_enter failed: Operation not permitted "
+				       "(a seccomp filter refuses io_uring_enter)"));
+		/* said once */
+		assert_null(strstr(strstr(err, "io_uring_enter failed") + 1,
+				   "io_uring_enter failed"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_ring_deadline_cancels_op_and_waits_for_its_cqe),
 		cmocka_unit_test(test_ring_cancel_interrupts_op),
 		cmocka_unit_test(test_ring_completed_op_result_wins_over_cancel),
+		cmocka_unit_test(test_ring_enter_refused_breaks_the_ring_without_spinning),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

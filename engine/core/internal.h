@@ -238,6 +238,7 @@ void reel__overflow_thread_term(void *altstack);
 
 /* probe.c */
 void reel__explain_setup_error(int err, unsigned entries, char *why, size_t len);
+const char *reel__enter_error_hint(int err);
 unsigned reel__env_disable(void);
 
 #endif /* REEL_INTERNAL_H */

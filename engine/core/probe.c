@@ -6,7 +6,10 @@
  * taken and why, stack guards, and the limits that make io_uring fail
  * (RLIMIT_MEMLOCK, sysctl kernel.io_uring_disabled, seccomp). When reel_run
  * cannot set up its ring, reel__explain_setup_error turns the errno into the
- * same kind of sentence.
+ * same kind of sentence; reel__enter_error_hint does it for an
+ * io_uring_enter that fails once the ring exists. The report makes one real
+ * enter (a NOP) too: a seccomp filter may allow io_uring_setup and refuse
+ * io_uring_enter, and a ring that cannot be entered is no ring at all.
  *
  * The REEL_DISABLE environment variable (comma list: single_issuer,
  * defer_taskrun, coop_taskrun, ext_arg, guard_install) turns optional paths
@@ -91,6 +94,53 @@ static unsigned long long memlock_kib(void)
 	return (unsigned long long)rl.rlim_cur / 1024;
 }
 
+/* Does this process have CAP_IPC_LOCK (which exempts it from the charge)?
+ * 1 yes, 0 no, -1 unknown. */
+static int has_ipc_lock(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long caps;
+	char line[256];
+	int yes = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+			yes = (caps >> 14) & 1;   /* CAP_IPC_LOCK is 14 */
+			break;
+		}
+	fclose(f);
+	return yes;
+}
+
+const char *reel__enter_error_hint(int err)
+{
+	switch (-err) {
+	case EPERM:
+	case EACCES:
+		return seccomp_mode() == 2 ? "a seccomp filter refuses io_uring_enter"
+					   : "a seccomp filter or security policy?";
+	case ENOSYS:
+		return "a seccomp filter hides io_uring_enter";
+	case EFAULT:
+		return "the ring's shared memory or an argument is not mapped: "
+		       "memory corruption?";
+	case EBADF:
+	case EOPNOTSUPP:
+	case ENXIO:
+		return "the ring's file descriptor was closed or replaced: a stray "
+		       "close or dup2 on it?";
+	case EEXIST:
+		return "a single-issuer ring entered from another thread or a forked "
+		       "child";
+	case ENOMEM:
+		return "the kernel is out of memory";
+	default:
+		return "an error io_uring_enter never returns in normal operation";
+	}
+}
+
 void reel__explain_setup_error(int err, unsigned entries, char *why, size_t len)
 {
 	long disabled = read_proc_long("/proc/sys/kernel/io_uring_disabled");
@@ -120,8 +170,13 @@ void reel__explain_setup_error(int err, unsigned entries, char *why, size_t len)
 		break;
 	case ENOMEM:
 		snprintf(why, len, "reel: io_uring_setup: %s: could not allocate a ring of "
-			 "%u entries; RLIMIT_MEMLOCK is %llu KiB (kernels before 5.12 charge "
-			 "rings against it: raise it with ulimit -l)", strerror(-err),
+			 "%u entries (nor a smaller one, retried with back-off). The kernel "
+			 "may charge ring memory against RLIMIT_MEMLOCK, per user, for a "
+			 "process without CAP_IPC_LOCK (kernels before 5.12 and some "
+			 "later ones do), and rings closed a moment ago count until the "
+			 "kernel frees them; RLIMIT_MEMLOCK is %llu KiB now: raise it "
+			 "(ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock "
+			 "for a container) or ask for fewer ring_entries", strerror(-err),
 			 entries, memlock_kib());
 		break;
 	case EMFILE:
@@ -209,13 +264,30 @@ static void report_features(struct out *o, unsigned f)
 	say(o, "\n");
 }
 
+/* Why a registration failed, in words: a refusal is named as such. */
+static const char *register_failure(int err, const char *old_kernel)
+{
+	static __thread char line[160];
+
+	if (err == -EPERM || err == -EACCES) {
+		snprintf(line, sizeof(line), "io_uring_register refused: %s (a seccomp "
+			 "filter or security policy?)", strerror(-err));
+		return line;
+	}
+	return old_kernel;
+}
+
 static void report_ops(struct out *o, struct io_uring *ring)
 {
-	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+	enum { NOPS = 256 };
+	struct io_uring_probe *p = calloc(1, sizeof(*p) + NOPS * sizeof(p->ops[0]));
+	int err = p ? io_uring_register_probe(ring, p, NOPS) : -ENOMEM;
 	unsigned missing = 0, supported = 0;
 
-	if (!p) {
-		say(o, "opcodes:        probe failed (kernel before 5.6?)\n");
+	if (err) {
+		say(o, "opcodes:        probe failed (%s)\n",
+		    register_failure(err, "kernel before 5.6?"));
+		free(p);
 		return;
 	}
 	for (unsigned i = 0; i <= p->last_op; i++)
@@ -228,7 +300,7 @@ static void report_ops(struct out *o, struct io_uring *ring)
 	if (!missing)
 		say(o, " every opcode reel knows is supported");
 	say(o, "\n");
-	io_uring_free_probe(p);
+	free(p);
 }
 
 /* Provided buffer rings (5.19+): register a one-entry ring and drop it. */
@@ -251,9 +323,11 @@ static void report_buf_ring(struct out *o, struct io_uring *ring, unsigned disab
 	if (err == 0)
 		io_uring_unregister_buf_ring(ring, 0);
 	munmap(mem, 4096);
-	say(o, "buffer rings:   %s\n", err == 0
-	    ? "yes: receivers use multishot recv into shared pools"
-	    : "no (needs 5.19): receivers use one recv per call");
+	if (err == 0)
+		say(o, "buffer rings:   yes: receivers use multishot recv into shared pools\n");
+	else
+		say(o, "buffer rings:   no (%s): receivers use one recv per call\n",
+		    register_failure(err, "needs 5.19"));
 }
 
 static void report_limits(struct out *o)
@@ -265,7 +339,10 @@ static void report_limits(struct out *o)
 	if (kib == ~0ull)
 		say(o, "RLIMIT_MEMLOCK: unlimited\n");
 	else
-		say(o, "RLIMIT_MEMLOCK: %llu KiB (only kernels before 5.12 charge rings to it)\n", kib);
+		say(o, "RLIMIT_MEMLOCK: %llu KiB (%s)\n", kib, has_ipc_lock() == 1
+		    ? "not charged for rings: this process has CAP_IPC_LOCK"
+		    : "some kernels charge ring memory to it, per user, without "
+		      "CAP_IPC_LOCK");
 	say(o, "io_uring sysctl: kernel.io_uring_disabled=%ld (%s)\n", disabled,
 	    disabled == 0 ? "enabled" : disabled == 1 ? "limited to kernel.io_uring_group"
 	    : disabled == 2 ? "disabled" : "not present: kernel before 6.6");
@@ -294,6 +371,11 @@ int reel_capabilities(char *buf, size_t len, const struct reel_run_opts *opts)
 	err = reel__ring_init(&r, opts ? opts->ring_entries : 0, disable, why, sizeof(why));
 	if (err) {
 		say(&o, "io_uring:       UNAVAILABLE - %s\n", why);
+	} else if ((err = reel__ring_check_enter(&r)) != 0) {
+		say(&o, "io_uring:       UNAVAILABLE - reel: io_uring_setup works but "
+		    "io_uring_enter is refused: %s (%s)\n", strerror(-err),
+		    reel__enter_error_hint(err));
+		reel__ring_term(&r);
 	} else {
 		say(&o, "io_uring:       ok, %u SQ / %u CQ entries\n",
 		    r.caps.sq_entries, r.caps.cq_entries);
@@ -331,7 +413,7 @@ const char *reel_strerror(int err)
 	case ECANCELED: return "operation canceled (task cancelled)";
 	case ETIMEDOUT: return "timed out (deadline passed)";
 	case ESRCH: return "no such task (stale handle)";
-	case EPERM: return "not permitted (not on a fiber?)";
+	case EPERM: return "operation not permitted (outside a fiber, or refused by the system)";
 	case EBUSY: return "busy (a loop already runs on this thread)";
 	case EDEADLK: return "a task cannot join itself";
 	case EINVAL: return "invalid argument";

@@ -28,6 +28,18 @@
  *   - CQEs are reaped in batches; on overflow (IORING_FEAT_NODROP keeps the
  *     extra CQEs in the kernel) reaping goes on until the kernel's overflow
  *     list is empty, so nothing is lost.
+ *   - Set-up ENOMEM is RLIMIT_MEMLOCK on kernels that charge rings to it
+ *     (per user, and a closed ring is uncharged asynchronously, a moment
+ *     later): retried with back-off, then with halved rings, each smaller
+ *     ring noted in the fallbacks (design §4).
+ *   - io_uring_enter errors: EINTR, EAGAIN, EBUSY and ETIME are the normal
+ *     ones. Any other (a seccomp filter refusing io_uring_enter, EFAULT,
+ *     EBADF...) would come back on every retry, so the ring is marked
+ *     broken instead of spinning (break_ring): one sentence on stderr, every
+ *     pending op completes with the error, every later op fails at once,
+ *     and waits become plain sleeps to the next timer (design §4). Rejected:
+ *     retrying with back-off (a filter never relents; the loop would hang
+ *     silently) and aborting (the program could not shut down in order).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +53,7 @@
 #include "ring.h"
 #include "trace.h"
 
-enum { DEFAULT_ENTRIES = 256, REAP_BATCH = 64, FIRST_SLOTS = 256 };
+enum { REAP_BATCH = 64, FIRST_SLOTS = 256, ENOMEM_TRIES = 5 };
 
 static void note_fallback(struct reel__ring *r, const char *what)
 {
@@ -58,6 +70,7 @@ static int setup_ring(struct reel__ring *r, unsigned entries, unsigned disable)
 	struct io_uring_params p;
 	int err;
 
+	r->caps.fallback[0] = '\0';   /* a retry starts the notes afresh */
 	if (!(disable & REEL_NO_SINGLE_ISSUER))
 		want |= IORING_SETUP_SINGLE_ISSUER;
 	else
@@ -110,36 +123,101 @@ static int setup_ring(struct reel__ring *r, unsigned entries, unsigned disable)
 	return 0;
 }
 
+/* A registration that failed: a refusal (seccomp, an LSM) is named as
+ * such; anything else is taken for a kernel without the feature. */
+static void note_register_failure(struct reel__ring *r, const char *what, int err,
+				  const char *old_kernel)
+{
+	char line[200];
+
+	if (err == -EPERM || err == -EACCES)
+		snprintf(line, sizeof(line), "%s: io_uring_register refused: %s "
+			 "(a seccomp filter or security policy?)", what, strerror(-err));
+	else
+		snprintf(line, sizeof(line), "%s (%s)", what, old_kernel);
+	note_fallback(r, line);
+}
+
 /* Which opcodes the kernel has, once per loop, for the I/O layer's choice
  * between an SQE and a fallback. */
 static void probe_ops(struct reel__ring *r)
 {
-	struct io_uring_probe *p = io_uring_get_probe_ring(&r->ring);
+	enum { NOPS = 256 };
+	struct io_uring_probe *p = calloc(1, sizeof(*p) + NOPS * sizeof(p->ops[0]));
+	int err = p ? io_uring_register_probe(&r->ring, p, NOPS) : -ENOMEM;
 
 	r->caps.ops = 0;
-	if (!p) {
+	if (err) {
 		/* Kernels before 5.6 cannot probe; they have at most these. */
-		note_fallback(r, "opcode probe failed (kernel before 5.6?): "
-			      "file operations fall back to system calls");
+		note_register_failure(r, "opcode probe failed: file operations fall "
+				      "back to system calls", err, "kernel before 5.6?");
 		r->caps.ops = ((uint64_t)1 << IORING_OP_OPENAT) - 1;
+		free(p);
 		return;
 	}
 	for (unsigned op = 0; op <= p->last_op && op < 64; op++)
 		if (io_uring_opcode_supported(p, (int)op))
 			r->caps.ops |= (uint64_t)1 << op;
-	io_uring_free_probe(p);
+	free(p);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * setup_ring, with the memlock policy: ENOMEM ENOMEM_TRIES times at the size
+ * asked, 2+4+8+16 ms apart (a ring closed just before, by this process or
+ * another of the same user, is uncharged by the kernel a moment later), then
+ * halved sizes down to REEL__RING_MIN_ENTRIES, 4 ms apart. *@got is the
+ * size the ring was made with.
+ */
+static int setup_with_retries(struct reel__ring *r, unsigned asked, unsigned disable,
+			      unsigned *got)
+{
+	unsigned entries = asked;
+	int err;
+
+	for (unsigned try = 1;; try++) {
+		err = setup_ring(r, entries, disable);
+		if (err != -ENOMEM)
+			break;
+		if (try < ENOMEM_TRIES) {
+			sleep_ms(1u << try);
+		} else if (entries / 2 >= REEL__RING_MIN_ENTRIES) {
+			entries /= 2;
+			sleep_ms(4);
+		} else {
+			break;
+		}
+	}
+	*got = entries;
+	return err;
 }
 
 int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 		    char *why, size_t why_len)
 {
+	unsigned asked = entries ? entries : REEL__RING_DEFAULT_ENTRIES, got;
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	err = setup_ring(r, entries ? entries : DEFAULT_ENTRIES, disable);
+	err = setup_with_retries(r, asked, disable, &got);
 	if (err) {
-		reel__explain_setup_error(err, entries, why, why_len);
+		reel__explain_setup_error(err, asked, why, why_len);
 		return err;
+	}
+	if (got != asked) {
+		char line[200];
+
+		snprintf(line, sizeof(line), "smaller ring: %u entries instead of %u "
+			 "(ENOMEM: RLIMIT_MEMLOCK is charged for rings on this kernel)",
+			 got, asked);
+		note_fallback(r, line);
 	}
 	r->slots = calloc(FIRST_SLOTS, sizeof(*r->slots));
 	if (!r->slots) {
@@ -149,10 +227,11 @@ int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 	}
 	/* A registered ring fd spares io_uring_enter an fget/fput per call
 	 * (5.18+); without it every enter still works, only a little slower. */
-	if (io_uring_register_ring_fd(&r->ring) == 1)
+	err = io_uring_register_ring_fd(&r->ring);
+	if (err == 1)
 		r->caps.registered_fd = true;
 	else
-		note_fallback(r, "ring fd not registered (needs 5.18)");
+		note_register_failure(r, "ring fd not registered", err, "needs 5.18");
 	probe_ops(r);
 	r->nslots = FIRST_SLOTS;
 	for (uint32_t i = 0; i < FIRST_SLOTS; i++) {
@@ -160,6 +239,24 @@ int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 		r->slots[i].next_free = i + 1;
 	}
 	r->free_head = 0;
+	return 0;
+}
+
+int reel__ring_check_enter(struct reel__ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, REEL__UD_IGNORE);
+	ret = io_uring_submit_and_wait(&r->ring, 1);
+	if (ret < 0)
+		return ret;
+	if (io_uring_peek_cqe(&r->ring, &cqe) == 0)
+		io_uring_cqe_seen(&r->ring, cqe);
 	return 0;
 }
 
@@ -245,26 +342,78 @@ static unsigned reap(struct reel__ring *r)
 	return total;
 }
 
+/* Completes every op still in the table with @err, as if its final CQE
+ * had said so; the kernel side is never entered again. */
+static void fail_all(struct reel__ring *r, int err)
+{
+	for (uint32_t i = 0; i < r->nslots; i++) {
+		struct reel__op *op = r->slots[i].op;
+
+		if (!op)
+			continue;
+		r->slots[i].op = NULL;
+		r->slots[i].gen++;
+		r->slots[i].next_free = r->free_head;
+		r->free_head = i;
+		r->inflight--;
+		op->res = err;
+		op->cqe_flags = 0;
+		op->done = true;
+		op->complete(op);
+	}
+}
+
+/*
+ * io_uring_enter failed with @err, an error that retrying would only repeat:
+ * say so once, keep the CQEs the kernel already posted (reading them needs
+ * no system call), complete every other op with @err, drop the SQEs not yet
+ * taken, and never enter again. Ops the kernel had already taken (a read in
+ * an io-wq worker) are cancelled only when the ring is closed at the loop's
+ * end (design §4).
+ */
+static void break_ring(struct reel__ring *r, int err)
+{
+	if (r->broken)
+		return;
+	r->broken = err;
+	fprintf(stderr, "reel: io_uring_enter failed: %s (%s); the loop's ring is "
+		"out of use: pending and later I/O calls fail with this error, "
+		"timers still run\n", strerror(-err), reel__enter_error_hint(err));
+	reap(r);
+	r->ring.sq.sqe_tail = r->ring.sq.sqe_head;
+	r->wait_timeout_armed = false;
+	fail_all(r, err);
+}
+
+/* The errors io_uring_enter reports in normal operation. */
+static bool enter_error_passes(int err)
+{
+	return err == -EINTR || err == -EAGAIN || err == -EBUSY || err == -ETIME;
+}
+
 /* Nothing reaped after -EBUSY/-EAGAIN: block for one completion when any
  * can come, else sleep 1 ms (the kernel is out of memory for requests). */
 static void back_off(struct reel__ring *r)
 {
 	struct io_uring_cqe *cqe;
-	struct timespec ms = { 0, 1000000 };
+	int err = -EAGAIN;
 
 	if (r->inflight)
-		io_uring_wait_cqe(&r->ring, &cqe);
-	else
-		nanosleep(&ms, NULL);
+		err = io_uring_wait_cqe(&r->ring, &cqe);
+	if (err < 0 && !enter_error_passes(err))
+		break_ring(r, err);
+	else if (err < 0)
+		sleep_ms(1);
 }
 
 /* Submit everything queued; -EBUSY/-EAGAIN (CQ backlog, no memory for
- * requests) means reap first, then retry. */
+ * requests) means reap first, then retry; any error other than those and
+ * EINTR breaks the ring. */
 static void submit_all(struct reel__ring *r, bool get_events)
 {
 	int ret;
 
-	for (;;) {
+	while (!r->broken) {
 		unsigned queued = io_uring_sq_ready(&r->ring);
 
 		ret = get_events ? io_uring_submit_and_get_events(&r->ring)
@@ -285,7 +434,7 @@ static void submit_all(struct reel__ring *r, bool get_events)
 			continue;
 		}
 		if (ret != -EINTR)
-			return;   /* SUBMIT_ALL reports per-SQE errors in CQEs */
+			break_ring(r, ret);   /* SUBMIT_ALL reports per-SQE errors in CQEs */
 	}
 }
 
@@ -293,9 +442,9 @@ struct io_uring_sqe *reel__ring_sqe(struct reel__ring *r)
 {
 	struct io_uring_sqe *sqe;
 
-	while ((sqe = io_uring_get_sqe(&r->ring)) == NULL)
+	while (!r->broken && (sqe = io_uring_get_sqe(&r->ring)) == NULL)
 		submit_all(r, false);
-	return sqe;
+	return r->broken ? NULL : sqe;
 }
 
 struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op,
@@ -309,6 +458,10 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 		return NULL;
 	}
 	sqe = reel__ring_sqe(r);
+	if (reel_unlikely(!sqe)) {
+		*err = r->broken;
+		return NULL;
+	}
 	idx = r->free_head;
 	r->free_head = r->slots[idx].next_free;
 	r->slots[idx].op = op;
@@ -352,6 +505,8 @@ void reel__ring_cancel(struct reel__ring *r, struct reel__op *op)
 {
 	struct io_uring_sqe *sqe = reel__ring_sqe(r);
 
+	if (!sqe)
+		return;   /* broken: the op has completed with the error */
 	io_uring_prep_cancel64(sqe, op->user_data, 0);
 	io_uring_sqe_set_data64(sqe, REEL__UD_IGNORE);
 }
@@ -375,6 +530,8 @@ static bool needs_enter(const struct reel__ring *r)
 
 unsigned reel__ring_poll(struct reel__ring *r)
 {
+	if (reel_unlikely(r->broken))
+		return 0;
 	if (needs_enter(r))
 		submit_all(r, true);
 	return reap(r);
@@ -386,18 +543,34 @@ static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
 	ts->tv_nsec = (long long)(ns % 1000000000u);
 }
 
+/* The broken ring's wait: nothing can complete, only a timer can be due. */
+static unsigned broken_wait(uint64_t timeout_ns)
+{
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+			       (long)(timeout_ns % 1000000000u) };
+
+	if (timeout_ns != UINT64_MAX)
+		nanosleep(&ts, NULL);   /* EINTR: the scheduler looks again */
+	return 0;
+}
+
 unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 {
 	struct io_uring_cqe *cqe;
-	unsigned n = reap(r);
+	unsigned n;
+	int ret;
 
+	if (reel_unlikely(r->broken))
+		return broken_wait(timeout_ns);
+	n = reap(r);
 	if (n)
 		return n + reel__ring_poll(r);
 	if (timeout_ns != UINT64_MAX)
 		ns_to_ts(timeout_ns, &r->wait_ts);
 	if (r->caps.ext_arg) {
-		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
-						 timeout_ns == UINT64_MAX ? NULL : &r->wait_ts, NULL);
+		ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
+						       timeout_ns == UINT64_MAX ? NULL : &r->wait_ts,
+						       NULL);
 	} else {
 		/* One TIMEOUT SQE bounds the wait; count 1 makes it complete as
 		 * soon as any other CQE is posted, so at most one is ever armed.
@@ -406,11 +579,18 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 		if (timeout_ns != UINT64_MAX && !r->wait_timeout_armed) {
 			struct io_uring_sqe *sqe = reel__ring_sqe(r);
 
+			if (!sqe)
+				return broken_wait(timeout_ns);
 			io_uring_prep_timeout(sqe, &r->wait_ts, 1, 0);
 			io_uring_sqe_set_data64(sqe, REEL__UD_WAIT_TIMEOUT);
 			r->wait_timeout_armed = true;
 		}
-		io_uring_submit_and_wait(&r->ring, 1);
+		ret = io_uring_submit_and_wait(&r->ring, 1);
+	}
+	if (ret < 0 && !enter_error_passes(ret)) {
+		n = reap(r);
+		break_ring(r, ret);   /* the failed ops' fibers are ready now */
+		return n;
 	}
 	return reap(r);
 }

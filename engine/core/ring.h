@@ -25,7 +25,7 @@ struct reel__ring_caps {
 	bool ext_arg;              /* waits take a timeout argument */
 	bool registered_fd;        /* io_uring_enter uses the registered ring fd */
 	uint64_t ops;              /* bit n: opcode n supported (probe) */
-	char fallback[256];        /* which fallbacks were taken and why */
+	char fallback[768];        /* which fallbacks were taken and why */
 };
 
 struct reel__ring {
@@ -38,6 +38,8 @@ struct reel__ring {
 	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
 	uint32_t long_lived;       /* multishot ops owned by objects, not a park */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
+	int broken;                /* 0, or the -errno io_uring_enter failed with
+				    * for good: the ring is out of use */
 	struct __kernel_timespec wait_ts;  /* the bound of the current wait */
 };
 
@@ -46,20 +48,30 @@ struct reel__ring {
 #define REEL__UD_WAIT_TIMEOUT  1ull   /* the !ext_arg wait bound */
 
 /* Create the ring. @entries 0 = default. @disable = REEL_NO_* bits.
+ * ENOMEM (RLIMIT_MEMLOCK, charged per user and uncharged late) is retried
+ * with back-off, then with smaller rings down to REEL__RING_MIN_ENTRIES.
  * On failure returns -errno and explains in @why. */
 int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 		    char *why, size_t why_len);
 void reel__ring_term(struct reel__ring *r);
 
-/* A free SQE, never NULL: a full SQ is submitted (reaping first when the
- * kernel says busy) and the get retried. The SQE is sent at the next
- * reel__ring_poll or reel__ring_wait (once per scheduler pass). */
+enum { REEL__RING_DEFAULT_ENTRIES = 256, REEL__RING_MIN_ENTRIES = 16 };
+
+/* One real io_uring_enter (a NOP, submitted and waited for) on a fresh ring:
+ * 0, or the -errno the enter failed with (a seccomp filter that refuses
+ * io_uring_enter but not io_uring_setup). For the capability report. */
+int reel__ring_check_enter(struct reel__ring *r);
+
+/* A free SQE: a full SQ is submitted (reaping first when the kernel says
+ * busy) and the get retried. NULL only when the ring is broken (r->broken).
+ * The SQE is sent at the next reel__ring_poll or reel__ring_wait (once per
+ * scheduler pass). */
 struct io_uring_sqe *reel__ring_sqe(struct reel__ring *r);
 
 /* A free SQE tied to @op: @op takes an op-table slot and op->user_data is
  * set; prepare the SQE, then io_uring_sqe_set_data64(sqe, op->user_data).
  * @op must stay put until op->done. NULL with *@err = -ENOMEM when the op
- * table cannot grow. */
+ * table cannot grow, or with *@err = r->broken when the ring is broken. */
 struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op,
 				       int *err);
 
@@ -70,7 +82,8 @@ void reel__ring_report_ops(const struct reel__ring *r, const void *waiter);
  * each is reported on stderr. */
 unsigned reel__ring_ops_within(const struct reel__ring *r, const void *lo, const void *hi);
 
-/* Queue an ASYNC_CANCEL for @op (still in flight); its CQE is dropped. */
+/* Queue an ASYNC_CANCEL for @op (still in flight); its CQE is dropped.
+ * Nothing on a broken ring (every op there has already completed). */
 void reel__ring_cancel(struct reel__ring *r, struct reel__op *op);
 
 /* Submit what is queued and dispatch every completion there is, without
@@ -78,7 +91,8 @@ void reel__ring_cancel(struct reel__ring *r, struct reel__op *op);
 unsigned reel__ring_poll(struct reel__ring *r);
 
 /* Submit, then block until at least one CQE arrives or @timeout_ns passes
- * (UINT64_MAX = no bound); dispatch completions. Returns how many. */
+ * (UINT64_MAX = no bound); dispatch completions. Returns how many. On a
+ * broken ring: a plain sleep of @timeout_ns (none when unbounded), 0. */
 unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns);
 
 /* Is there a reason to enter the kernel at the end of a pass? */
