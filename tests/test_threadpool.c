@@ -377,9 +377,11 @@ static int deadline_main(void *arg)
 	int st, r;
 
 	(void)arg;
-	/* Running when the deadline passes: waits for fn, then -ETIMEDOUT. */
-	FCHECK_EQ(reel_spawn(&opener, open_gate_later, (void *)(intptr_t)150, NULL), 0);
-	FCHECK_EQ(reel_wait_for(30 * MS, offload_gate, &a, &st), -ETIMEDOUT);
+	/* Running when the deadline passes: waits for fn, then -ETIMEDOUT. The
+	 * deadline leaves a worker 300 ms to take the job (valgrind on a loaded
+	 * machine starts threads slowly); the gate opens well after it. */
+	FCHECK_EQ(reel_spawn(&opener, open_gate_later, (void *)(intptr_t)700, NULL), 0);
+	FCHECK_EQ(reel_wait_for(300 * MS, offload_gate, &a, &st), -ETIMEDOUT);
 	FCHECK_EQ(st, -ETIMEDOUT);
 	FCHECK_EQ(a.status, 9);
 	FCHECK(a.fn_done_at_return);
