@@ -196,8 +196,8 @@ struct reel_receiver {
 
 /*
  * reel_receiver_init - set up @rx to receive from stream socket @fd into
- * buffers of @pool, with the default cap of max(2, count / 16) buffers
- * (never more than the pool's count). Nothing is in the kernel yet: the
+ * buffers of @pool, with the default cap of count / 16 buffers, at least 2
+ * and at most 8 (never more than the pool's count). Nothing is in the kernel yet: the
  * first reel_receiver_next arms the multishot receive (or, without a kernel
  * buffer ring, makes a plain receive). @fd stays the caller's (the receiver
  * never closes it); @pool must outlive @rx. Returns 0; -EINVAL for a NULL
@@ -208,7 +208,7 @@ REEL_API int reel_receiver_init(struct reel_receiver *rx, int fd, struct reel_bu
 /*
  * reel_receiver_set_cap - the most buffers of its pool @rx may hold, queued
  * and handed out together: 1..the pool's count, or 0 for the default
- * (max(2, count / 16)). It takes effect from the next buffer received; the
+ * (count / 16 within 2..8). It takes effect from the next buffer received; the
  * kernel may fill a few more in the pass before the cancel reaches it, and
  * those are kept, in order. Returns 0; -EINVAL for a cap above the pool's
  * count or an @rx not initialised (or closed). Context: the loop's thread.

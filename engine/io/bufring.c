@@ -22,7 +22,7 @@
  * Fairness (docs/io.md, "Shared buffer pools"): a multishot receive keeps
  * taking buffers for as long as its peer sends, whether its owner reads
  * them or not, so one receiver may hold at most r->cap buffers (queued +
- * handed out; default max(2, count / 16)). Reaching it cancels the
+ * handed out; default count / 16 within 2..8). Reaching it cancels the
  * multishot; the next reel_receiver_next below the cap arms it again, and
  * meanwhile the peer's data waits in the socket (TCP flow control). The
  * kernel may have filled a few more in the pass before the cancel reached
@@ -253,7 +253,9 @@ int reel_bufpool_kernel_ring(const struct reel_bufpool *p)
 
 static unsigned default_cap(const struct reel_bufpool *p)
 {
-	unsigned cap = p->count / 16 > 2 ? p->count / 16 : 2;
+	unsigned cap = p->count / 16;
+
+	cap = cap < 2 ? 2 : cap > 8 ? 8 : cap;
 
 	return cap < p->count ? cap : p->count;
 }
