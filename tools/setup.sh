@@ -13,6 +13,7 @@ PACKAGES=(
   libuv1-dev libboost-context-dev  # benchmark baselines only
   node-llhttp                    # HTTP parsing (later layers)
   python3                        # benchmark suite's Python column
+  libclang-rt-14-dev             # fuzzing (libFuzzer)
 )
 
 missing=()

@@ -4,7 +4,9 @@
 #      consumer (find_package and pkg-config), and each test binary again
 #      under valgrind memcheck (no leak, no invalid access);
 #   2. the AddressSanitizer + UBSan build: every cmocka test;
-#   3. clang, -Werror: builds everything and runs the tests once more.
+#   3. clang, -Werror: builds everything and runs the tests once more,
+#      with the libFuzzer targets' short runs (REEL_BUILD_FUZZ is on by
+#      default under clang; docs/fuzz.md).
 # Usage: tools/test.sh        (after tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ cmake --build build-asan -j "$jobs"
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure)
 
 step "clang build"
-CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREEL_BUILD_FUZZ=ON >/dev/null
 cmake --build build-clang -j "$jobs"
 (cd build-clang && ctest --output-on-failure -LE valgrind)
 
