@@ -93,9 +93,9 @@ struct reel_run_opts {
  * Options of reel_spawn. NULL, or any field left zero, means the default.
  * @stack_size: usable stack in bytes (default 64 KiB, minimum 16 KiB,
  *              maximum 64 MiB), rounded up to a power of two, committed
- *              lazily by the kernel, with a 64 KiB guard below it: running
- *              into the guard kills the process with a message naming the
- *              fiber. Build fiber code with -fstack-clash-protection (as
+ *              lazily by the kernel, with a guard below it as large as
+ *              the stack, up to 64 KiB: running into the guard kills the
+ *              process with a message naming the fiber. Build fiber code with -fstack-clash-protection (as
  *              reel itself is): a function whose locals exceed the space
  *              left plus the guard then still faults in the guard instead
  *              of writing into a neighbouring fiber's stack.

@@ -91,7 +91,7 @@ static void guard_faults(bool guard_install)
 	assert_true(s.lo > below.lo);
 	write_below_faults(s.lo, 1);
 	write_below_faults(s.lo, 60 * 1024);
-	write_below_faults(s.lo, REEL__STACK_GUARD);
+	write_below_faults(s.lo, reel__stack_guard(s.size));
 	reel__stack_free(&p, &s);
 	reel__stack_free(&p, &below);
 	reel__stack_cache_term(&p);

@@ -83,7 +83,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	const char *addr = si->si_addr;
 
 	if (si->si_code > 0 && f && addr < f->stack.lo &&
-	    addr >= f->stack.lo - REEL__STACK_GUARD) {
+	    addr >= f->stack.lo - reel__stack_guard(f->stack.size)) {
 		say_overflow(f, addr);
 		signal(SIGSEGV, SIG_DFL);
 		return;   /* refault, now fatal */

@@ -3,23 +3,25 @@
  *
  * Stacks are carved out of slabs: one anonymous mapping (MAP_NORESERVE, so
  * nothing is committed until touched) holding up to SLAB_STACKS stacks, each
- * with a guard of REEL__STACK_GUARD (64 KiB) below it. On kernels with
+ * with a guard below it as large as the stack, up to 64 KiB (stack.h). On kernels with
  * MADV_GUARD_INSTALL (6.13+) a guard is page-table markers, not a VMA, so a
  * slab stays one VMA whatever it holds and a million guarded stacks fit
  * under vm.max_map_count (65530). Elsewhere guards are mprotect(PROT_NONE)
  * ranges, two VMAs per stack, which caps a process near 32k live stacks;
  * the capability report says so.
  *
- * Why 64 KiB of guard, not a page: a frame larger than the space left plus
- * the guard skips the guard (stack.h). 64 KiB commits no memory either way;
- * it costs address space (a 64 KiB stack spans 128 KiB) and, with guard
- * markers, page-table entries: measured at 100k idle fibers, page tables
- * grow from 13.4 to 25.2 MB (134 to 252 bytes a fiber, beside ~4.3 KB of
- * RSS), and spawn + first run is unchanged within this VM's noise (the
- * first-touch page fault of each stack dominates).
- * A larger guard would double that again for frames that
- * -fstack-clash-protection catches anyway (the flag the project builds with
- * and reel.h recommends).
+ * Why a guard as large as the stack (up to 64 KiB), not a page: a frame
+ * larger than the space left plus the guard skips the guard (stack.h). A
+ * guard commits no memory either way; it costs address space (a 64 KiB
+ * stack spans 128 KiB) and, with guard markers, page-table entries:
+ * measured at 100k idle fibers on 64 KiB stacks, page tables grow from 13.4
+ * to 25.2 MB (134 to 252 bytes a fiber, beside ~4.3 KB of RSS), spawn +
+ * first run unchanged within this VM's noise (each stack's first-touch page
+ * fault dominates). A flat 64 KiB was tried first: on 16 KiB stacks it
+ * quadrupled the page tables (12 to 47 MB at 300k fibers) and made spawning
+ * ~25% slower, for frames -fstack-clash-protection catches anyway (the flag
+ * the project builds with and reel.h recommends); sized to the stack, the
+ * same 300k fibers cost 19 MB of page tables and spawn as fast as before.
  *
  * Freed stacks are kept per size class and reused, most recently freed first
  * (its pages are still warm). Freeing never makes a system call: a burst of
@@ -108,7 +110,6 @@ int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install
 {
 	*p = (struct reel__stack_cache){ 0 };
 	p->page = (size_t)sysconf(_SC_PAGESIZE);
-	p->guard = REEL__STACK_GUARD < p->page ? p->page : REEL__STACK_GUARD;
 	p->guard_install = allow_guard_install && reel__stack_guard_install_supported();
 	return 0;
 }
@@ -175,11 +176,11 @@ static int track_slab(struct reel__stack_cache *p, void *addr, size_t len, unsig
 	return 0;
 }
 
-static int install_guard(struct reel__stack_cache *p, char *guard)
+static int install_guard(struct reel__stack_cache *p, char *guard, size_t len)
 {
 	int advice_or_prot = p->guard_install
-		? madvise(guard, p->guard, MADV_GUARD_INSTALL)
-		: mprotect(guard, p->guard, PROT_NONE);
+		? madvise(guard, len, MADV_GUARD_INSTALL)
+		: mprotect(guard, len, PROT_NONE);
 
 	return advice_or_prot == 0 ? 0 : -errno;
 }
@@ -211,26 +212,28 @@ static bool madvise_ranges(struct iovec *iov, size_t n, int advice)
  * the same batched way was tried: it saves only the trap, ~10%, since the
  * kernel's cost per fresh page - allocation, memcg charge, zeroing - stays,
  * and it would commit pages of stacks never used.) */
-static int guard_slab(struct reel__stack_cache *p, char *slab, size_t span, size_t n)
+static int guard_slab(struct reel__stack_cache *p, char *slab, size_t span, size_t n,
+		      size_t guard)
 {
 	struct iovec iov[SLAB_STACKS];
 	int err = 0;
 
 	if (p->guard_install && n <= SLAB_STACKS) {
 		for (size_t i = 0; i < n; i++)
-			iov[i] = (struct iovec){ slab + i * span, p->guard };
+			iov[i] = (struct iovec){ slab + i * span, guard };
 		if (madvise_ranges(iov, n, MADV_GUARD_INSTALL))
 			return 0;
 	}
 	for (size_t i = 0; i < n && !err; i++)
-		err = install_guard(p, slab + i * span);
+		err = install_guard(p, slab + i * span, guard);
 	return err;
 }
 
 /* Map a slab of stacks of class @c and put them all on its free list. */
 static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 {
-	size_t span = c->size + p->guard;
+	size_t guard = reel__stack_guard(c->size);
+	size_t span = c->size + guard;
 	size_t n = SLAB_BYTES / span;
 	uint32_t idx;
 	char *slab;
@@ -246,12 +249,12 @@ static int grow_class(struct reel__stack_cache *p, struct reel__stack_class *c)
 		munmap(slab, n * span);
 		return err;
 	}
-	err = guard_slab(p, slab, span, n);
+	err = guard_slab(p, slab, span, n, guard);
 	if (err)
 		return err;   /* the slab stays tracked and is unmapped at term */
 	/* Fill the free list top-down so the lowest stack is handed out first. */
 	for (size_t i = n; i-- > 0;) {
-		char *lo = slab + i * span + p->guard;
+		char *lo = slab + i * span + guard;
 
 		err = push_free(c, lo, idx);
 		if (err)

@@ -13,17 +13,23 @@
 #define REEL__STACK_CLASSES (REEL__STACK_MAX_SHIFT - REEL__STACK_MIN_SHIFT + 1)
 
 /*
- * The guard below every stack: 64 KiB, not one page. Code built without
- * -fstack-clash-protection (Debian gcc's default for user code) that
- * declares a large local array moves the stack pointer past the guard in one
- * step; with one page, a frame of more than the space left + 4 KiB wrote
- * straight into the neighbouring stack of the slab. With 64 KiB, any frame
- * up to 64 KiB + the space left faults in the guard instead (stack.c says
- * what it costs).
+ * The guard below every stack: as large as the stack itself, up to 64 KiB,
+ * not one page. Code built without -fstack-clash-protection (Debian gcc's
+ * default for user code) that declares a large local array moves the stack
+ * pointer past the guard in one step; with one page, a frame of more than
+ * the space left + 4 KiB wrote straight into the neighbouring stack of the
+ * slab. Now any frame up to the guard + the space left faults in the guard
+ * instead: on the default 64 KiB stack, a frame as large as the whole stack
+ * (stack.c says what it costs).
  */
 #define REEL__STACK_GUARD ((size_t)64 * 1024)
 
-/* A stack: [guard, REEL__STACK_GUARD][lo ................ lo + size) */
+static inline size_t reel__stack_guard(size_t size)
+{
+	return size < REEL__STACK_GUARD ? size : REEL__STACK_GUARD;
+}
+
+/* A stack: [guard, reel__stack_guard(size)][lo ........... lo + size) */
 struct reel__stack {
 	char *lo;       /* lowest usable byte, just above the guard */
 	size_t size;    /* usable bytes, a multiple of the page size */
@@ -55,7 +61,6 @@ struct reel__stack_slab {
 
 struct reel__stack_cache {
 	size_t page;
-	size_t guard;           /* bytes of guard below each stack */
 	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
 	struct reel__stack_class classes[REEL__STACK_CLASSES];
 	struct reel__stack_slab *slabs;  /* every mapping, for term and trim */
