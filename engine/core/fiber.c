@@ -44,6 +44,9 @@
 #ifdef REEL_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef REEL_TSAN
+#include <sanitizer/tsan_interface.h>   /* a TSan context per fiber: sched.c */
+#endif
 
 #define CHUNK_BYTES ((size_t)2 << 20)
 
@@ -146,6 +149,11 @@ int reel__fiber_new(struct reel__loop *l, reel_fn fn, void *arg,
 		.name = opts ? opts->name : NULL,
 	};
 	reel__timer_init(&f->timer, NULL);
+#ifdef REEL_TSAN
+	f->tsan_fiber = __tsan_create_fiber(0);
+	if (f->name)
+		__tsan_set_fiber_name(f->tsan_fiber, f->name);
+#endif
 	f->sp = reel__ctx_make(stack.lo + stack.size, fiber_main, f);
 	*out = f;
 	return 0;
@@ -153,6 +161,9 @@ int reel__fiber_new(struct reel__loop *l, reel_fn fn, void *arg,
 
 void reel__fiber_destroy(struct reel__loop *l, struct reel__fiber *f)
 {
+#ifdef REEL_TSAN
+	__tsan_destroy_fiber(f->tsan_fiber);   /* never the running one */
+#endif
 	reel__stack_free(&l->stacks, &f->stack);
 	fiber_free(&l->fibers, f);
 }
@@ -196,6 +207,11 @@ void reel__fork_child_continue(void (*fn)(void *), void *arg, size_t stack_size)
 #ifdef REEL_ASAN
 	/* NULL: the stack we leave is never returned to. */
 	__sanitizer_start_switch_fiber(NULL, stack, stack_size);
+#endif
+#ifdef REEL_TSAN
+	/* The fresh stack is a fiber of its own to TSan; the forking fiber's
+	 * context is never switched back to, nor freed: the child _exits. */
+	__tsan_switch_to_fiber(__tsan_create_fiber(0), 0);
 #endif
 	reel__ctx_switch(&dead, sp, 0);
 	_exit(1);

@@ -77,6 +77,9 @@ struct reel__fiber {
 	const char *name;
 	uint32_t slot;                /* index in loop->tasks */
 	void *asan_fake_stack;
+#ifdef REEL_TSAN
+	void *tsan_fiber;             /* its ThreadSanitizer context (sched.c) */
+#endif
 	struct reel__fiber *next_free; /* on the fiber cache's free list */
 };
 
@@ -159,6 +162,9 @@ struct reel__loop {
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
 	void *thread_fake_stack;
+#ifdef REEL_TSAN
+	void *thread_tsan_fiber;      /* reel_run's own TSan context, to return to */
+#endif
 };
 _Static_assert(offsetof(struct reel__loop, current) == offsetof(struct reel__loop_head, current),
 	       "loop head out of step");

@@ -49,6 +49,14 @@
 #ifdef REEL_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef REEL_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+/* A sanitizer must see every switch: the tail-switched fast yield, which
+ * has no code after the switch, is then left out. */
+#if defined(REEL_ASAN) || defined(REEL_TSAN)
+#define SANITIZED_SWITCH 1
+#endif
 
 enum { PASS_MAX = 1024, TRIM_BUDGET = 256 };
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
@@ -243,6 +251,23 @@ static void asan_finish_switch(struct reel__loop *l, struct reel__fiber *self)
 #endif
 
 /*
+ * ThreadSanitizer keeps a shadow call stack and a vector clock per thread;
+ * a stack swap it is not told about makes it attribute one fiber's frames
+ * to another (bogus reports, or a crash when its shadow stack under- or
+ * overflows). So each fiber has a TSan context of its own (fiber.c creates
+ * it with the fiber and destroys it with it), reel_run's thread keeps the
+ * one it came with (thread_tsan_fiber), and each switch names the context
+ * it lands on right before the registers move, as TSan asks. Flags 0: the
+ * switch is a happens-before edge, which it is - a loop's fibers run on one
+ * thread, one after another. Without TSan this is nothing at all.
+ */
+#ifdef REEL_TSAN
+#define tsan_switch_to(ctx) __tsan_switch_to_fiber((ctx), 0)
+#else
+#define tsan_switch_to(ctx) ((void)0)
+#endif
+
+/*
  * Everything a switch to @to needs before the registers move. The resumed
  * side may go on straight in user code (a tail-switched reel_yield), so its
  * errno is restored here, not after. Returns what @to's switch call returns:
@@ -265,6 +290,7 @@ static inline void switch_fiber(struct reel__loop *l, struct reel__fiber *from,
 	int value = prepare_switch(l, from, to);
 
 	asan_start_switch(l, from, to, from_dies);
+	tsan_switch_to(to->tsan_fiber);
 	reel__ctx_switch(&from->sp, to->sp, value);
 	/* Resumed: some fiber switched back to us. */
 	asan_finish_switch(l, from);
@@ -325,7 +351,7 @@ static __attribute__((noinline)) int yield_slow(struct reel__loop *l, struct ree
 		f->state = REEL__FIBER_RUNNING;
 		return reel__interrupt_now(f);
 	}
-#ifdef REEL_ASAN
+#ifdef SANITIZED_SWITCH
 	switch_fiber(l, f, next, false);
 	return reel__interrupt_now(f);
 #else
@@ -346,7 +372,7 @@ int reel_yield(void)
 	head = l->ready.next;
 	if (reel_unlikely(f->scope || f->cancelled || !l->budget || head == &l->ready))
 		return yield_slow(l, f);
-#ifdef REEL_ASAN
+#ifdef SANITIZED_SWITCH
 	return yield_slow(l, f);
 #else
 	/* The fast path: hand over to the head of the ready queue, go to its
@@ -373,6 +399,7 @@ void reel__sched_exit(struct reel__loop *l, struct reel__fiber *f)
 	if (f == l->main) {
 		l->current = NULL;
 		asan_start_switch(l, f, NULL, true);
+		tsan_switch_to(l->thread_tsan_fiber);
 		reel__ctx_switch(&f->sp, l->thread_sp, 0);
 	} else {
 		struct reel__fiber *next = next_ready(l);
@@ -392,7 +419,11 @@ void reel__sched_run_main(struct reel__loop *l)
 	reel__list_del(&l->main->ready_node);
 	l->nready--;
 	l->current = l->main;
+#ifdef REEL_TSAN
+	l->thread_tsan_fiber = __tsan_get_current_fiber();
+#endif
 	asan_start_switch(l, NULL, l->main, false);
+	tsan_switch_to(l->main->tsan_fiber);
 	reel__ctx_switch(&l->thread_sp, l->main->sp, 0);
 	asan_finish_switch(l, NULL);
 	release_zombie(l);
