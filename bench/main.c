@@ -5,6 +5,7 @@
  *
  * Usage: reel-bench [--quick] [--only NAME] [--out DIR] [--csv FILE]
  *                   [--no-python] [--report-only]
+ *                   [--soak-seconds N] [--soak-conns N]
  *
  * The headline comparison writes DIR/suite.csv; the micro-benchmarks run
  * reel and their baseline in the same process, in turn, R times (5 with
@@ -15,7 +16,10 @@
  * status: times on shared machines are context, not verdicts
  * (docs/design.md §9). The exit status is 1 only when a benchmark could not run at all; it
  * says why on stderr. Quick mode leaves out the slowest micro-benchmarks
- * (1M sleepers, echo servers) to stay under two minutes.
+ * (1M sleepers, echo servers) to stay under two minutes. The soak test
+ * (bench/soak/soak.c, ten minutes) runs only when asked by its exact name,
+ * --only soak, never as part of a quick or full run; it writes its own
+ * DIR/soak.md and DIR/soak.csv, a verdict rather than table rows.
  *
  * A watchdog alarm stops the run when one benchmark takes far longer than it
  * should, so a hang in the engine becomes a message and exit 1 instead of a
@@ -38,6 +42,7 @@ struct bench {
 	int (*run)(const struct bench_cfg *cfg);
 	unsigned timeout_s;     /* watchdog, full mode (quick: a third) */
 	bool full_only;         /* too slow for --quick */
+	bool asked_only;        /* only with --only NAME, exactly; own report */
 };
 
 static struct suite_opts opts;
@@ -49,21 +54,24 @@ static int run_suite(const struct bench_cfg *cfg)
 
 static const struct bench benches[] = {
 	{ "suite", "the same jobs serial, as fibers, threads, pools, hybrid (+ Python)",
-	  run_suite, 1500, false },
+	  run_suite, 1500, false, false },
 	{ "switch", "yield round trip vs jump_fcontext and swapcontext",
-	  bench_switch, 120, false },
+	  bench_switch, 120, false, false },
 	{ "spawn", "spawn+join of an empty fiber vs pthread_create+join",
-	  bench_spawn, 120, false },
+	  bench_spawn, 120, false, false },
 	{ "timer", "timer wheel arm/cancel at 1M timers vs a binary heap",
-	  bench_timer, 180, false },
+	  bench_timer, 180, false, false },
 	{ "sleep1m", "1M fibers sleeping to random deadlines within 1 s",
-	  bench_sleep, 300, true },
+	  bench_sleep, 300, true, false },
 	{ "mem", "RSS per idle fiber at 100k and 1M vs per idle pthread",
-	  bench_mem, 600, false },
+	  bench_mem, 600, false, false },
 	{ "nop", "fiber NOP and 4 KiB cached pread vs a raw liburing loop, batch 1/8/32",
-	  bench_ring, 120, false },
+	  bench_ring, 120, false, false },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
-	  bench_echo, 1500, true },
+	  bench_echo, 1500, true, false },
+	/* Arms its own watchdog from --soak-seconds. */
+	{ "soak", "an echo server for 10 min under churning load: leaks, p99 drift",
+	  bench_soak, 0, false, true },
 };
 
 #define NBENCH (sizeof(benches) / sizeof(benches[0]))
@@ -75,17 +83,21 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: reel-bench [--quick] [--only NAME] [--out DIR] [--csv FILE]\n"
 		"                  [--no-python] [--report-only]\n"
+		"                  [--soak-seconds N] [--soak-conns N]\n"
 		"  --quick        fewer repetitions and job counts; no slow micro rows\n"
 		"  --only NAME    run the benchmarks whose name contains NAME\n"
 		"  --out DIR      results folder: suite.csv, REPORT.md, plots (results)\n"
 		"  --csv FILE     micro-benchmark rows (default DIR/micro.csv)\n"
 		"  --no-python    leave out bench/python/suite.py\n"
 		"  --report-only  regenerate DIR/REPORT.md and plots from the CSVs\n"
+		"  --soak-seconds N  length of the soak test (600)\n"
+		"  --soak-conns N    connections the soak keeps open (500)\n"
 		"  --help         this text\n"
 		"benchmarks:\n");
 	for (unsigned i = 0; i < NBENCH; i++)
 		fprintf(f, "  %-8s %s%s\n", benches[i].name, benches[i].what,
-			benches[i].full_only ? " [full mode only]" : "");
+			benches[i].full_only ? " [full mode only]" :
+			benches[i].asked_only ? " [only with --only soak]" : "");
 }
 
 /* SIGALRM: only async-signal-safe calls from here on. */
@@ -171,6 +183,9 @@ int main(int argc, char **argv)
 	only = opts.only;
 	csv = opts.csv;
 	cfg.quick = opts.quick;
+	cfg.out = opts.out;
+	cfg.soak_seconds = opts.soak_seconds;
+	cfg.soak_conns = opts.soak_conns;
 	for (unsigned i = 0; i < NBENCH; i++)
 		ran += !only || strstr(benches[i].name, only);
 	if (ran == 0) {
@@ -191,6 +206,12 @@ int main(int argc, char **argv)
 
 		if (only && !strstr(b->name, only))
 			continue;
+		if (b->asked_only && (!only || strcmp(only, b->name) != 0)) {
+			if (only)
+				bench_note("%s: only when asked by name (--only %s)",
+					   b->name, b->name);
+			continue;
+		}
 		if (cfg.quick && b->full_only) {
 			bench_note("%s: full mode only (run reel-bench without --quick)",
 				   b->name);
@@ -198,9 +219,9 @@ int main(int argc, char **argv)
 		}
 		if (b->run == run_suite)
 			bcfg.reps = cfg.quick ? 3 : 5;  /* each repetition is a fork */
-		else if (!micro_ran)
+		else if (!micro_ran && !b->asked_only)
 			bench_table_header();
-		micro_ran |= b->run != run_suite;
+		micro_ran |= b->run != run_suite && !b->asked_only;
 		running = b->name;
 		fprintf(stderr, "reel-bench: running %s ...\n", b->name);
 		alarm(cfg.quick ? b->timeout_s / 3 : b->timeout_s);

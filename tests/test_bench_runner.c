@@ -105,6 +105,32 @@ static void test_bench_runner_args_defaults(void **state)
 	assert_null(o.only);
 	assert_string_equal(o.out, "results");
 	assert_string_equal(o.csv, "results/micro.csv");
+	assert_int_equal(o.soak_seconds, 600);
+	assert_int_equal(o.soak_conns, 500);
+	assert_loop_clean();
+}
+
+static void test_bench_runner_args_soak_options_take_whole_numbers_in_range(void **state)
+{
+	struct suite_opts o;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), 7, "reel-bench", "--only", "soak",
+			       "--soak-seconds", "30", "--soak-conns", "100"), 0);
+	assert_int_equal(o.soak_seconds, 30);
+	assert_int_equal(o.soak_conns, 100);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "reel-bench", "--soak-seconds",
+			       "4"), -EINVAL);
+	assert_string_equal(err, "--soak-seconds wants 5 to 86400, not '4'");
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "reel-bench", "--soak-conns",
+			       "10x"), -EINVAL);
+	assert_string_equal(err, "--soak-conns wants 10 to 20000, not '10x'");
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "reel-bench", "--soak-conns",
+			       "-500"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "reel-bench", "--soak-seconds"),
+			 -EINVAL);
+	assert_string_equal(err, "--soak-seconds needs an argument");
 	assert_loop_clean();
 }
 
@@ -307,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_bench_runner_args_defaults),
 		cmocka_unit_test(test_bench_runner_args_flags),
 		cmocka_unit_test(test_bench_runner_args_errors),
+		cmocka_unit_test(test_bench_runner_args_soak_options_take_whole_numbers_in_range),
 		cmocka_unit_test(test_bench_runner_report_from_csv),
 		cmocka_unit_test(test_bench_runner_report_without_csv),
 		cmocka_unit_test(test_bench_runner_failing_models),

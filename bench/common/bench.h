@@ -34,6 +34,9 @@ struct bench_cfg {
 	unsigned reps;          /* R: repetitions of every measurement */
 	uint64_t target_ns;     /* how long one calibrated repetition should take */
 	uint64_t budget_ns;     /* 0, or when a slow benchmark stops repeating */
+	const char *out;        /* results folder (--out), for benchmarks with files of their own */
+	unsigned soak_seconds;  /* --soak-seconds (0: the default, 600) */
+	unsigned soak_conns;    /* --soak-conns (0: the default, 500) */
 };
 
 /* One side of a row: a value per repetition. */
@@ -220,7 +223,7 @@ static inline uint64_t bench_rand(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* The benchmarks, one per file (bench/micro/, bench/echo/echo.c); each
+/* The benchmarks, one per file (bench/micro/, bench/echo/echo.c, bench/soak/soak.c); each
  * reports its rows and returns 0, or -errno when it could not run. */
 int bench_switch(const struct bench_cfg *cfg);
 int bench_spawn(const struct bench_cfg *cfg);
@@ -229,5 +232,7 @@ int bench_sleep(const struct bench_cfg *cfg);
 int bench_mem(const struct bench_cfg *cfg);
 int bench_ring(const struct bench_cfg *cfg);
 int bench_echo(const struct bench_cfg *cfg);
+/* bench/soak/soak.c: a pass/fail verdict in OUT/soak.md, not table rows. */
+int bench_soak(const struct bench_cfg *cfg);
 
 #endif /* REEL_BENCH_H */

@@ -153,6 +153,8 @@ struct suite_opts {
 	const char *only;       /* NULL: every benchmark */
 	const char *out;        /* results folder (default "results") */
 	const char *csv;        /* micro-benchmark CSV (default OUT/micro.csv) */
+	unsigned soak_seconds;  /* --soak-seconds (default 600) */
+	unsigned soak_conns;    /* --soak-conns (default 500) */
 	char csv_buf[4096];
 };
 

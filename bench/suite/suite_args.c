@@ -7,7 +7,22 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A whole number in [@lo, @hi] into *@v. Returns 0 or -EINVAL. */
+static int parse_count(const char *s, unsigned lo, unsigned hi, unsigned *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || n < lo || n > hi)
+		return -EINVAL;
+	*v = (unsigned)n;
+	return 0;
+}
 
 int suite_parse_args(int argc, char **argv, struct suite_opts *o, char *err, size_t errlen)
 {
@@ -18,12 +33,16 @@ int suite_parse_args(int argc, char **argv, struct suite_opts *o, char *err, siz
 		{ "out", required_argument, NULL, 'd' },
 		{ "no-python", no_argument, NULL, 'n' },
 		{ "report-only", no_argument, NULL, 'r' },
+		{ "soak-seconds", required_argument, NULL, 'S' },
+		{ "soak-conns", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->soak_seconds = 600;
+	o->soak_conns = 500;
 	o->python = true;
 	o->out = "results";
 	err[0] = '\0';
@@ -48,6 +67,20 @@ int suite_parse_args(int argc, char **argv, struct suite_opts *o, char *err, siz
 			break;
 		case 'r':
 			o->report_only = true;
+			break;
+		case 'S':
+			if (parse_count(optarg, 5, 86400, &o->soak_seconds) < 0) {
+				snprintf(err, errlen, "--soak-seconds wants 5 to 86400, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'C':
+			if (parse_count(optarg, 10, 20000, &o->soak_conns) < 0) {
+				snprintf(err, errlen, "--soak-conns wants 10 to 20000, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			return 1;
