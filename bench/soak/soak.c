@@ -29,9 +29,12 @@
  *                first window (giving memory back is not a leak);
  *   descriptors  the last sample within +-5% of that same sample (the load
  *                holds the same number of connections throughout);
- *   p99          of the last window <= max(2 x first window's, first + 1 ms):
- *                the floor keeps a shared machine's hiccup of a few hundred
- *                microseconds from failing a run that does not drift;
+ *   p99          of the last window <= max(2 x first window's, first + 10 ms):
+ *                the floor keeps a shared virtual machine's hiccups (a few
+ *                milliseconds, now and then far more) from failing a short
+ *                run that does not drift;
+ * "The last sample" is the last one taken while the load still held its
+ * connections: the one at the very end races with the load's closing.
  *   errors       none: no error seen by the load, no line printed by the
  *                server during the run, the server alive to the end, a clean
  *                exit with 0 connections open. Slow readers dropped by the
@@ -61,7 +64,7 @@
 #define RSS_GROWTH_MAX 0.05
 #define FDS_DRIFT_MAX 0.05
 #define P99_RATIO_MAX 2.0
-#define P99_FLOOR_NS 1000000ull
+#define P99_FLOOR_NS 10000000ull   /* 10 ms: see the design comment */
 
 /* A server under soak: @argv[0] is found next to reel-bench. */
 struct soak_server {
@@ -429,7 +432,10 @@ static void judge(const struct soak_run *r, const struct soak_result *res, struc
 	for (unsigned i = 0; i < r->ns && !v->base; i++)
 		if (r->s[i].t_s + 0.5 >= r->window_s)
 			v->base = &r->s[i];
-	v->end = r->ns ? &r->s[r->ns - 1] : NULL;
+	/* The last sample before the end: the final one races the load's close. */
+	for (unsigned i = 0; i < r->ns; i++)
+		if (r->s[i].t_s + 0.5 < r->seconds || !v->end)
+			v->end = &r->s[i];
 	if (v->base && v->end && v->end != v->base) {
 		v->rss = v->end->rss_kib <= v->base->rss_kib * (1 + RSS_GROWTH_MAX);
 		v->fds = labs(v->end->fds - v->base->fds) <= v->base->fds * FDS_DRIFT_MAX;
@@ -496,7 +502,7 @@ static void write_md(FILE *f, const struct soak_server *sv, const struct soak_ru
 		fprintf(f, "| RSS, descriptors | need samples after the first window | "
 			"%u samples | FAIL |\n", r->ns);
 	}
-	fprintf(f, "| p99 | last window <= max(2 x first window, first + 1 ms) | "
+	fprintf(f, "| p99 | last window <= max(2 x first window, first + 10 ms) | "
 		"%.0f us first, %.0f us last (%.2fx) | %s |\n", (double)res->first_p99_ns / 1e3,
 		(double)res->last_p99_ns / 1e3, res->first_p99_ns ?
 		(double)res->last_p99_ns / (double)res->first_p99_ns : 0, pf(v->p99));
