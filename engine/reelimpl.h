@@ -350,6 +350,45 @@ unsigned reel__loop_disabled(const struct reel__loop *l);
 /* A provided-buffer group id not yet used on @l. */
 uint16_t reel__loop_new_bgid(struct reel__loop *l);
 
+/* ---- fault injection (core/fault.c; debug builds, docs/core.md) ---------------- */
+
+/* The points where REEL_FAULTS may inject a fault; names in fault.c. */
+enum reel__fault_point {
+	REEL__FAULT_SUBMIT_EAGAIN,   /* io_uring_enter (submit) says -EAGAIN */
+	REEL__FAULT_SUBMIT_EBUSY,    /* ... -EBUSY */
+	REEL__FAULT_SUBMIT_EINTR,    /* ... -EINTR */
+	REEL__FAULT_SHORT_RW,        /* read/write/recv/send asks for fewer bytes */
+	REEL__FAULT_ENOBUFS,         /* a multishot receive finds the pool dry */
+	REEL__FAULT_CQ_OVERFLOW,     /* a reap takes one CQE only (small ring) */
+	REEL__FAULT_STACK_ENOMEM,    /* a stack cannot be mapped */
+	REEL__FAULT_FIBER_ENOMEM,    /* the fiber cache cannot grow */
+	REEL__FAULT_BUFPOOL_ENOMEM,  /* reel_bufpool_create is out of memory */
+	REEL__FAULT_POINTS
+};
+
+#if defined(REEL_FAULT_INJECTION) && REEL_FAULT_INJECTION
+/* Does the schedule inject a fault at @p now? (one draw of this thread's
+ * generator; false at once when @p is off). Context: anywhere. */
+bool reel__fault(enum reel__fault_point p);
+/* The length a plain read/write/recv/send of @len bytes on @fd asks the
+ * kernel for: @len, or (short_rw) a smaller positive count when @fd is a
+ * byte stream (regular file, pipe, stream socket), where a short transfer
+ * is a normal outcome the caller handles. Context: anywhere. */
+size_t reel__fault_short_len(int fd, size_t len);
+#else
+/* Release builds: no injection code at all. */
+static inline bool reel__fault(enum reel__fault_point p)
+{
+	(void)p;
+	return false;
+}
+static inline size_t reel__fault_short_len(int fd, size_t len)
+{
+	(void)fd;
+	return len;
+}
+#endif
+
 /* ---- per-loop parts of the layers ---------------------------------------------- */
 
 /*

@@ -121,7 +121,7 @@ static int exact_all_main(void *arg)
 	/* a deadline after a partial transfer still reports the bytes */
 	memset(&part, 0, sizeof(part));
 	part.fd = c.b;
-	FCHECK_EQ(reel_send(c.a, data, 30, 0), 30);
+	FCHECK_EQ(reel_write_all(c.a, data, 30, NULL), 30);
 	t0 = reel_now();
 	FCHECK_EQ(reel_wait_for(100 * MS, read_exact_100, &part, &st), -ETIMEDOUT);
 	FCHECK(reel_now() - t0 >= 100 * MS);
@@ -157,15 +157,15 @@ static int line_sender(void *arg)
 	int fd = (int)(intptr_t)arg;
 	char longline[301] = { 0 };
 
-	FCHECK_EQ(reel_send(fd, "one\ntwo\nthree\n", 14, 0), 14);   /* one segment */
+	FCHECK_EQ(reel_write_all(fd, "one\ntwo\nthree\n", 14, NULL), 14);   /* one segment */
 	FCHECK_EQ(reel_sleep(20 * MS), 0);
-	FCHECK_EQ(reel_send(fd, "fo", 2, 0), 2);                    /* a split line */
+	FCHECK_EQ(reel_write_all(fd, "fo", 2, NULL), 2);                    /* a split line */
 	FCHECK_EQ(reel_sleep(20 * MS), 0);
-	FCHECK_EQ(reel_send(fd, "ur\n\n", 4, 0), 4);
+	FCHECK_EQ(reel_write_all(fd, "ur\n\n", 4, NULL), 4);
 	memset(longline, 'L', sizeof(longline));
 	longline[300] = '\n';
 	FCHECK_EQ(reel_write_all(fd, longline, sizeof(longline), NULL), sizeof(longline));
-	FCHECK_EQ(reel_send(fd, "last", 4, 0), 4);                  /* no newline */
+	FCHECK_EQ(reel_write_all(fd, "last", 4, NULL), 4);                  /* no newline */
 	FCHECK_EQ(reel_shutdown(fd, SHUT_WR), 0);
 	return 0;
 }
@@ -213,7 +213,7 @@ static int read_line_main(void *arg)
 	/* a line longer than the reader's own buffer: -EMSGSIZE, nothing lost */
 	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
 	memset(big, 'M', 100);
-	FCHECK_EQ(reel_send(c.a, big, 100, 0), 100);
+	FCHECK_EQ(reel_write_all(c.a, big, 100, NULL), 100);
 	reel_reader_init(&r, c.b, rbuf, 64);
 	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);
 	FCHECK_EQ(reel_read_line(&r, line, sizeof(line)), -EMSGSIZE);

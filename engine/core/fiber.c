@@ -95,6 +95,8 @@ static struct reel__fiber *fiber_alloc(struct reel__fiber_cache *p)
 {
 	struct reel__fiber *f = p->free;
 
+	if (reel__fault(REEL__FAULT_FIBER_ENOMEM))
+		return NULL;   /* as if grow had failed */
 	if (reel_unlikely(!f)) {
 		if (grow(p) != 0)
 			return NULL;

@@ -247,4 +247,32 @@ void reel__explain_setup_error(int err, unsigned entries, char *why, size_t len)
 const char *reel__enter_error_hint(int err);
 unsigned reel__env_disable(void);
 
+/* fault.c: REEL_FAULTS, parsed once per process (debug builds only;
+ * docs/core.md, "Fault injection"). */
+#if defined(REEL_FAULT_INJECTION) && REEL_FAULT_INJECTION
+/* At a loop's start: parse REEL_FAULTS if not yet done and restart this
+ * thread's generator from the seed, so each run's schedule is reproducible.
+ * 0, or -EINVAL for a malformed value (explained in @why). */
+int reel__fault_loop_init(char *why, size_t why_len);
+/* Is @p on at all? (set-up choices: cq_overflow makes the ring small) */
+bool reel__fault_enabled(enum reel__fault_point p);
+/* Test hooks: replace the schedule with @spec (NULL: read REEL_FAULTS
+ * again), restarting this thread's generator; 0 or -EINVAL. And how many
+ * faults this thread has injected at @p since. */
+REEL_API int reel__faults_set(const char *spec);
+REEL_API unsigned long reel__faults_injected(enum reel__fault_point p);
+#else
+static inline int reel__fault_loop_init(char *why, size_t why_len)
+{
+	(void)why;
+	(void)why_len;
+	return 0;
+}
+static inline bool reel__fault_enabled(enum reel__fault_point p)
+{
+	(void)p;
+	return false;
+}
+#endif
+
 #endif /* REEL_INTERNAL_H */

@@ -106,6 +106,9 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	l->disable = disable;
 	l->error_hook = o ? o->error_hook : NULL;
 	l->error_hook_arg = o ? o->error_hook_arg : NULL;
+	err = reel__fault_loop_init(why, sizeof(why));
+	if (err)
+		goto fail;
 	err = reel__ring_init(&l->ring, o ? o->ring_entries : 0, disable, why, sizeof(why));
 	if (err)
 		goto fail;

@@ -205,6 +205,10 @@ int reel__ring_init(struct reel__ring *r, unsigned entries, unsigned disable,
 	unsigned asked = entries ? entries : REEL__RING_DEFAULT_ENTRIES, got;
 	int err;
 
+	/* cq_overflow: the smallest ring, so that a slow reap overflows it. */
+	if (reel__fault_enabled(REEL__FAULT_CQ_OVERFLOW))
+		asked = REEL__RING_MIN_ENTRIES;
+
 	memset(r, 0, sizeof(*r));
 	err = setup_with_retries(r, asked, disable, &got);
 	if (err) {
@@ -329,15 +333,19 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 static unsigned reap(struct reel__ring *r)
 {
 	struct io_uring_cqe *cqes[REAP_BATCH];
-	unsigned total = 0, n;
+	unsigned total = 0, n, batch = REAP_BATCH;
 
 	if (reel_unlikely(io_uring_cq_has_overflow(&r->ring)))
 		r->overflows_seen++;
-	while ((n = io_uring_peek_batch_cqe(&r->ring, cqes, REAP_BATCH)) != 0) {
+	if (reel__fault(REEL__FAULT_CQ_OVERFLOW))
+		batch = 1;   /* a slow reaper: the rest waits, the CQ fills */
+	while ((n = io_uring_peek_batch_cqe(&r->ring, cqes, batch)) != 0) {
 		for (unsigned i = 0; i < n; i++)
 			dispatch(r, cqes[i]);
 		io_uring_cq_advance(&r->ring, n);
 		total += n;
+		if (batch == 1)
+			break;
 	}
 	return total;
 }
@@ -391,19 +399,37 @@ static bool enter_error_passes(int err)
 	return err == -EINTR || err == -EAGAIN || err == -EBUSY || err == -ETIME;
 }
 
-/* Nothing reaped after -EBUSY/-EAGAIN: block for one completion when any
- * can come, else sleep 1 ms (the kernel is out of memory for requests). */
+/* Nothing reaped after -EBUSY/-EAGAIN: wait up to 1 ms for a completion
+ * when any can come (with ext_arg: the wait submits nothing), else sleep
+ * 1 ms (the kernel is out of memory for requests). Bounded, because the
+ * ops in flight may be waiting for an SQE still queued behind the failed
+ * submit (a read whose writer's SQE is queued): an unbounded wait would
+ * never end. Found by REEL_FAULTS=submit_eagain. */
 static void back_off(struct reel__ring *r)
 {
+	struct __kernel_timespec ts = { 0, 1000000 };
 	struct io_uring_cqe *cqe;
 	int err = -EAGAIN;
 
-	if (r->inflight)
-		err = io_uring_wait_cqe(&r->ring, &cqe);
+	if (r->inflight && r->caps.ext_arg)
+		err = io_uring_wait_cqes(&r->ring, &cqe, 1, &ts, NULL);
 	if (err < 0 && !enter_error_passes(err))
 		break_ring(r, err);
-	else if (err < 0)
+	else if (err < 0 && !(r->inflight && r->caps.ext_arg))
 		sleep_ms(1);
+}
+
+/* submit_eagain, submit_ebusy, submit_eintr: the submit is not made and
+ * answers the error, as the kernel does before it consumes any SQE. */
+static int injected_submit_error(void)
+{
+	if (reel__fault(REEL__FAULT_SUBMIT_EAGAIN))
+		return -EAGAIN;
+	if (reel__fault(REEL__FAULT_SUBMIT_EBUSY))
+		return -EBUSY;
+	if (reel__fault(REEL__FAULT_SUBMIT_EINTR))
+		return -EINTR;
+	return 0;
 }
 
 /* Submit everything queued; -EBUSY/-EAGAIN (CQ backlog, no memory for
@@ -416,8 +442,10 @@ static void submit_all(struct reel__ring *r, bool get_events)
 	while (!r->broken) {
 		unsigned queued = io_uring_sq_ready(&r->ring);
 
-		ret = get_events ? io_uring_submit_and_get_events(&r->ring)
-				 : io_uring_submit(&r->ring);
+		ret = injected_submit_error();
+		if (!ret)
+			ret = get_events ? io_uring_submit_and_get_events(&r->ring)
+					 : io_uring_submit(&r->ring);
 		if (ret >= 0) {
 			if (queued)
 				REEL_TRACE1(submit, ret);
@@ -554,9 +582,34 @@ static unsigned broken_wait(uint64_t timeout_ns)
 	return 0;
 }
 
-unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
+/* The blocking enter of reel__ring_wait: submit, and wait for one CQE or
+ * @timeout_ns. Returns io_uring_enter's result (-errno). */
+static int enter_and_wait(struct reel__ring *r, uint64_t timeout_ns)
 {
 	struct io_uring_cqe *cqe;
+
+	if (r->caps.ext_arg)
+		return io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
+							timeout_ns == UINT64_MAX ? NULL : &r->wait_ts,
+							NULL);
+	/* One TIMEOUT SQE bounds the wait; count 1 makes it complete as soon
+	 * as any other CQE is posted, so at most one is ever armed. Its
+	 * timespec lives in the ring struct: should the submit fail, the SQE
+	 * stays queued and must not point into a dead frame. */
+	if (timeout_ns != UINT64_MAX && !r->wait_timeout_armed) {
+		struct io_uring_sqe *sqe = reel__ring_sqe(r);
+
+		if (!sqe)
+			return r->broken;
+		io_uring_prep_timeout(sqe, &r->wait_ts, 1, 0);
+		io_uring_sqe_set_data64(sqe, REEL__UD_WAIT_TIMEOUT);
+		r->wait_timeout_armed = true;
+	}
+	return io_uring_submit_and_wait(&r->ring, 1);
+}
+
+unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
+{
 	unsigned n;
 	int ret;
 
@@ -567,26 +620,11 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 		return n + reel__ring_poll(r);
 	if (timeout_ns != UINT64_MAX)
 		ns_to_ts(timeout_ns, &r->wait_ts);
-	if (r->caps.ext_arg) {
-		ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1,
-						       timeout_ns == UINT64_MAX ? NULL : &r->wait_ts,
-						       NULL);
-	} else {
-		/* One TIMEOUT SQE bounds the wait; count 1 makes it complete as
-		 * soon as any other CQE is posted, so at most one is ever armed.
-		 * Its timespec lives in the ring struct: should the submit fail,
-		 * the SQE stays queued and must not point into a dead frame. */
-		if (timeout_ns != UINT64_MAX && !r->wait_timeout_armed) {
-			struct io_uring_sqe *sqe = reel__ring_sqe(r);
-
-			if (!sqe)
-				return broken_wait(timeout_ns);
-			io_uring_prep_timeout(sqe, &r->wait_ts, 1, 0);
-			io_uring_sqe_set_data64(sqe, REEL__UD_WAIT_TIMEOUT);
-			r->wait_timeout_armed = true;
-		}
-		ret = io_uring_submit_and_wait(&r->ring, 1);
-	}
+	ret = injected_submit_error();   /* the enter not made */
+	if (!ret)
+		ret = enter_and_wait(r, timeout_ns);
+	if (r->broken)
+		return broken_wait(timeout_ns);   /* reel__ring_sqe broke it */
 	if (ret < 0 && !enter_error_passes(ret)) {
 		n = reap(r);
 		break_ring(r, ret);   /* the failed ops' fibers are ready now */

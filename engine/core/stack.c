@@ -48,6 +48,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../reelimpl.h"   /* reel__fault */
 #include "compiler.h"
 #include "stack.h"
 
@@ -273,6 +274,8 @@ int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__sta
 	size = reel__stack_size(size);
 	if (!size)
 		return -EINVAL;
+	if (reel__fault(REEL__FAULT_STACK_ENOMEM))
+		return -ENOMEM;   /* as if grow_class's mmap had failed */
 	c = find_class(p, size);
 	c->size = size;
 	if (c->nfree == 0) {

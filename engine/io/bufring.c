@@ -191,6 +191,8 @@ struct reel_bufpool *reel_bufpool_create(unsigned count, size_t size, int *err)
 		*err = -EINVAL;
 		return NULL;
 	}
+	if (reel__fault(REEL__FAULT_BUFPOOL_ENOMEM))
+		goto nomem;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto nomem;
@@ -451,6 +453,12 @@ ssize_t reel_receiver_next(struct reel_receiver *rx, const void **data)
 				err = wait_for_buffer(l, r->pool);
 				if (err)
 					return err;
+				continue;
+			}
+			if (!r->dry && reel__fault(REEL__FAULT_ENOBUFS)) {
+				/* As if the last multishot had ended with
+				 * -ENOBUFS (on_cqe): the dry path decides. */
+				r->dry = true;
 				continue;
 			}
 			err = arm(r);

@@ -103,8 +103,8 @@ ssize_t reel_pread(int fd, void *buf, size_t len, off_t offset)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
-	io_uring_prep_read(sqe, fd, buf, (unsigned)(len > MAX_RW_BYTES ? MAX_RW_BYTES : len),
-			   (uint64_t)offset);
+	len = reel__fault_short_len(fd, len > MAX_RW_BYTES ? MAX_RW_BYTES : len);
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
 	n = reel__io_end(&io, sqe);
 	if (n > 0)
 		reel__io_defined(buf, (size_t)n);
@@ -121,8 +121,8 @@ ssize_t reel_pwrite(int fd, const void *buf, size_t len, off_t offset)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
-	io_uring_prep_write(sqe, fd, buf, (unsigned)(len > MAX_RW_BYTES ? MAX_RW_BYTES : len),
-			    (uint64_t)offset);
+	len = reel__fault_short_len(fd, len > MAX_RW_BYTES ? MAX_RW_BYTES : len);
+	io_uring_prep_write(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
 	return reel__io_end(&io, sqe);
 }
 

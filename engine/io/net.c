@@ -217,6 +217,8 @@ ssize_t reel_recv(int fd, void *buf, size_t len, int flags)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
+	if (!(flags & MSG_WAITALL))
+		len = reel__fault_short_len(fd, len);
 	io_uring_prep_recv(sqe, fd, buf, len, flags);
 	n = reel__io_end(&io, sqe);
 	if (n > 0)
@@ -234,6 +236,7 @@ ssize_t reel_send(int fd, const void *buf, size_t len, int flags)
 	sqe = reel__io_begin(&io);
 	if (!sqe)
 		return io.err;
+	len = reel__fault_short_len(fd, len);
 	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
 	return reel__io_end(&io, sqe);
 }
