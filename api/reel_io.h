@@ -282,7 +282,9 @@ REEL_API void reel_reader_init(struct reel_reader *r, int fd, char *buf, size_t 
  * @len - 1 bytes, NUL-terminated). Returns its length; 0 at end of stream;
  * -EMSGSIZE when a line does not fit in @len or in the reader's buffer (the
  * stream is then left where it was); a final line without '\n' is returned
- * as is. Bytes read but not returned stay in the reader.
+ * as is, if it is shorter than the reader's buffer (the reader needs one
+ * spare byte to see the end of the stream). Bytes read but not returned
+ * stay in the reader.
  */
 REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
 
