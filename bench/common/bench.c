@@ -212,3 +212,24 @@ void bench_machine(char *model, size_t len, struct utsname *u)
 	if (uname(u) < 0)
 		snprintf(u->release, sizeof(u->release), "unknown");
 }
+
+int bench_pick_cpus(int *cpu_srv, int *cpu_load)
+{
+	cpu_set_t set;
+	int found = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	*cpu_srv = *cpu_load = -1;
+	for (int c = 0; c < CPU_SETSIZE && found < 2; c++) {
+		if (!CPU_ISSET(c, &set))
+			continue;
+		if (found++ == 0)
+			*cpu_srv = c;
+		else
+			*cpu_load = c;
+	}
+	if (*cpu_load < 0)
+		*cpu_load = *cpu_srv;
+	return 0;
+}

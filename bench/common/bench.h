@@ -82,6 +82,11 @@ struct bench_case {
 	uint64_t iters;         /* 0: calibrated to cfg->target_ns */
 };
 
+/* The first two CPUs this process may run on, for a server and its load
+ * generator (pin them apart: one saturating the other's CPU compresses
+ * every ratio). One CPU: both get it. 0, or -errno. */
+int bench_pick_cpus(int *cpu_srv, int *cpu_load);
+
 static inline uint64_t bench_now_ns(void)
 {
 	struct timespec ts;

@@ -132,28 +132,6 @@ static bool executable(const struct echo_run *r, const char *exe)
 	return access(path, X_OK) == 0;
 }
 
-/* The first two CPUs we may run on: server, load. One CPU: both on it. */
-static int pick_cpus(struct echo_run *r)
-{
-	cpu_set_t set;
-	int found = 0;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	r->cpu_srv = r->cpu_load = -1;
-	for (int c = 0; c < CPU_SETSIZE && found < 2; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (found++ == 0)
-			r->cpu_srv = c;
-		else
-			r->cpu_load = c;
-	}
-	if (r->cpu_load < 0)
-		r->cpu_load = r->cpu_srv;
-	return 0;
-}
-
 /* ---- one cell ---- */
 
 static void kill_all(struct bench_proc *srv, struct bench_proc *load)
@@ -522,7 +500,7 @@ int bench_echo(const struct bench_cfg *cfg)
 		r.reps = BENCH_MAX_REPS;
 	if ((err = find_dir(&r)) < 0)
 		return bench_fail(NAME, err, "locating reel-bench's directory");
-	if ((err = pick_cpus(&r)) < 0)
+	if ((err = bench_pick_cpus(&r.cpu_srv, &r.cpu_load)) < 0)
 		return bench_fail(NAME, err, "sched_getaffinity");
 	for (unsigned s = 0; s < NSRV; s++)
 		r.have[s] = executable(&r, servers[s].exe);

@@ -119,27 +119,6 @@ static int find_dir(struct soak_run *r)
 	return 0;
 }
 
-static int pick_cpus(struct soak_run *r)
-{
-	cpu_set_t set;
-	int found = 0;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	r->cpu_srv = r->cpu_load = -1;
-	for (int c = 0; c < CPU_SETSIZE && found < 2; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (found++ == 0)
-			r->cpu_srv = c;
-		else
-			r->cpu_load = c;
-	}
-	if (r->cpu_load < 0)
-		r->cpu_load = r->cpu_srv;
-	return 0;
-}
-
 /* ---- /proc ---- */
 
 static long proc_rss_kib(pid_t pid)
@@ -544,7 +523,7 @@ int bench_soak(const struct bench_cfg *cfg)
 	settings(&r, cfg);
 	if ((err = find_dir(&r)) < 0)
 		return bench_fail(NAME, err, "locating reel-bench's directory");
-	if ((err = pick_cpus(&r)) < 0)
+	if ((err = bench_pick_cpus(&r.cpu_srv, &r.cpu_load)) < 0)
 		return bench_fail(NAME, err, "sched_getaffinity");
 	snprintf(exe, sizeof(exe), "%s/soak_load", r.dir);
 	if (access(exe, X_OK) < 0)
