@@ -233,3 +233,18 @@ int bench_pick_cpus(int *cpu_srv, int *cpu_load)
 		*cpu_load = *cpu_srv;
 	return 0;
 }
+
+int bench_exe_dir(char *dir, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	return 0;
+}

@@ -82,6 +82,10 @@ struct bench_case {
 	uint64_t iters;         /* 0: calibrated to cfg->target_ns */
 };
 
+/* The folder of this program's executable, into @dir (@len bytes): where
+ * its sibling programs (servers, load generators) are. 0, or -errno. */
+int bench_exe_dir(char *dir, size_t len);
+
 /* The first two CPUs this process may run on, for a server and its load
  * generator (pin them apart: one saturating the other's CPU compresses
  * every ratio). One CPU: both get it. 0, or -errno. */

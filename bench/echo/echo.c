@@ -104,21 +104,6 @@ struct echo_run {
 
 /* ---- finding the programs and the CPUs ---- */
 
-static int find_dir(struct echo_run *r)
-{
-	ssize_t n = readlink("/proc/self/exe", r->dir, sizeof(r->dir) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	r->dir[n] = '\0';
-	slash = strrchr(r->dir, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	return 0;
-}
-
 static void exe_path(const struct echo_run *r, const char *exe, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", r->dir, exe);
@@ -498,7 +483,7 @@ int bench_echo(const struct bench_cfg *cfg)
 
 	if (r.reps > BENCH_MAX_REPS)
 		r.reps = BENCH_MAX_REPS;
-	if ((err = find_dir(&r)) < 0)
+	if ((err = bench_exe_dir(r.dir, sizeof(r.dir))) < 0)
 		return bench_fail(NAME, err, "locating reel-bench's directory");
 	if ((err = bench_pick_cpus(&r.cpu_srv, &r.cpu_load)) < 0)
 		return bench_fail(NAME, err, "sched_getaffinity");

@@ -104,21 +104,6 @@ struct soak_run {
 
 /* ---- finding programs and CPUs (as echo.c does) ---- */
 
-static int find_dir(struct soak_run *r)
-{
-	ssize_t n = readlink("/proc/self/exe", r->dir, sizeof(r->dir) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	r->dir[n] = '\0';
-	slash = strrchr(r->dir, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	return 0;
-}
-
 /* ---- /proc ---- */
 
 static long proc_rss_kib(pid_t pid)
@@ -521,7 +506,7 @@ int bench_soak(const struct bench_cfg *cfg)
 	int err = 0;
 
 	settings(&r, cfg);
-	if ((err = find_dir(&r)) < 0)
+	if ((err = bench_exe_dir(r.dir, sizeof(r.dir))) < 0)
 		return bench_fail(NAME, err, "locating reel-bench's directory");
 	if ((err = bench_pick_cpus(&r.cpu_srv, &r.cpu_load)) < 0)
 		return bench_fail(NAME, err, "sched_getaffinity");

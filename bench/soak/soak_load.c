@@ -159,34 +159,18 @@ struct io {
 static int send_all(void *arg)
 {
 	struct io *io = arg;
-	size_t done = 0;
+	ssize_t n = reel_write_all(io->fd, io->buf, io->len, NULL);
 
-	while (done < io->len) {
-		ssize_t n = reel_send(io->fd, io->buf + done, io->len - done, 0);
-
-		if (n < 0)
-			return (int)n;
-		done += (size_t)n;
-	}
-	return 0;
+	return n < 0 ? (int)n : 0;
 }
 
 /* All @len bytes; end of stream is -ESHUTDOWN. */
 static int recv_all(void *arg)
 {
 	struct io *io = arg;
-	size_t done = 0;
+	ssize_t n = reel_read_exact(io->fd, io->buf, io->len, NULL);
 
-	while (done < io->len) {
-		ssize_t n = reel_recv(io->fd, io->buf + done, io->len - done, 0);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -ESHUTDOWN;
-		done += (size_t)n;
-	}
-	return 0;
+	return n < 0 ? (int)n : (size_t)n < io->len ? -ESHUTDOWN : 0;
 }
 
 static int timed(reel_fn fn, struct io *io)
