@@ -422,6 +422,7 @@ REEL_API int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spaw
 /* The layers, after the core they build on (each includes reel.h, which is
  * already defined by then, so the order of a user's includes never matters). */
 #include "reel_gen.h"
+#include "reel_http.h"
 #include "reel_io.h"
 #include "reel_offload.h"
 #include "reel_retry.h"

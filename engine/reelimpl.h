@@ -148,6 +148,12 @@ int reel__park_for(struct reel__loop *l, enum reel__park_reason why, uint64_t ti
  * woken is left alone: the first wake wins. Loop thread only. */
 void reel__wake(struct reel__fiber *f, int result);
 
+/* Cancel @f's task as reel_cancel does (sticky; a parked @f wakes with
+ * -ECANCELED). Unlike reel_cancel it may be called from a completion
+ * handler on the loop's thread: a server cancels a handler whose client
+ * left. @f must be a started, live fiber of the calling thread's loop. */
+void reel__cancel_fiber(struct reel__fiber *f);
+
 /* Arm @t (reel__timer_init'ed) to fire at @deadline_ns (reel_now() clock,
  * never early) on @l's wheel; @t stays in the caller's memory until it has
  * fired or been stopped. */

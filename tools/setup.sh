@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # tools/setup.sh - install the Debian packages reel needs, only those missing.
 # Idempotent: a second run installs nothing and makes no network call.
-# Usage: tools/setup.sh            (as root, or with sudo available)
+# Usage: tools/setup.sh            what the build and the main job need
+#                                   (the benchmark suite: reel, C, Python)
+#        tools/setup.sh --test     that, plus the real peers that tests and
+#                                   the peer benchmarks talk to (nginx, Node,
+#                                   FastAPI, Go, Chromium, wrk, PostgreSQL)
+# As root, or with sudo available.
 set -euo pipefail
 
 PACKAGES=(
@@ -14,7 +19,25 @@ PACKAGES=(
   node-llhttp                    # HTTP parsing (later layers)
   python3                        # benchmark suite's Python column
   libclang-rt-14-dev             # fuzzing (libFuzzer)
+  curl                           # HTTP examples' smoke runs
 )
+
+# Real peers: only tests and the peer columns of the benchmarks need them,
+# and they are large (Chromium alone is ~100 MB), so the main job's first
+# run on a fresh machine does without them (its HTTP table says which peers
+# were missing and how to add them).
+PEERS=(
+  nginx-light libnginx-mod-http-echo  # HTTP benchmark baseline (one worker)
+  nodejs                              # HTTP benchmark: Node's http module
+  python3-fastapi python3-uvicorn     # HTTP benchmark: FastAPI on uvicorn
+  golang-go                           # Go twins of the benchmarks
+  chromium                            # the SSE page test (headless)
+  wrk                                 # cross-check of the load generator
+  postgresql libpq-dev                # database peer for later layers
+)
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=("${PEERS[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -229,6 +229,11 @@ void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
 		reel__interrupt(f);
 }
 
+void reel__cancel_fiber(struct reel__fiber *f)
+{
+	reel__task_cancel_fiber(reel__loop_cur, f);
+}
+
 void reel__task_cancel_all(struct reel__loop *l)
 {
 	for (uint32_t i = 0; i < l->ntasks; i++) {

@@ -1,0 +1,2 @@
+/* head.c - (being written) */
+#include "../reelimpl.h"

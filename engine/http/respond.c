@@ -1,0 +1,2 @@
+/* respond.c - (being written) */
+#include "../reelimpl.h"

@@ -1,0 +1,2 @@
+/* server.c - (being written) */
+#include "../reelimpl.h"
