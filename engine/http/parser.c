@@ -414,6 +414,18 @@ static void terminate_strings(struct reel_http__parser *ps, char *buf)
 	}
 }
 
+/* Does the list of codings end in chunked? If not, a request's body length
+ * cannot be known: 400 and close (RFC 9112 §6.3). */
+static bool chunked_last(const char *v)
+{
+	size_t n = strlen(v);
+
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n >= 7 && strncasecmp(v + n - 7, "chunked", 7) == 0 &&
+	       (n == 7 || v[n - 8] == ',' || v[n - 8] == ' ' || v[n - 8] == '\t');
+}
+
 /* Transfer codings: only chunked is understood (anything else: 501). */
 static bool codings_ok(const char *v)
 {
@@ -450,6 +462,8 @@ static int check_fields(struct reel_http__parser *ps, const char *buf)
 		} else if (reel_http__name_eq(name, "transfer-encoding")) {
 			if (http10)
 				return 400;   /* RFC 9112 §6.1: TE in 1.0 is a smuggling vector */
+			if (!chunked_last(value))
+				return 400;
 			if (!codings_ok(value))
 				return 501;
 		}
@@ -476,27 +490,39 @@ static int check_head(struct reel_http__parser *ps, char *buf, size_t end)
 	return check_fields(ps, buf);
 }
 
+/* The size limits, checked as bytes arrive and again on the complete head
+ * (a whole head may come in one read). */
+static int size_status(const struct reel_http__parser *ps, size_t end)
+{
+	size_t line = ps->line_end ? ps->line_end - ps->msg_start : end - ps->msg_start;
+
+	if (line > ps->lim->max_request_line)
+		return 414;
+	if (end - ps->msg_start > ps->lim->max_header_bytes)
+		return 431;
+	return 0;
+}
+
 int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, size_t len)
 {
 	llhttp_errno_t e;
 	size_t end;
+	int st;
 
 	ps->base = buf;
 	e = llhttp_execute(&ps->ll, buf + *pos, len - *pos);
 	end = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&ps->ll) - buf);
 	*pos = end;
 	if (e == HPE_PAUSED && ps->head_done) {
-		int st = check_head(ps, buf, end);
-
+		st = size_status(ps, end);
+		if (!st)
+			st = check_head(ps, buf, end);
 		return st ? -st : 1;
 	}
 	if (e != HPE_OK)
-		return -status_of_error(ps, buf, end);
-	if (!ps->line_end && end - ps->msg_start > ps->lim->max_request_line)
-		return -414;
-	if (end - ps->msg_start > ps->lim->max_header_bytes)
-		return -431;
-	return 0;
+		return -status_of_error(ps, buf, len);
+	st = size_status(ps, end);
+	return st ? -st : 0;
 }
 
 ssize_t reel_http__parse_body(struct reel_http__parser *ps, const char *buf, size_t *pos,
