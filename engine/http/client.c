@@ -483,6 +483,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 			return cb_fail(r, -EMSGSIZE);
 		if (r->nfields == r->fields_cap) {
 			unsigned cap = r->fields_cap ? 2 * r->fields_cap : 16;
+
+			if (cap > r->c->o.max_headers)
+				cap = r->c->o.max_headers;
 			struct field *f = realloc(r->fields, cap * sizeof(*f));
 
 			if (!f)
