@@ -115,6 +115,31 @@ if(NOT REEL_BUILD_EXAMPLES)
   target_link_libraries(echo_server PRIVATE reel_static reel_flags)
 endif()
 
+# The HTTP benchmark (bench/http/http.c) runs these programs, found next to
+# reel-bench: its load generator, the raw liburing floor and reel's HTTP
+# server (bench/http/reel_server.c); the peers (nginx, node, uvicorn) are
+# Debian's, run from bench/http/ by path. reel_server is built only once
+# engine/http implements the server (it defines reel_http_serve_tcp): until
+# then the benchmark says reel was skipped.
+add_executable(http_load ${REEL_BENCH_DIR}/http/http_load.c)
+add_executable(http_floor ${REEL_BENCH_DIR}/http/http_floor.c)
+foreach(t http_load http_floor)
+  target_include_directories(${t} PRIVATE ${REEL_BENCH_DIR}/echo)
+  target_link_libraries(${t} PRIVATE reel_flags PkgConfig::URING)
+endforeach()
+list(APPEND REEL_ECHO_PROGRAMS http_load http_floor)
+file(STRINGS ${PROJECT_SOURCE_DIR}/engine/http/server.c REEL_HTTP_SERVE_DEFINED
+  REGEX "^int reel_http_serve_tcp|^REEL_API int reel_http_serve_tcp|reel_http_serve_tcp\\(struct")
+if(REEL_HTTP_SERVE_DEFINED)
+  add_executable(reel_http_server ${REEL_BENCH_DIR}/http/reel_server.c)
+  target_include_directories(reel_http_server PRIVATE ${REEL_BENCH_DIR}/echo)
+  target_link_libraries(reel_http_server PRIVATE reel_static reel_flags)
+  list(APPEND REEL_ECHO_PROGRAMS reel_http_server)
+else()
+  message(STATUS "reel_http_server not built: engine/http/server.c does not "
+                 "implement reel_http_serve_tcp yet; the http benchmark skips reel")
+endif()
+
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against
 # echo_server.
 add_executable(soak_load ${REEL_BENCH_DIR}/soak/soak_load.c)
