@@ -81,7 +81,11 @@ else()
     ${REEL_BENCH_DIR}/micro/mem.c
     ${REEL_BENCH_DIR}/micro/ring.c
     ${REEL_BENCH_DIR}/echo/echo.c
+    ${REEL_BENCH_DIR}/http/http.c
     ${REEL_BENCH_DIR}/soak/soak.c)
+  # bench/http/http.c runs node_server.js and fastapi_app.py from the tree.
+  target_compile_definitions(reel-bench PRIVATE
+    REEL_BENCH_HTTP_DIR="${REEL_BENCH_DIR}/http")
   # micro/timer.c drives the engine's timer wheel directly
   # (#include "core/wheel.h", found under engine/); its reel__ symbols link
   # from the static library only.
