@@ -88,6 +88,7 @@ static const unsigned conn_counts[] = { 1, 50, 500 };
 struct cell {
 	double req_s, cpu_us, p50_us, p99_us, p999_us, ttfb50_us, ttfb99_us;
 	double srv_busy, load_busy;     /* shares of the window */
+	double other;                   /* the larger share of either CPU in other processes */
 	uint64_t errors;
 	/* SSE */
 	double rss_kib_per_conn;
@@ -109,6 +110,7 @@ struct http_run {
 	double warmup_s, window_s, sse_warmup_s, sse_window_s;
 	unsigned reps;
 	unsigned load_bound;            /* cells where http_load was > 90% busy */
+	unsigned shared;                /* cells where other processes took > 10% */
 	char load_bound_at[200];
 	struct cell_series cs[NSRV][NEP][NCONNS];
 	struct cell sse[NSRV];
@@ -173,6 +175,45 @@ static uint64_t proc_rss_kib(pid_t pid)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/* Ticks of one CPU in /proc/stat: all of them, and those in processes
+ * (user + nice + system), to tell when other tenants used the CPUs. */
+struct cpu_ticks {
+	uint64_t total, procs;
+};
+
+static void read_cpu_ticks(int cpu, struct cpu_ticks *t)
+{
+	char want[16], line[256];
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	memset(t, 0, sizeof(*t));
+	if (!f)
+		return;
+	snprintf(want, sizeof(want), "cpu%d ", cpu);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)) != 0)
+			continue;
+		if (sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 4) {
+			t->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+			t->procs = v[0] + v[1] + v[2];
+		}
+		break;
+	}
+	fclose(f);
+}
+
+/* The share of a CPU's time in processes other than the one that was
+ * @own busy on it. */
+static double other_share(const struct cpu_ticks *a, const struct cpu_ticks *b, double own)
+{
+	uint64_t total = b->total - a->total;
+	double other = total ? (double)(b->procs - a->procs) / (double)total - own : 0;
+
+	return other > 0 ? other : 0;
 }
 
 /* ---- servers ---- */
@@ -408,6 +449,7 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 	int64_t cpu0 = -1, cpu1 = -1;
 	uint64_t rss0 = proc_rss_kib(srv->pid), rss1 = 0;
 	struct cell in = { 0 };
+	struct cpu_ticks s0, s1, l0, l1;
 	const char *line;
 	int err, wstatus;
 
@@ -426,9 +468,13 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 	while ((line = bench_child_line(&load, deadline, &err)) != NULL) {
 		if (strcmp(line, "start") == 0) {
 			cpu0 = proc_cpu_ns(srv->pid);
+			read_cpu_ticks(r->cpu_srv, &s0);
+			read_cpu_ticks(r->cpu_load, &l0);
 		} else if (strcmp(line, "stop") == 0) {
 			cpu1 = proc_cpu_ns(srv->pid);
 			rss1 = proc_rss_kib(srv->pid);
+			read_cpu_ticks(r->cpu_srv, &s1);
+			read_cpu_ticks(r->cpu_load, &l1);
 		} else if (strncmp(line, "result ", 7) == 0) {
 			if (cpu0 < 0 || cpu1 < 0) {
 				snprintf(why, whylen, "cannot read the server's CPU time");
@@ -444,6 +490,9 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 				bench_child_kill(&load);
 				return err;
 			}
+			out->other = other_share(&s0, &s1, out->srv_busy);
+			if (other_share(&l0, &l1, out->load_busy) > out->other)
+				out->other = other_share(&l0, &l1, out->load_busy);
 			break;
 		}
 	}
@@ -535,6 +584,7 @@ static int round_of(struct http_run *r, unsigned s)
 						  labels[s], ep_names[e], conn_counts[i], why);
 			}
 			add_cell(&r->cs[s][e][i], &cell);
+			r->shared += r->cpu_srv != r->cpu_load && cell.other > 0.10;
 			if (cell.load_busy > 0.9) {
 				size_t used = strlen(r->load_bound_at);
 				char at[48];
@@ -875,6 +925,10 @@ int bench_http(const struct bench_cfg *cfg)
 			bench_note("http: %s: %s", labels[s], r.why[s]);
 	if (r.cpu_srv == r.cpu_load)
 		bench_note("http: only one CPU: servers and http_load share CPU %d", r.cpu_srv);
+	if (r.shared)
+		bench_note("http: in %u cells other processes used more than 10%% of the "
+			   "server's or http_load's CPU (/proc/stat): the machine was busy, "
+			   "those numbers are not reliable", r.shared);
 	if (r.load_bound)
 		bench_note("http: in %u cells (%s%s) http_load was > 90%% busy: their req/s and "
 			   "latency measure the generator as much as the server (CPU/request "
