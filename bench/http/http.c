@@ -730,8 +730,7 @@ static void report_rows(const struct http_run *r)
 				}
 			}
 			if (r->have[SRV_FASTAPI]) {
-				snprintf(name, sizeof(name), "http /%s %u conn%s: requests per "
-					 "CPU-second (CPU/req)", ep_names[e], c, c > 1 ? "s" : "");
+				snprintf(name, sizeof(name), "http /%s %u conn%s: req/CPU-s (CPU/req)", ep_names[e], c, c > 1 ? "s" : "");
 				bench_report(NAME, &(struct bench_row){
 					.name = name, .unit = "us", .reel = &reel->cpu_us,
 					.base_name = "fastapi (uvicorn)",
