@@ -448,6 +448,60 @@ static void test_answers_on_the_wire(void **state)
 	run_ok(wire_main, NULL);
 }
 
+/* ---- reel's client against reel's server ---------------------------------------------------- */
+
+static int client_main(void *arg)
+{
+	struct reel_http_client *cl;
+	struct reel_http_server_stats st;
+	struct reel_http_resp *resp;
+	struct reel_http_sse_msg msg;
+	struct server s;
+	char url[128], body[256];
+	size_t len;
+	const void *data;
+
+	(void)arg;
+	FCHECK_EQ(start_server(&s), 0);
+	FCHECK_EQ(reel_http_client_create(&cl, NULL), 0);
+	/* Three requests, one connection: the pool keeps it alive. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/hello", s.port);
+		FCHECK_EQ(reel_http_get(cl, url, 5 * SEC, body, sizeof(body), &len), 200);
+		FCHECK(len == 6 && memcmp(body, "hello\n", 6) == 0);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stream", s.port);
+	FCHECK_EQ(reel_http_get(cl, url, 5 * SEC, body, sizeof(body), &len), 200);
+	FCHECK(len == 19 && memcmp(body, "ab0123456789abcdefg", 19) == 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/events", s.port);
+	FCHECK_EQ(reel_http_fetch(cl, &(struct reel_http_request){ .method = "GET", .url = url,
+								 .timeout_ns = 5 * SEC },
+				  &resp), 0);
+	FCHECK_EQ(reel_http_resp_status(resp), 200);
+	FCHECK_EQ(reel_http_sse_next(resp, &msg), 1);
+	FCHECK(strcmp(msg.event, "tick") == 0 && strcmp(msg.id, "7") == 0);
+	FCHECK(strcmp(msg.data, "a\nb") == 0 && msg.retry_ms == 1500);
+	FCHECK_EQ(reel_http_sse_next(resp, &msg), 0);   /* the comment is no event */
+	FCHECK_EQ(reel_http_resp_close(resp), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/nope", s.port);
+	FCHECK_EQ(reel_http_fetch(cl, &(struct reel_http_request){ .method = "GET", .url = url },
+				  &resp), 0);
+	FCHECK_EQ(reel_http_resp_status(resp), 404);
+	FCHECK(reel_http_resp_body(resp, &data, 0) == 14);
+	FCHECK_EQ(reel_http_resp_close(resp), 0);
+	FCHECK_EQ(reel_http_server_stats(s.srv, &st), 0);
+	FCHECK(st.connections == 1);
+	FCHECK(st.requests == 5);   /* the 404 ran no handler */
+	FCHECK_EQ(reel_http_client_destroy(cl), 0);
+	return stop_server(&s);
+}
+
+static void test_client_meets_server(void **state)
+{
+	(void)state;
+	run_ok(client_main, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_bad_heads),
 		cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_answers_on_the_wire),
+		cmocka_unit_test(test_client_meets_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -220,6 +220,7 @@ struct reel_http__conn {
 	struct reel__list node;        /* on srv->conns */
 	struct reel__list idle_node;   /* on srv->idle while waiting for a request */
 	bool idle;
+	bool reaped;                   /* closed by the server to make room */
 	int fd;
 	struct reel__fiber *fiber;
 	struct reel_receiver rx;
@@ -260,6 +261,7 @@ struct reel_http_server {
 	struct reel_bufpool *pool;
 	struct reel__list conns, idle;
 	unsigned open;
+	unsigned closing;              /* reaped, not yet closed */
 	struct reel_group group;       /* the connections */
 	reel_task accept_task;         /* while accepting */
 	struct reel__fiber *accept_fiber;

@@ -242,6 +242,8 @@ static bool reap_idle(struct reel_http_server *s)
 		return false;
 	c = reel__container_of(s->idle.next, struct reel_http__conn, idle_node);
 	set_idle(c, false);
+	c->reaped = true;
+	s->closing++;
 	reel__cancel_fiber(c->fiber);
 	s->st.idle_reaped++;
 	return true;
@@ -547,6 +549,8 @@ static int conn_main(void *arg)
 	reel_receiver_close(&c->rx);
 	close(c->fd);
 	s->open--;
+	if (c->reaped)
+		s->closing--;
 	if (s->accept_parked && s->open < s->o.max_connections)
 		reel__wake(s->accept_fiber, 0);
 	conn_free(c);
@@ -589,13 +593,13 @@ static int wait_for_slot(struct reel_http_server *s)
 	while (s->open >= s->o.max_connections && !s->draining) {
 		int r;
 
-		if (reap_idle(s)) {
-			r = reel_yield();   /* let the reaped one close */
-		} else {
-			s->accept_parked = true;
-			r = reel__park(reel__running_loop(), REEL__PARK_IO, true);
-			s->accept_parked = false;
-		}
+		/* Reap one idle connection per slot needed, not one per pass:
+		 * a reaped connection takes a moment to close. */
+		if (s->open - s->closing >= s->o.max_connections && reap_idle(s))
+			continue;
+		s->accept_parked = true;
+		r = reel__park(reel__running_loop(), REEL__PARK_IO, true);
+		s->accept_parked = false;
 		if (r < 0)
 			return r;
 	}
