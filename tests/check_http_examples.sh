@@ -158,6 +158,9 @@ PY
 check_gateway() {
 	start 0
 	grep -q "model slow" "$out" || fail "no back-end lines"
+	# A browser that leaves mid-answer: the gateway stops that chat's
+	# back-end calls and goes on serving.
+	curl -sN -m 0.3 "$base/chat?prompt=bye" >/dev/null 2>&1 || true
 	sse_check "POST /chat" -X POST --data 'hi' "$base/chat"
 	sse_check "POST /chat JSON" -X POST -H 'Content-Type: application/json' \
 		--data '{"prompt": "say \"hi\""}' "$base/chat"
@@ -165,7 +168,14 @@ check_gateway() {
 	[ "$(status "$tmp/b" "$base/")" = 200 ] || fail "GET / not 200"
 	grep -q "EventSource" "$tmp/b" || fail "GET / has no EventSource"
 	[ "$(status "$tmp/b" "$base/nothing")" = 404 ] || fail "unknown path not 404"
+	# SIGTERM while a chat streams: the chat still ends with its done
+	# event, then the process exits 0.
+	curl -sN -m 10 "$base/chat?prompt=last" >"$tmp/last" 2>&1 &
+	local cpid=$!
+	sleep 0.3
 	stop
+	wait "$cpid" || fail "the chat in flight at SIGTERM: curl exit $?: $(cat "$tmp/last")"
+	grep -q '^event: done' "$tmp/last" || fail "the chat in flight at SIGTERM got no done event"
 	grep -q "shut down cleanly" "$out" || fail "no clean shutdown message"
 	echo "ok: llm_gateway"
 }
