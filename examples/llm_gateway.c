@@ -12,7 +12,7 @@
  *  - four fake model back-ends, each a reel_http_server of its own on a
  *    free loopback port, answering POST /v1/generate with an event stream
  *    of "token" events: "alpha" and "beta" answer steadily, "slow" takes
- *    3 s where the gateway gives it 1 s, "flaky" cuts its stream off after
+ *    3.3 s where the gateway gives it 1 s, "flaky" cuts its stream off after
  *    three tokens (no final chunk);
  *  - the gateway, a reel_http_server on 127.0.0.1:PORT:
  *	GET  /                   a page whose EventSource shows the stream
