@@ -81,7 +81,11 @@ else()
     ${REEL_BENCH_DIR}/micro/mem.c
     ${REEL_BENCH_DIR}/micro/ring.c
     ${REEL_BENCH_DIR}/echo/echo.c
+    ${REEL_BENCH_DIR}/http/http.c
     ${REEL_BENCH_DIR}/soak/soak.c)
+  # bench/http/http.c runs node_server.js and fastapi_app.py from the tree.
+  target_compile_definitions(reel-bench PRIVATE
+    REEL_BENCH_HTTP_DIR="${REEL_BENCH_DIR}/http")
   # micro/timer.c drives the engine's timer wheel directly
   # (#include "core/wheel.h", found under engine/); its reel__ symbols link
   # from the static library only.
@@ -113,6 +117,31 @@ endif()
 if(NOT REEL_BUILD_EXAMPLES)
   add_executable(echo_server ${PROJECT_SOURCE_DIR}/examples/echo_server.c)
   target_link_libraries(echo_server PRIVATE reel_static reel_flags)
+endif()
+
+# The HTTP benchmark (bench/http/http.c) runs these programs, found next to
+# reel-bench: its load generator, the raw liburing floor and reel's HTTP
+# server (bench/http/reel_server.c); the peers (nginx, node, uvicorn) are
+# Debian's, run from bench/http/ by path. reel_server is built only once
+# engine/http implements the server (it defines reel_http_serve_tcp): until
+# then the benchmark says reel was skipped.
+add_executable(http_load ${REEL_BENCH_DIR}/http/http_load.c)
+add_executable(http_floor ${REEL_BENCH_DIR}/http/http_floor.c)
+foreach(t http_load http_floor)
+  target_include_directories(${t} PRIVATE ${REEL_BENCH_DIR}/echo)
+  target_link_libraries(${t} PRIVATE reel_flags PkgConfig::URING)
+endforeach()
+list(APPEND REEL_ECHO_PROGRAMS http_load http_floor)
+file(STRINGS ${PROJECT_SOURCE_DIR}/engine/http/server.c REEL_HTTP_SERVE_DEFINED
+  REGEX "^int reel_http_serve_tcp|^REEL_API int reel_http_serve_tcp|reel_http_serve_tcp\\(struct")
+if(REEL_HTTP_SERVE_DEFINED)
+  add_executable(reel_http_server ${REEL_BENCH_DIR}/http/reel_server.c)
+  target_include_directories(reel_http_server PRIVATE ${REEL_BENCH_DIR}/echo)
+  target_link_libraries(reel_http_server PRIVATE reel_static reel_flags)
+  list(APPEND REEL_ECHO_PROGRAMS reel_http_server)
+else()
+  message(STATUS "reel_http_server not built: engine/http/server.c does not "
+                 "implement reel_http_serve_tcp yet; the http benchmark skips reel")
 endif()
 
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against

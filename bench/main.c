@@ -16,7 +16,7 @@
  * status: times on shared machines are context, not verdicts
  * (docs/design.md §9). The exit status is 1 only when a benchmark could not run at all; it
  * says why on stderr. Quick mode leaves out the slowest micro-benchmarks
- * (1M sleepers, echo servers) to stay under two minutes. The soak test
+ * (1M sleepers, echo and HTTP servers) to stay under two minutes. The soak test
  * (bench/soak/soak.c, ten minutes) runs only when asked by its exact name,
  * --only soak, never as part of a quick or full run; it writes its own
  * DIR/soak.md and DIR/soak.csv, a verdict rather than table rows.
@@ -69,6 +69,8 @@ static const struct bench benches[] = {
 	  bench_ring, 120, false, false },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
 	  bench_echo, 1500, true, false },
+	{ "http", "HTTP servers: reel vs nginx, node, FastAPI, a raw liburing floor",
+	  bench_http, 900, true, false },
 	/* Arms its own watchdog from --soak-seconds. */
 	{ "soak", "an echo server for 10 min under churning load: leaks, p99 drift",
 	  bench_soak, 0, false, true },

@@ -1,6 +1,6 @@
 /*
  * bench.h - what the parts of reel-bench share (the micro-benchmarks, the
- * echo benchmark and the headline comparison): timing, repeated
+ * echo and HTTP benchmarks and the headline comparison): timing, repeated
  * measurement, the result table and its CSV copy, CPU pinning, programs
  * run beside a benchmark and /proc readers.
  *
@@ -241,6 +241,8 @@ int bench_sleep(const struct bench_cfg *cfg);
 int bench_mem(const struct bench_cfg *cfg);
 int bench_ring(const struct bench_cfg *cfg);
 int bench_echo(const struct bench_cfg *cfg);
+/* bench/http/http.c: HTTP servers; also writes OUT/http.csv. */
+int bench_http(const struct bench_cfg *cfg);
 /* bench/soak/soak.c: a pass/fail verdict in OUT/soak.md, not table rows. */
 int bench_soak(const struct bench_cfg *cfg);
 

@@ -189,14 +189,14 @@ void bench_note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static char appendix[48][384];
+static char appendix[96][384];
 static unsigned nappendix;
 
 void bench_appendix(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (nappendix == 48)
+	if (nappendix == 96)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(appendix[nappendix++], sizeof(appendix[0]), fmt, ap);

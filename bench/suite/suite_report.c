@@ -693,6 +693,51 @@ static void micro(FILE *md, const char *path)
 	fputc('\n', md);
 }
 
+/* ---- HTTP servers (DIR/http.csv, written by bench/http/http.c) ---- */
+
+static void http_section(FILE *md, const char *dir)
+{
+	char path[4096], line[1024], *f[MAX_FIELDS];
+	char a[32], b[32], c[32], d[32], e[32], g[32];
+	FILE *in;
+	bool any = false;
+
+	snprintf(path, sizeof(path), "%s/http.csv", dir);
+	in = fopen(path, "r");
+	if (!in)
+		return;         /* reel-bench --only http was not run into this folder */
+	fprintf(md, "## HTTP servers\n\n");
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strncmp(line, "server,", 7) == 0 || split_csv(line, f, MAX_FIELDS) < 18)
+			continue;
+		if (!any)
+			fprintf(md, "From `http.csv`: each server pinned to one CPU, the load "
+				"generator (http_load) to the other; medians of the rounds. CPU/req "
+				"is the server's own CPU time per response, the primary figure.\n\n"
+				"| server | path | conns | req/s | CPU us/req | p50 us | p99 us | "
+				"p99.9 us | TTFB p50 us | errors | note |\n"
+				"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+		any = true;
+		if (!*f[1]) {
+			fprintf(md, "| %s | | | | | | | | | | %s |\n", f[0], f[17]);
+			continue;
+		}
+		if (strcmp(f[1], "sse") == 0) {
+			fprintf(md, "| %s | /sse | %s | %s events/s | %s per event | | | | | %s | "
+				"%s missed; %s KiB RSS per connection; %s |\n", f[0], f[2],
+				g4(a, num(f[4])), g4(b, num(f[5])), f[13], f[14], f[15], f[17]);
+			continue;
+		}
+		fprintf(md, "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | |\n", f[0],
+			f[1], f[2], g4(a, num(f[4])), g4(b, num(f[5])), g4(c, num(f[6])),
+			g4(d, num(f[7])), g4(e, num(f[8])),
+			strcmp(f[1], "stream") == 0 ? g4(g, num(f[9])) : "-", f[13]);
+	}
+	fclose(in);
+	fputc('\n', md);
+}
+
 int suite_report_write(const char *dir, const char *micro_csv, bool plot)
 {
 	struct data d = { 0 };
@@ -718,6 +763,7 @@ int suite_report_write(const char *dir, const char *micro_csv, bool plot)
 	tables(md, &d);
 	err = write_plots(md, &d, dir, plot);
 	micro(md, micro_csv);
+	http_section(md, dir);
 	free(d.rows);
 	if (fclose(md) && !err)
 		err = -errno;
