@@ -120,8 +120,9 @@ REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
  * reel_acceptor_close before it goes away: a fiber that returns while an
  * armed acceptor sits on its stack is reported and aborts (docs/design.md §5).
  */
-/* Connections an acceptor queues at most before it stops accepting until
- * they are taken (the rest wait in the listen backlog). */
+/* Connections an acceptor queues before it stops accepting until they are
+ * taken (the rest wait in the listen backlog); a few more that the kernel
+ * completed before the stop reached it are kept too, never dropped. */
 #define REEL_ACCEPTOR_QUEUE 256
 
 struct reel_acceptor {

@@ -2,7 +2,7 @@
  * Description: struct reel_acceptor (engine/io/accept.c): a
  * multishot accept hands out every connection once; running out of
  * descriptors (EMFILE) makes it back off without spinning and recover when
- * descriptors free up; interrupted accepts lose nothing; close releases what
+ * descriptors free up; its queue stays bounded while nobody takes from it; interrupted accepts lose nothing; close releases what
  * was not handed out; a fiber that ends with an armed acceptor aborts;
  * accept and close are -EPERM outside a fiber (init works anywhere).
  */
@@ -173,6 +173,79 @@ static void test_io_accept_backs_off_on_emfile_and_recovers(void **state)
 	close(s.lfd);
 }
 
+/* Descriptors open in this process now. */
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+#define QUEUE_CLIENTS (REEL_ACCEPTOR_QUEUE + 300)
+
+/* A server that stops taking connections holds at most REEL_ACCEPTOR_QUEUE
+ * of them: the rest wait in the backlog, and all arrive once it goes on. */
+static int queue_is_bounded(void *arg)
+{
+	struct server *s = arg;
+	int first, base, fd;
+
+	first = reel_acceptor_accept(&s->acc);   /* arms the multishot */
+	FCHECK(first >= 0);
+	base = open_fds();
+	FCHECK_EQ(reel_sleep(300 * MS), 0);       /* the clients all connect meanwhile */
+	/* The bound, plus what the kernel completed before the cancel reached
+	 * it (kept, never dropped): far below the clients waiting. */
+	FCHECK(open_fds() - base <= REEL_ACCEPTOR_QUEUE + 100);
+	FCHECK(open_fds() - base >= REEL_ACCEPTOR_QUEUE / 2);   /* it did accept ahead */
+	for (int i = 1; i < QUEUE_CLIENTS; i++) {
+		fd = reel_wait_for(5 * SEC, accept_once, &s->acc, &fd) ?: fd;
+		FCHECK(fd >= 0);
+		FCHECK_EQ(reel_close(fd), 0);
+	}
+	FCHECK_EQ(reel_close(first), 0);
+	FCHECK_EQ(reel_acceptor_close(&s->acc), 0);
+	return 0;
+}
+
+static void test_io_accept_queue_is_bounded(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct server s;
+	pid_t pid;
+	int wstatus;
+
+	(void)state;
+	if (RUNNING_ON_VALGRIND)
+		skip();   /* valgrind's own descriptors blur the count */
+	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s.lfd >= 0);
+	assert_int_equal(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s.lfd, 1024), 0);
+	assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&a, &len), 0);
+	s.port = ntohs(a.sin_port);
+	reel_acceptor_init(&s.acc, s.lfd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {   /* blocking clients in a child: their fds are not ours */
+		for (int i = 0; i < QUEUE_CLIENTS; i++) {
+			int c = socket(AF_INET, SOCK_STREAM, 0);
+
+			if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
+				_exit(1);
+		}
+		sleep(10);
+		_exit(0);
+	}
+	run_ok(queue_is_bounded, &s);
+	kill(pid, SIGKILL);
+	waitpid(pid, &wstatus, 0);
+	close(s.lfd);
+}
+
 /* A fiber that returns with an armed acceptor on its stack is a bug that
  * would let the kernel write into a dead stack: reported, then abort. */
 static int forgets_to_close(void *arg)
@@ -237,6 +310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io_accept_hands_out_every_connection_once),
 		cmocka_unit_test(test_io_accept_backs_off_on_emfile_and_recovers),
+		cmocka_unit_test(test_io_accept_queue_is_bounded),
 		cmocka_unit_test(test_io_accept_fiber_ending_with_armed_acceptor_aborts),
 		cmocka_unit_test(test_io_accept_eperm_outside_fiber),
 	};
