@@ -120,6 +120,10 @@ REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
  * reel_acceptor_close before it goes away: a fiber that returns while an
  * armed acceptor sits on its stack is reported and aborts (docs/design.md §5).
  */
+/* Connections an acceptor queues at most before it stops accepting until
+ * they are taken (the rest wait in the listen backlog). */
+#define REEL_ACCEPTOR_QUEUE 256
+
 struct reel_acceptor {
 	uint64_t private_[16];
 };

@@ -8,6 +8,12 @@
  * descriptor that finds no memory to be queued in is closed (the peer sees
  * a reset) rather than leaked.
  *
+ * The queue is bounded (REEL_ACCEPTOR_QUEUE): a server that stops taking
+ * connections (it is at its limit) must not keep collecting descriptors.
+ * Reaching the bound cancels the multishot; the next reel_acceptor_accept
+ * below it arms it again, and meanwhile new connections wait in the listen
+ * backlog, where the kernel applies its own back-pressure.
+ *
  * EMFILE and ENFILE end the multishot. The acceptor then sleeps - 1 ms,
  * doubling to 128 ms while the shortage lasts - and re-arms; the kernel keeps
  * the waiting connections in the listen backlog meanwhile. A busy loop
@@ -38,6 +44,7 @@ struct acceptor {
 	int error;                  /* the error that ended the multishot */
 	unsigned shortage;          /* EMFILE/ENFILE in a row */
 	bool armed;
+	bool capped;                /* cancelled because the queue is full */
 	bool single;                /* no multishot accept in this kernel */
 	uint64_t backoffs;
 };
@@ -104,8 +111,12 @@ static void on_cqe(struct reel__op *op)
 	if (op->done) {
 		a->armed = false;
 		reel__op_long_lived(-1);
-		if (op->res < 0)
+		if (op->res < 0 && !(a->capped && op->res == -ECANCELED))
 			a->error = op->res;
+		a->capped = false;
+	} else if (a->count >= REEL_ACCEPTOR_QUEUE && !a->capped) {
+		a->capped = true;
+		reel__op_cancel(reel__loop_cur, op);
 	}
 	if (a->waiter)
 		reel__wake(a->waiter, 0);
@@ -183,7 +194,7 @@ int reel_acceptor_accept(struct reel_acceptor *acc)
 		r = reel__interrupt_pending(reel__self_fiber());
 		if (r)
 			return r;
-		if (!a->armed && (r = arm(a)) < 0)
+		if (!a->armed && (r = arm(a)) < 0)   /* (count is 0 here) */
 			return r;
 		a->waiter = reel__self_fiber();
 		r = reel__park(l, REEL__PARK_IO, true);
