@@ -318,6 +318,23 @@ static int bad_method_status(const char *buf, size_t from, size_t to)
 	return i < to && buf[i] == ' ' ? 501 : 400;
 }
 
+/* The request line ends in exactly "HTTP/1.0" or "HTTP/1.1" (no HTTP/0.9:
+ * llhttp accepts a line without a version; RTSP/1.0 and such neither). */
+static int version_status(struct reel_http__parser *ps, const char *buf, size_t end)
+{
+	size_t i = ps->url.off + ps->url.len;
+
+	while (i < end && buf[i] == ' ')
+		i++;
+	if (end - i < 8 || memcmp(buf + i, "HTTP/", 5) != 0)
+		return 400;
+	if (buf[i + 5] >= '2' && buf[i + 5] <= '9')
+		return 505;
+	if (buf[i + 5] != '1' || buf[i + 6] != '.' || (buf[i + 7] != '0' && buf[i + 7] != '1'))
+		return 400;
+	return 0;
+}
+
 static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t end)
 {
 	llhttp_errno_t e = llhttp_get_errno(&ps->ll);
@@ -326,6 +343,8 @@ static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t
 		return ps->status;
 	if (e == HPE_INVALID_METHOD)
 		return bad_method_status(buf, ps->msg_start, end);
+	if (e == HPE_INVALID_VERSION && ps->url.len)   /* llhttp refuses 3.0 and up */
+		return version_status(ps, buf, end) == 505 ? 505 : 400;
 	return 400;   /* HPE_PAUSED_H2_UPGRADE (an HTTP/2 preface) too */
 }
 
@@ -345,23 +364,6 @@ static bool head_bytes_ok(const char *h, size_t n)
 		}
 	}
 	return true;
-}
-
-/* The request line ends in exactly "HTTP/1.0" or "HTTP/1.1" (no HTTP/0.9:
- * llhttp accepts a line without a version; RTSP/1.0 and such neither). */
-static int version_status(struct reel_http__parser *ps, const char *buf, size_t end)
-{
-	size_t i = ps->url.off + ps->url.len;
-
-	while (i < end && buf[i] == ' ')
-		i++;
-	if (end - i < 8 || memcmp(buf + i, "HTTP/", 5) != 0)
-		return 400;
-	if (buf[i + 5] >= '2' && buf[i + 5] <= '9')
-		return 505;
-	if (buf[i + 5] != '1' || buf[i + 6] != '.' || (buf[i + 7] != '0' && buf[i + 7] != '1'))
-		return 400;
-	return 0;
 }
 
 /* RFC 3986 host [":" port]: reg-name, IPv4 or an IP-literal in brackets;
@@ -490,6 +492,20 @@ static int check_head(struct reel_http__parser *ps, char *buf, size_t end)
 	return check_fields(ps, buf);
 }
 
+/* An HTTP/0.9 request, "GET /path" CR LF: llhttp waits for a byte more
+ * before it says so, and an HTTP/0.9 client sends none (it waits for the
+ * answer), so the target followed by the line's end is refused at once. */
+static bool http09_line(const struct reel_http__parser *ps, const char *buf, size_t len)
+{
+	size_t i = ps->url.off + ps->url.len;
+
+	if (!ps->url.len || ps->line_end || ps->head_done)
+		return false;
+	while (i < len && buf[i] == ' ')
+		i++;
+	return i < len && (buf[i] == '\r' || buf[i] == '\n');
+}
+
 /* The size limits, checked as bytes arrive and again on the complete head
  * (a whole head may come in one read). */
 static int size_status(const struct reel_http__parser *ps, size_t end)
@@ -522,6 +538,8 @@ int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, 
 	if (e != HPE_OK)
 		return -status_of_error(ps, buf, len);
 	st = size_status(ps, end);
+	if (!st && http09_line(ps, buf, len))
+		st = 400;
 	return st ? -st : 0;
 }
 
