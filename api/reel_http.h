@@ -393,10 +393,14 @@ REEL_API int reel_http_client_destroy(struct reel_http_client *c);
 
 /*
  * One request. @url: "http://host[:port]/path?query" with a numeric IPv4
- * host or "localhost". @headers: NULL, or name, value pairs ending with a
- * NULL name. @body/@body_len: sent with Content-Length (none when NULL and
- * 0). @timeout_ns: the whole exchange, from connecting to the end of the
- * body (each read gets what remains); 0: none.
+ * host or "localhost" (a "#fragment" is not sent). @headers: NULL, or name,
+ * value pairs ending with a NULL name; Host, Content-Length and
+ * Transfer-Encoding are the client's own (-EINVAL), as are names that are
+ * not tokens and values with CR or LF. @body/@body_len: sent with
+ * Content-Length, in the same send as the head (none when NULL and 0,
+ * except "Content-Length: 0" for POST, PUT and PATCH). @timeout_ns: the
+ * whole exchange, from connecting to the end of the body (each read gets
+ * what remains); 0: none. The strings are read during reel_http_fetch only.
  */
 struct reel_http_request {
 	const char *method;
@@ -420,18 +424,25 @@ struct reel_http_request {
 REEL_API int reel_http_fetch(struct reel_http_client *c, const struct reel_http_request *rq,
 			     struct reel_http_resp **resp);
 
-/* The status code, and a header (case-insensitive; NULL if absent). */
+/* The status code (-EINVAL for NULL), and the first header field @name
+ * (case-insensitive, value without surrounding whitespace; NULL if absent;
+ * trailers are not kept). The strings live until reel_http_resp_close.
+ * Context: anywhere (they do not park). */
 REEL_API int reel_http_resp_status(const struct reel_http_resp *resp);
 REEL_API const char *reel_http_resp_header(const struct reel_http_resp *resp, const char *name);
 
 /* reel_http_resp_read - the next body bytes (Content-Length, chunked or up
  * to the server's close). Returns > 0, 0 at the end, -EBADMSG for a body
- * cut short or malformed, -EMSGSIZE past max_body, -ETIMEDOUT, -ECANCELED. */
+ * cut short or malformed, -EMSGSIZE past max_body (or chunk extensions or
+ * trailers past max_header_bytes), -ETIMEDOUT, -ECANCELED; -EINVAL for a
+ * NULL @buf or @len 0. An error is sticky (every later read returns it, and
+ * the connection is closed, not pooled). Context: fiber only (-EPERM). */
 REEL_API ssize_t reel_http_resp_read(struct reel_http_resp *resp, void *buf, size_t len);
 
 /* reel_http_resp_body - the whole body (at most @limit bytes, 0: max_body)
- * in memory @resp owns, NUL-terminated. Returns its length or an error as
- * reel_http_resp_read. */
+ * in memory @resp owns, NUL-terminated, valid until reel_http_resp_close;
+ * a second call returns the same body. Returns its length or an error as
+ * reel_http_resp_read (-EMSGSIZE over @limit). */
 REEL_API ssize_t reel_http_resp_body(struct reel_http_resp *resp, const void **data, size_t limit);
 
 /* One event read by reel_http_sse_next; strings live until the next call. */
@@ -442,8 +453,12 @@ struct reel_http_sse_msg {
 	uint64_t retry_ms;   /* the last retry field, 0 when none */
 };
 
-/* reel_http_sse_next - the next event of a text/event-stream response.
- * Returns 1 with *@msg; 0 at the end of the stream; read errors. */
+/* reel_http_sse_next - the next event of a text/event-stream response
+ * (WHATWG field lines; CRLF, LF or CR line ends; comments skipped).
+ * Returns 1 with *@msg; 0 at the end of the stream (an unfinished last
+ * event is dropped); read errors. max_body bounds each event here, not the
+ * whole stream (-EMSGSIZE), so a long-lived stream is not cut off.
+ * Context: fiber only (-EPERM). */
 REEL_API int reel_http_sse_next(struct reel_http_resp *resp, struct reel_http_sse_msg *msg);
 
 /* reel_http_resp_close - done with @resp: a connection whose response was

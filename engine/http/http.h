@@ -57,6 +57,7 @@ struct reel_http__parser {
 	bool in_name;                         /* a field name is arriving */
 	bool head_done, msg_done;
 	bool chunked, upgrade;
+	bool bad_method;                      /* llhttp refused the method */
 	int status;                           /* a callback's refusal: the answer */
 	uint64_t body_bytes;
 	size_t ext_bytes;

@@ -74,7 +74,9 @@ static int on_url(llhttp_t *ll, const char *at, size_t n)
 	return ps->url.len > ps->lim->max_request_line ? refuse(ps, 414) : 0;
 }
 
-static int on_version_complete(llhttp_t *ll)
+/* The request line ends with its target as far as the limit goes (a line
+ * without a version, which llhttp takes for HTTP/0.9, is refused later). */
+static int on_url_complete(llhttp_t *ll)
 {
 	struct reel_http__parser *ps = ps_of(ll);
 
@@ -136,8 +138,6 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t n)
 	if (ps->head_done)
 		return trailer_put(ps, at, n);
 	if (!ps->in_name) {
-		if (ps->nfields >= ps->lim->max_headers)
-			return refuse(ps, 431);
 		if (!new_field(ps))
 			return refuse(ps, 500);
 		ps->in_name = true;
@@ -152,12 +152,12 @@ static int on_header_field_complete(llhttp_t *ll)
 
 	if (ps->head_done)
 		return trailer_put(ps, "", 1);
-	if (!ps->in_name) {   /* an empty name: no data callback came */
-		if (ps->nfields >= ps->lim->max_headers)
-			return refuse(ps, 431);
-		if (!new_field(ps))
-			return refuse(ps, 500);
-	}
+	/* Counted when a name is complete, not when its first byte arrives:
+	 * a name cut off by a bad byte is a 400 however the bytes came. */
+	if (ps->nfields >= ps->lim->max_headers)
+		return refuse(ps, 431);
+	if (!ps->in_name && !new_field(ps))   /* an empty name: no data came */
+		return refuse(ps, 500);
 	ps->in_name = false;
 	return 0;
 }
@@ -232,7 +232,7 @@ static const llhttp_settings_t settings = {
 	.on_message_begin = on_message_begin,
 	.on_method = on_method,
 	.on_url = on_url,
-	.on_version_complete = on_version_complete,
+	.on_url_complete = on_url_complete,
 	.on_header_field = on_header_field,
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
@@ -278,6 +278,7 @@ void reel_http__parser_next(struct reel_http__parser *ps, size_t msg_start)
 	ps->in_name = false;
 	ps->head_done = ps->msg_done = ps->chunked = ps->upgrade = false;
 	ps->status = 0;
+	ps->bad_method = false;
 	ps->body_bytes = 0;
 	ps->ext_bytes = 0;
 	ps->tr_len = 0;
@@ -304,18 +305,25 @@ bool reel_http__name_eq(const char *a, const char *b)
 }
 
 /* An unknown method that is still a token is "not implemented"; anything
- * else in its place is a bad request (RFC 9110 §9.1). */
+ * else in its place is a bad request (RFC 9110 §9.1). Decided on the bytes
+ * up to the token's end, so that the answer never depends on how the bytes
+ * were split into reads: 0 while the token runs to the end of what arrived. */
+#define METHOD_MAX 64
+
 static int bad_method_status(const char *buf, size_t from, size_t to)
 {
-	size_t i = from;
+	size_t i = from, start;
 
 	while (i < to && (buf[i] == '\r' || buf[i] == '\n'))
 		i++;
-	if (i == to || !reel_http__tchar((unsigned char)buf[i]))
-		return 400;
-	while (i < to && reel_http__tchar((unsigned char)buf[i]))
+	start = i;
+	while (i < to && i - start <= METHOD_MAX && reel_http__tchar((unsigned char)buf[i]))
 		i++;
-	return i < to && buf[i] == ' ' ? 501 : 400;
+	if (i - start > METHOD_MAX)
+		return 501;
+	if (i == to)
+		return 0;
+	return i > start && buf[i] == ' ' ? 501 : 400;
 }
 
 /* The request line ends in exactly "HTTP/1.0" or "HTTP/1.1" (no HTTP/0.9:
@@ -341,8 +349,10 @@ static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t
 
 	if (ps->status)
 		return ps->status;
-	if (e == HPE_INVALID_METHOD)
+	if (e == HPE_INVALID_METHOD) {
+		ps->bad_method = true;
 		return bad_method_status(buf, ps->msg_start, end);
+	}
 	if (e == HPE_INVALID_VERSION && ps->url.len)   /* llhttp refuses 3.0 and up */
 		return version_status(ps, buf, end) == 505 ? 505 : 400;
 	return 400;   /* HPE_PAUSED_H2_UPGRADE (an HTTP/2 preface) too */
@@ -525,18 +535,39 @@ int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, 
 	size_t end;
 	int st;
 
+	if (ps->bad_method) {   /* llhttp gave up; we wait for the token's end */
+		st = bad_method_status(buf, ps->msg_start, len);
+		*pos = len;
+		return st ? -st : 0;
+	}
+	/* Never parse past the request line's limit (until it has ended) or
+	 * the head's: what lies beyond is refused for its size whatever it
+	 * holds, however the bytes were split into reads. */
 	ps->base = buf;
-	e = llhttp_execute(&ps->ll, buf + *pos, len - *pos);
-	end = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&ps->ll) - buf);
-	*pos = end;
+	do {
+		bool in_line = !ps->line_end;
+		size_t stop = ps->msg_start + 1 +
+			      (in_line ? ps->lim->max_request_line : ps->lim->max_header_bytes);
+
+		stop = stop < len ? stop : len;
+		e = llhttp_execute(&ps->ll, buf + *pos, stop - *pos);
+		end = e == HPE_OK ? stop : (size_t)(llhttp_get_error_pos(&ps->ll) - buf);
+		*pos = end;
+		if (!(e == HPE_OK && in_line && ps->line_end && stop < len))
+			break;
+	} while (true);   /* the line ended within its limit: on with the head */
 	if (e == HPE_PAUSED && ps->head_done) {
 		st = size_status(ps, end);
 		if (!st)
 			st = check_head(ps, buf, end);
 		return st ? -st : 1;
 	}
-	if (e != HPE_OK)
-		return -status_of_error(ps, buf, len);
+	if (e != HPE_OK) {
+		st = status_of_error(ps, buf, len);
+		if (!st)
+			*pos = len;
+		return -st;
+	}
 	st = size_status(ps, end);
 	if (!st && http09_line(ps, buf, len))
 		st = 400;
