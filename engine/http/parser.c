@@ -353,8 +353,14 @@ static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t
 		ps->bad_method = true;
 		return bad_method_status(buf, ps->msg_start, end);
 	}
-	if (e == HPE_INVALID_VERSION && ps->url.len)   /* llhttp refuses 3.0 and up */
-		return version_status(ps, buf, end) == 505 ? 505 : 400;
+	if (e == HPE_INVALID_VERSION && ps->url.len) {
+		/* llhttp refuses 3.0 and up: 505 all the same. Only the bytes up
+		 * to the one llhttp stopped at count, as they do not depend on
+		 * how the input was split into reads. */
+		size_t stop = (size_t)(llhttp_get_error_pos(&ps->ll) - buf) + 1;
+
+		return version_status(ps, buf, stop) == 505 ? 505 : 400;
+	}
 	return 400;   /* HPE_PAUSED_H2_UPGRADE (an HTTP/2 preface) too */
 }
 
@@ -504,12 +510,15 @@ static int check_head(struct reel_http__parser *ps, char *buf, size_t end)
 
 /* An HTTP/0.9 request, "GET /path" CR LF: llhttp waits for a byte more
  * before it says so, and an HTTP/0.9 client sends none (it waits for the
- * answer), so the target followed by the line's end is refused at once. */
+ * answer), so a target followed by the line's end is refused at once,
+ * looking at the bytes llhttp has taken (@len), whether it has ended the
+ * target yet or not, and before any error it found later: the same answer
+ * for every split of the bytes into reads. */
 static bool http09_line(const struct reel_http__parser *ps, const char *buf, size_t len)
 {
 	size_t i = ps->url.off + ps->url.len;
 
-	if (!ps->url.len || ps->line_end || ps->head_done)
+	if (!ps->url.len || ps->url.len > ps->lim->max_request_line)
 		return false;
 	while (i < len && buf[i] == ' ')
 		i++;
@@ -556,6 +565,8 @@ int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, 
 		if (!(e == HPE_OK && in_line && ps->line_end && stop < len))
 			break;
 	} while (true);   /* the line ended within its limit: on with the head */
+	if (http09_line(ps, buf, e == HPE_OK ? end : end + 1))
+		return -400;   /* before any later error: the same for every split */
 	if (e == HPE_PAUSED && ps->head_done) {
 		st = size_status(ps, end);
 		if (!st)
@@ -569,8 +580,6 @@ int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, 
 		return -st;
 	}
 	st = size_status(ps, end);
-	if (!st && http09_line(ps, buf, len))
-		st = 400;
 	return st ? -st : 0;
 }
 
