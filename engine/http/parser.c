@@ -326,6 +326,23 @@ static int bad_method_status(const char *buf, size_t from, size_t to)
 	return i > start && buf[i] == ' ' ? 501 : 400;
 }
 
+/* The request line ends in exactly "HTTP/1.0" or "HTTP/1.1" (no HTTP/0.9:
+ * llhttp accepts a line without a version; RTSP/1.0 and such neither). */
+static int version_status(struct reel_http__parser *ps, const char *buf, size_t end)
+{
+	size_t i = ps->url.off + ps->url.len;
+
+	while (i < end && buf[i] == ' ')
+		i++;
+	if (end - i < 8 || memcmp(buf + i, "HTTP/", 5) != 0)
+		return 400;
+	if (buf[i + 5] >= '2' && buf[i + 5] <= '9')
+		return 505;
+	if (buf[i + 5] != '1' || buf[i + 6] != '.' || (buf[i + 7] != '0' && buf[i + 7] != '1'))
+		return 400;
+	return 0;
+}
+
 static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t end)
 {
 	llhttp_errno_t e = llhttp_get_errno(&ps->ll);
@@ -335,6 +352,14 @@ static int status_of_error(struct reel_http__parser *ps, const char *buf, size_t
 	if (e == HPE_INVALID_METHOD) {
 		ps->bad_method = true;
 		return bad_method_status(buf, ps->msg_start, end);
+	}
+	if (e == HPE_INVALID_VERSION && ps->url.len) {
+		/* llhttp refuses 3.0 and up: 505 all the same. Only the bytes up
+		 * to the one llhttp stopped at count, as they do not depend on
+		 * how the input was split into reads. */
+		size_t stop = (size_t)(llhttp_get_error_pos(&ps->ll) - buf) + 1;
+
+		return version_status(ps, buf, stop) == 505 ? 505 : 400;
 	}
 	return 400;   /* HPE_PAUSED_H2_UPGRADE (an HTTP/2 preface) too */
 }
@@ -355,23 +380,6 @@ static bool head_bytes_ok(const char *h, size_t n)
 		}
 	}
 	return true;
-}
-
-/* The request line ends in exactly "HTTP/1.0" or "HTTP/1.1" (no HTTP/0.9:
- * llhttp accepts a line without a version; RTSP/1.0 and such neither). */
-static int version_status(struct reel_http__parser *ps, const char *buf, size_t end)
-{
-	size_t i = ps->url.off + ps->url.len;
-
-	while (i < end && buf[i] == ' ')
-		i++;
-	if (end - i < 8 || memcmp(buf + i, "HTTP/", 5) != 0)
-		return 400;
-	if (buf[i + 5] >= '2' && buf[i + 5] <= '9')
-		return 505;
-	if (buf[i + 5] != '1' || buf[i + 6] != '.' || (buf[i + 7] != '0' && buf[i + 7] != '1'))
-		return 400;
-	return 0;
 }
 
 /* RFC 3986 host [":" port]: reg-name, IPv4 or an IP-literal in brackets;
@@ -500,6 +508,23 @@ static int check_head(struct reel_http__parser *ps, char *buf, size_t end)
 	return check_fields(ps, buf);
 }
 
+/* An HTTP/0.9 request, "GET /path" CR LF: llhttp waits for a byte more
+ * before it says so, and an HTTP/0.9 client sends none (it waits for the
+ * answer), so a target followed by the line's end is refused at once,
+ * looking at the bytes llhttp has taken (@len), whether it has ended the
+ * target yet or not, and before any error it found later: the same answer
+ * for every split of the bytes into reads. */
+static bool http09_line(const struct reel_http__parser *ps, const char *buf, size_t len)
+{
+	size_t i = ps->url.off + ps->url.len;
+
+	if (!ps->url.len || ps->url.len > ps->lim->max_request_line)
+		return false;
+	while (i < len && buf[i] == ' ')
+		i++;
+	return i < len && (buf[i] == '\r' || buf[i] == '\n');
+}
+
 /* The size limits, checked as bytes arrive and again on the complete head
  * (a whole head may come in one read). */
 static int size_status(const struct reel_http__parser *ps, size_t end)
@@ -540,6 +565,8 @@ int reel_http__parse_head(struct reel_http__parser *ps, char *buf, size_t *pos, 
 		if (!(e == HPE_OK && in_line && ps->line_end && stop < len))
 			break;
 	} while (true);   /* the line ended within its limit: on with the head */
+	if (http09_line(ps, buf, e == HPE_OK ? end : end + 1))
+		return -400;   /* before any later error: the same for every split */
 	if (e == HPE_PAUSED && ps->head_done) {
 		st = size_status(ps, end);
 		if (!st)
