@@ -222,8 +222,8 @@ REEL_API int reel_receiver_set_cap(struct reel_receiver *rx, unsigned cap);
 /*
  * reel_receiver_next - the next chunk received: *@data points into a pool
  * buffer that belongs to the caller until reel_receiver_release. When the
- * pool is dry it parks until another receiver releases a buffer (the pool
- * keeps a FIFO of waiters; each buffer that comes back wakes one).
+ * pool is dry it parks until another receiver releases a buffer (each
+ * buffer that comes back wakes every waiter to try again).
  * Returns its length; 0 at end of stream; -ENOBUFS only when @rx itself
  * holds its cap of buffers, all handed out, with nothing queued (waiting
  * could never end: release some, then call again); -ECANCELED/-ETIMEDOUT

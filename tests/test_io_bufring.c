@@ -507,6 +507,67 @@ static void test_regress_bufring_dry_pool_parks_until_release(void **state)
 	run_both(dry_parks_main);
 }
 
+static int join_task(void *arg)
+{
+	return reel_join(*(reel_task *)arg, NULL);
+}
+
+/* The woken waiter may not take the buffer that woke it: it is cancelled
+ * (or its deadline passes, or its peer resets) before it runs, so the
+ * buffer stays in the pool. The next waiter must not sleep on beside a free
+ * buffer (it did: connections of the HTTP server waited for their header
+ * timeout after a burst of resets had emptied and refilled the pool). */
+static int no_lost_wakeup_main(void *arg)
+{
+	bool want_kernel = *(bool *)arg;
+	struct reel_receiver rx[3];
+	struct next_call nc[2] = { { .rx = &rx[1] }, { .rx = &rx[2] } };
+	const void *held[2];
+	struct reel_bufpool *pool;
+	struct pair p[3];
+	reel_task t[2];
+	int err, st;
+
+	pool = reel_bufpool_create(2, 16, &err);
+	FCHECK(pool != NULL);
+	FCHECK_EQ(reel_bufpool_kernel_ring(pool), want_kernel);
+	for (int i = 0; i < 3; i++) {
+		FCHECK_EQ(make_pair(&p[i]), 0);
+		FCHECK_EQ(reel_receiver_init(&rx[i], p[i].b, pool), 0);
+	}
+	for (int k = 0; k < 2; k++)   /* A holds the whole pool */
+		FCHECK_EQ(feed_and_take(p[0].a, &rx[0], 'A', &held[k]), 0);
+	for (int i = 0; i < 2; i++) {  /* C, then D, wait for a buffer */
+		FCHECK_EQ(reel_write_all(p[i + 1].a, "data", 4, NULL), 4);
+		FCHECK_EQ(reel_spawn(&t[i], call_next, &nc[i], NULL), 0);
+		FCHECK_EQ(reel_sleep(5 * MS), 0);
+	}
+	/* The release wakes C; C is cancelled before it runs. */
+	FCHECK_EQ(reel_receiver_release(&rx[0], held[0]), 0);
+	FCHECK_EQ(reel_cancel(t[0]), 0);
+	FCHECK_EQ(reel_join(t[0], NULL), 0);
+	FCHECK_EQ(nc[0].n, -ECANCELED);
+	/* D gets its data from the buffer C left, without another release. */
+	FCHECK_EQ(reel_wait_for(1 * SEC, join_task, &t[1], &st), 0);
+	FCHECK_EQ(nc[1].n, 4);
+	FCHECK_EQ(reel_receiver_release(&rx[2], nc[1].data), 0);
+	FCHECK_EQ(reel_receiver_release(&rx[0], held[1]), 0);
+	for (int i = 0; i < 3; i++)
+		FCHECK_EQ(reel_receiver_close(&rx[i]), 0);
+	FCHECK_EQ(reel_bufpool_destroy(pool), 0);
+	for (int i = 0; i < 3; i++) {
+		FCHECK_EQ(reel_close(p[i].a), 0);
+		FCHECK_EQ(reel_close(p[i].b), 0);
+	}
+	return 0;
+}
+
+static void test_regress_bufring_woken_waiter_passes_the_buffer_on(void **state)
+{
+	(void)state;
+	run_both(no_lost_wakeup_main);
+}
+
 /* A receiver whose owner stops calling next holds at most its cap (4 of
  * 64) while its peer keeps sending; afterwards every byte still arrives
  * once and in order. */
@@ -649,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_regress_bufring_never_reading_peers_do_not_starve_others),
 		cmocka_unit_test(test_regress_bufring_dry_pool_parks_until_release),
 		cmocka_unit_test(test_regress_bufring_cap_holds),
+		cmocka_unit_test(test_regress_bufring_woken_waiter_passes_the_buffer_on),
 		cmocka_unit_test(test_regress_bufring_misuse_is_einval),
 	};
 

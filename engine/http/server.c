@@ -224,13 +224,18 @@ ssize_t reel_http__recv_more(struct reel_http__conn *c, uint64_t timeout_ns)
 
 static void set_idle(struct reel_http__conn *c, bool idle)
 {
+	struct reel_http_server *s = c->srv;
+
 	if (idle == c->idle)
 		return;
 	c->idle = idle;
-	if (idle)
-		reel__list_add_tail(&c->idle_node, &c->srv->idle);
-	else
+	if (!idle) {
 		reel__list_del(&c->idle_node);
+		return;
+	}
+	reel__list_add_tail(&c->idle_node, &s->idle);
+	if (s->accept_parked)
+		reel__wake(s->accept_fiber, 0);   /* a waiting client may have it */
 }
 
 /* Make room for one more connection: close the oldest idle one. */
@@ -586,15 +591,16 @@ static int start_conn(struct reel_http_server *s, int fd)
 
 /* ---- serving ---------------------------------------------------------------------------------- */
 
-/* Wait until a connection may be added. 0, or the serving fiber's
- * interruption, or 1 when shutdown began. */
+/* Make room for the connection in hand (a client is waiting): at the
+ * limit, close the oldest idle connection - one per slot needed, since a
+ * reaped one takes a moment to close - else park until a connection ends
+ * or goes idle. Reaping only for a waiting client means a server at its
+ * limit never drops a connection for nothing. 0, or the interruption. */
 static int wait_for_slot(struct reel_http_server *s)
 {
-	while (s->open >= s->o.max_connections && !s->draining) {
+	while (s->open >= s->o.max_connections) {
 		int r;
 
-		/* Reap one idle connection per slot needed, not one per pass:
-		 * a reaped connection takes a moment to close. */
 		if (s->open - s->closing >= s->o.max_connections && reap_idle(s))
 			continue;
 		s->accept_parked = true;
@@ -603,7 +609,7 @@ static int wait_for_slot(struct reel_http_server *s)
 		if (r < 0)
 			return r;
 	}
-	return s->draining ? 1 : 0;
+	return 0;
 }
 
 /* The accepting task: it alone parks on the acceptor, so that shutdown can
@@ -620,21 +626,17 @@ static int accept_loop(void *arg)
 
 	s->accept_fiber = reel__self_fiber();
 	for (;;) {
-		int r = wait_for_slot(s);
-		int fd;
+		int fd = reel_acceptor_accept(ac->acc), r;
 
-		if (r)
-			return r > 0 ? 0 : r;
-		fd = reel_acceptor_accept(ac->acc);
-		if (s->draining) {
-			if (fd >= 0)
-				close(fd);
-			return 0;
-		}
 		if (fd == -EINTR || fd == -ECONNABORTED)
 			continue;
 		if (fd < 0)
 			return fd;
+		r = wait_for_slot(s);
+		if (r < 0 || s->draining) {
+			close(fd);
+			return r;
+		}
 		start_conn(s, fd);
 	}
 }

@@ -32,8 +32,8 @@
  *
  * When the pool runs dry (the kernel ended the multishot with -ENOBUFS, or
  * the fallback has no free buffer), the caller parks on the pool's wait
- * queue; each buffer that comes back wakes one waiter (FIFO), which then
- * re-arms. Rejected: answering -ENOBUFS at once (the old behaviour), which
+ * queue; a buffer that comes back wakes every waiter, which then re-arm
+ * (see put_back for why not just one). Rejected: answering -ENOBUFS at once (the old behaviour), which
  * left callers nothing to wait on but a yield loop spinning at 100% CPU.
  *
  * Kernels without buffer rings (or REEL_DISABLE=buf_ring) get the same API
@@ -123,21 +123,22 @@ static void give_to_kernel(struct reel_bufpool *p, unsigned bid)
 	p->in_kernel++;
 }
 
-/* @bid goes back to the pool: the kernel's ring or the free stack; the
- * longest waiter for a buffer is woken to take it. */
+/* @bid goes back to the pool: the kernel's ring or the free stack; every
+ * waiter for a buffer is woken to try again. Not just one: the one woken
+ * may never take this buffer (it is cancelled or times out before it runs;
+ * with a kernel ring its re-armed receive takes a buffer only when data
+ * arrives, and may end with its peer's reset instead), and the others
+ * would then sleep on beside a free buffer. Those that find none park
+ * again; the herd is only as large as the pool was short. */
 static void put_back(struct reel_bufpool *p, unsigned bid)
 {
-	struct reel__waiter *w;
-
 	p->state[bid] = BUF_FREE;
 	p->owner[bid] = NULL;
 	if (p->br)
 		give_to_kernel(p, bid);
 	else
 		p->free_ids[p->nfree++] = (uint16_t)bid;
-	w = reel__waitq_take(&p->waiters);
-	if (w)
-		reel__wake(w->fiber, 0);
+	reel__waitq_wake_all(&p->waiters, 0);
 }
 
 /* Park the caller until a buffer comes back to @p (or an interruption). */
