@@ -202,7 +202,7 @@ struct reel_http_server_stats {
 	uint64_t requests;         /* whose handler ran */
 	uint64_t rejected;         /* answered 4xx/5xx by the server itself */
 	uint64_t timeouts;         /* connections dropped by a timeout */
-	uint64_t idle_reaped;      /* idle connections closed to make room */
+	uint64_t idle_reaped;      /* idle connections closed: to make room, or at shutdown */
 	uint64_t peer_gone;        /* handlers cancelled because the client left */
 };
 /* Copy the counters into *@st. Returns 0; -EINVAL for NULL. Context: anywhere

@@ -121,8 +121,10 @@ REEL_API int reel_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
  * armed acceptor sits on its stack is reported and aborts (docs/design.md §5).
  */
 /* Connections an acceptor queues before it stops accepting until they are
- * taken (the rest wait in the listen backlog); a few more that the kernel
- * completed before the stop reached it are kept too, never dropped. */
+ * taken (later ones wait in the listen backlog). The kernel accepts what
+ * its backlog holds in one batch, so the queue may pass this by up to one
+ * backlog's worth before the stop reaches it; those are kept, never
+ * dropped. */
 #define REEL_ACCEPTOR_QUEUE 256
 
 struct reel_acceptor {

@@ -183,67 +183,92 @@ static int open_fds(void)
 	return n;
 }
 
-#define QUEUE_CLIENTS (REEL_ACCEPTOR_QUEUE + 300)
+#define FIRST_WAVE (REEL_ACCEPTOR_QUEUE + 50)
+#define SECOND_WAVE 300
 
-/* A server that stops taking connections holds at most REEL_ACCEPTOR_QUEUE
- * of them: the rest wait in the backlog, and all arrive once it goes on. */
+struct queue_test {
+	struct server s;
+	int go;   /* write end: lets the child's second wave start */
+};
+
+/* A server that stops taking connections stops accepting once its queue
+ * holds REEL_ACCEPTOR_QUEUE (plus the batch the kernel completed before
+ * the stop reached it): a second wave of clients stays in the backlog, and
+ * every connection still arrives once the server goes on. */
 static int queue_is_bounded(void *arg)
 {
-	struct server *s = arg;
-	int first, base, fd;
+	struct queue_test *q = arg;
+	int first, base, after_first, fd;
 
-	first = reel_acceptor_accept(&s->acc);   /* arms the multishot */
+	base = open_fds() + 1;                      /* + the first, handed out */
+	first = reel_acceptor_accept(&q->s.acc);   /* arms the multishot */
 	FCHECK(first >= 0);
-	base = open_fds();
-	FCHECK_EQ(reel_sleep(300 * MS), 0);       /* the clients all connect meanwhile */
-	/* The bound, plus what the kernel completed before the cancel reached
-	 * it (kept, never dropped): far below the clients waiting. */
-	FCHECK(open_fds() - base <= REEL_ACCEPTOR_QUEUE + 100);
-	FCHECK(open_fds() - base >= REEL_ACCEPTOR_QUEUE / 2);   /* it did accept ahead */
-	for (int i = 1; i < QUEUE_CLIENTS; i++) {
-		fd = reel_wait_for(5 * SEC, accept_once, &s->acc, &fd) ?: fd;
+	for (int i = 0; i < 500 && open_fds() - base < REEL_ACCEPTOR_QUEUE; i++)
+		FCHECK_EQ(reel_sleep(10 * MS), 0);  /* the first wave arrives */
+	FCHECK_EQ(reel_sleep(50 * MS), 0);          /* and the stop lands */
+	after_first = open_fds() - base;
+	FCHECK(after_first >= REEL_ACCEPTOR_QUEUE);
+	FCHECK_EQ(write(q->go, "g", 1), 1);
+	FCHECK_EQ(reel_sleep(300 * MS), 0);         /* the second wave connects */
+	FCHECK_EQ(open_fds() - base, after_first);  /* ... into the backlog only */
+	for (int i = 1; i < FIRST_WAVE + SECOND_WAVE; i++) {
+		fd = reel_wait_for(5 * SEC, accept_once, &q->s.acc, &fd) ?: fd;
 		FCHECK(fd >= 0);
 		FCHECK_EQ(reel_close(fd), 0);
 	}
 	FCHECK_EQ(reel_close(first), 0);
-	FCHECK_EQ(reel_acceptor_close(&s->acc), 0);
+	FCHECK_EQ(reel_acceptor_close(&q->s.acc), 0);
 	return 0;
+}
+
+static void connect_wave(const struct sockaddr_in *a, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (c < 0 || connect(c, (const struct sockaddr *)a, sizeof(*a)) != 0)
+			_exit(1);
+	}
 }
 
 static void test_io_accept_queue_is_bounded(void **state)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
-	struct server s;
+	struct queue_test q;
+	int go[2], wstatus;
 	pid_t pid;
-	int wstatus;
+	char c;
 
 	(void)state;
 	if (RUNNING_ON_VALGRIND)
 		skip();   /* valgrind's own descriptors blur the count */
-	s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s.lfd >= 0);
-	assert_int_equal(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s.lfd, 1024), 0);
-	assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&a, &len), 0);
-	s.port = ntohs(a.sin_port);
-	reel_acceptor_init(&s.acc, s.lfd);
+	q.s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(q.s.lfd >= 0);
+	assert_int_equal(bind(q.s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(q.s.lfd, 1024), 0);
+	assert_int_equal(getsockname(q.s.lfd, (struct sockaddr *)&a, &len), 0);
+	q.s.port = ntohs(a.sin_port);
+	reel_acceptor_init(&q.s.acc, q.s.lfd);
+	assert_int_equal(pipe(go), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {   /* blocking clients in a child: their fds are not ours */
-		for (int i = 0; i < QUEUE_CLIENTS; i++) {
-			int c = socket(AF_INET, SOCK_STREAM, 0);
-
-			if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
-				_exit(1);
-		}
+		close(go[1]);
+		connect_wave(&a, FIRST_WAVE);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		connect_wave(&a, SECOND_WAVE);
 		sleep(10);
 		_exit(0);
 	}
-	run_ok(queue_is_bounded, &s);
+	close(go[0]);
+	q.go = go[1];
+	run_ok(queue_is_bounded, &q);
+	close(go[1]);
 	kill(pid, SIGKILL);
 	waitpid(pid, &wstatus, 0);
-	close(s.lfd);
+	close(q.s.lfd);
 }
 
 /* A fiber that returns with an armed acceptor on its stack is a bug that

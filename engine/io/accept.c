@@ -11,8 +11,10 @@
  * The queue is bounded (REEL_ACCEPTOR_QUEUE): a server that stops taking
  * connections (it is at its limit) must not keep collecting descriptors.
  * Reaching the bound cancels the multishot; the next reel_acceptor_accept
- * below it arms it again, and meanwhile new connections wait in the listen
- * backlog, where the kernel applies its own back-pressure.
+ * on an empty queue arms it again, and meanwhile new connections wait in
+ * the listen backlog, where the kernel applies its own back-pressure. The
+ * kernel's multishot accept drains the backlog in one go, so the bound is
+ * passed by at most one backlog's worth before the cancel lands.
  *
  * EMFILE and ENFILE end the multishot. The acceptor then sleeps - 1 ms,
  * doubling to 128 ms while the shortage lasts - and re-arms; the kernel keeps
