@@ -146,7 +146,8 @@ endif()
 
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against
 # echo_server.
-add_executable(soak_load ${REEL_BENCH_DIR}/soak/soak_load.c)
+add_executable(soak_load ${REEL_BENCH_DIR}/soak/soak_load.c
+  ${REEL_BENCH_DIR}/soak/soak_load_http.c)
 target_link_libraries(soak_load PRIVATE reel_static reel_flags)
 list(APPEND REEL_ECHO_PROGRAMS soak_load)
 if(TARGET reel-bench)
