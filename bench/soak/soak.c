@@ -5,17 +5,24 @@
  * verdict about a long run, written to DIR/soak.md and DIR/soak.csv.
  *
  * The server is a parameter (soak_servers[] below: a label, a command line
- * found next to reel-bench and a port), so that later servers join the same
- * harness with one line. Port 0 means the server picks one and prints
- * "listening on 127.0.0.1:PORT"; any other port is waited for with connect().
+ * found next to reel-bench, a port and soak_load's mode), so that later
+ * servers join the same harness with one line. Port 0 means the server
+ * picks one and prints "listening on 127.0.0.1:PORT"; any other port is
+ * waited for with connect(). Two today: examples/echo_server under
+ * "soak_load -m echo", and bench/http/reel_server.c (reel's HTTP server)
+ * under "soak_load -m http"; each gets its section of soak.md, and the
+ * verdict is PASS only when every one passes.
  *
  * One run: the server starts pinned to the first CPU this process may use,
  * soak_load (bench/soak/soak_load.c) pinned to the second (both on the same
  * one when there is one), in one process group that every error path and
  * the watchdog kill, each dying with reel-bench (PR_SET_PDEATHSIG, child.c).
- * soak_load keeps --soak-conns connections for --soak-seconds: 70%
- * well-behaved round trips (timed), 10% slow readers, 10% disconnectors,
- * 10% resetters (SO_LINGER 0). Its "sample" line every period is the clock:
+ * soak_load keeps --soak-conns connections for --soak-seconds; in echo
+ * mode 70% well-behaved round trips (timed), 10% slow readers, 10%
+ * disconnectors, 10% resetters (SO_LINGER 0); in http mode 60% keep-alive
+ * GET /hello (timed), 15% GET /stream, 10% slow readers of GET /big, 10%
+ * disconnectors mid-stream, 5% resetters (bench/soak/soak_load_http.c).
+ * Both print the same lines. Its "sample" line every period is the clock:
  * on each, reel-bench reads the server's VmRSS (/proc/PID/status), counts
  * /proc/PID/fd, and checks that the server is alive and silent. At the end
  * the server gets SIGTERM and must exit 0 within 3 s, reporting 0 open.
@@ -29,7 +36,8 @@
  *                first window (giving memory back is not a leak);
  *   descriptors  the last sample within +-5% of that same sample (the load
  *                holds the same number of connections throughout);
- *   p99          of the last window <= max(2 x first window's, first + 10 ms):
+ *   p99          of the timed round trips (echoes, GET /hello) of the last
+ *                window <= max(2 x first window's, first + 10 ms):
  *                the floor keeps a shared virtual machine's hiccups (a few
  *                milliseconds, now and then far more) from failing a short
  *                run that does not drift;

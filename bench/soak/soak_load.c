@@ -4,10 +4,15 @@
  * that whatever a server leaks per connection, per disconnect or per reset
  * shows as growth over minutes.
  *
- * Usage: soak_load -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT
+ * Usage: soak_load [-m echo|http] -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT
+ *
+ * -m http loads reel's HTTP server instead (bench/http/reel_server.c): its
+ * roles are in soak_load_http.c; everything else here (the slots' group,
+ * the histograms, the sample, error and result lines) serves both modes.
  *
  * A reel program: one fiber per connection slot, a child of one task group,
- * in plain sequential code. Slot i plays the role i % 10 picks:
+ * in plain sequential code. In echo mode (the default) slot i plays the
+ * role i % 10 picks:
  *   0       slow reader: sends 16 KiB, reads it back 1 KiB at a time with
  *           20-60 ms pauses (about 0.6 s per burst: well inside the 5 s the
  *           echo server gives a peer that does not read, so it is not
