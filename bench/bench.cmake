@@ -12,7 +12,8 @@
 #   echo/    the echo benchmark: its part of reel-bench (echo.c) and the
 #            programs it runs (baseline servers, load generator)
 #   soak/    the soak test: its part of reel-bench (soak.c) and its load
-#            generator (soak_load.c), run against examples/echo_server
+#            generator (soak_load.c, soak_load_http.c), run against
+#            examples/echo_server and reel_http_server
 #   python/  the Python twin of the suite, run by path, not built
 # main.c stays at the top: it is reel-bench's entry point, the file that ties
 # suite/, micro/ and echo/ together; it is not shared (common/ holds only
@@ -145,8 +146,9 @@ else()
 endif()
 
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against
-# echo_server.
-add_executable(soak_load ${REEL_BENCH_DIR}/soak/soak_load.c)
+# echo_server and reel_http_server (its -m http roles: soak_load_http.c).
+add_executable(soak_load ${REEL_BENCH_DIR}/soak/soak_load.c
+  ${REEL_BENCH_DIR}/soak/soak_load_http.c)
 target_link_libraries(soak_load PRIVATE reel_static reel_flags)
 list(APPEND REEL_ECHO_PROGRAMS soak_load)
 if(TARGET reel-bench)
@@ -154,7 +156,8 @@ if(TARGET reel-bench)
 endif()
 
 # soak_short: the soak test cut to 30 s at 100 connections (sampled every
-# 3 s), checking its verdict, not its timings' absolute values: RSS and
+# 3 s) for each server (echo_server, then reel_http_server: about 60 s in
+# all), checking its verdict, not its timings' absolute values: RSS and
 # descriptors flat, p99 not drifting, no error (docs/bench.md, "Soak").
 # Not under the sanitizers: ASan's quarantine holds freed memory back on
 # purpose (up to 256 MiB), so RSS would measure the quarantine, not leaks.
@@ -162,5 +165,5 @@ if(REEL_BUILD_TESTS AND TARGET reel-bench AND NOT REEL_SANITIZE)
   add_test(NAME soak_short COMMAND sh -c
     "rm -rf \"$1\" && \"$0\" --only soak --soak-seconds 30 --soak-conns 100 --no-python --out \"$1\" && grep -q '^Verdict: PASS' \"$1/soak.md\" || { cat \"$1/soak.md\"; exit 1; }"
     $<TARGET_FILE:reel-bench> ${CMAKE_CURRENT_BINARY_DIR}/soak_short)
-  set_tests_properties(soak_short PROPERTIES TIMEOUT 120)
+  set_tests_properties(soak_short PROPERTIES TIMEOUT 180)
 endif()

@@ -4,7 +4,7 @@
  * one loop, a fiber per connection, the routes and bodies of
  * bench/http/http_common.h.
  *
- * Usage: reel_http_server PORT
+ * Usage: reel_http_server [--write-timeout-ms MS] PORT
  *
  *   GET /hello   reel_http_respond 200 text/plain "hello, world\n"
  *   GET /stream  reel_http_stream_begin, then "chunk 0\n" .. "chunk 9\n",
@@ -12,10 +12,22 @@
  *                them, then reel_http_stream_end
  *   GET /sse     reel_http_sse_begin, then "data: tick N" every second
  *                (reel_sleep) until the client leaves
+ *   GET /big     for the soak's slow readers (bench/soak): 16 KiB chunks
+ *                back to back, HTTP_BIG_CHUNKS of them (1 GiB, far more
+ *                than any reader takes), so that a reader that stops
+ *                reading fills the socket and meets the write timeout
+ *
+ * --write-timeout-ms sets reel_http_server_opts.write_timeout_ns (default:
+ * the library's 30 s); the soak gives 5 s, as its echo server gives a peer
+ * that does not read.
  *
  * Prints "reel_http_server: listening on 127.0.0.1:PORT" once it listens;
  * SIGTERM or SIGINT start the server's graceful shutdown (REEL_HTTP_SIGNALS)
- * and it exits 0. The loop's timer tick is 2^20 ns (about 1 ms), the
+ * and it exits 0 after one line on stderr from reel_http_server_stats:
+ * "N connections served, N dropped for not reading, N open; ..." (the line
+ * bench/soak/soak.c reads, as it reads examples/echo_server's; "dropped for
+ * not reading" is the stats' timeouts, which also count header and idle
+ * timeouts, none of which the soak's clients provoke). The loop's timer tick is 2^20 ns (about 1 ms), the
  * resolution nginx's and asyncio's timers have. max_connections is raised to 20,000 for the benchmark's
  * 10,000 event streams, and the descriptor limit to its hard limit.
  */
@@ -50,6 +62,23 @@ static int stream(struct reel_http_req *req, void *arg)
 	return err ? err : reel_http_stream_end(req);
 }
 
+#define HTTP_BIG_CHUNK (16 * 1024)
+#define HTTP_BIG_CHUNKS (64 * 1024)
+
+static int big(struct reel_http_req *req, void *arg)
+{
+	static char chunk[HTTP_BIG_CHUNK];
+	int err = reel_http_stream_begin(req, 200, "application/octet-stream", 0);
+
+	(void)arg;
+	if (!chunk[0])
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (char)('a' + i % 26);
+	for (unsigned i = 0; err == 0 && i < HTTP_BIG_CHUNKS; i++)
+		err = reel_http_stream_write(req, chunk, sizeof(chunk));
+	return err ? err : reel_http_stream_end(req);
+}
+
 static int sse(struct reel_http_req *req, void *arg)
 {
 	char data[32];
@@ -74,6 +103,7 @@ static int sse(struct reel_http_req *req, void *arg)
 
 struct app {
 	uint16_t port;
+	uint64_t write_timeout_ns;
 	struct reel_http_server *srv;
 };
 
@@ -96,8 +126,10 @@ static int app(void *arg)
 	struct app *a = arg;
 	struct reel_http_server_opts opts = {
 		.max_connections = 20000,
+		.write_timeout_ns = a->write_timeout_ns,
 		.flags = REEL_HTTP_SIGNALS,
 	};
+	struct reel_http_server_stats st;
 	reel_task t;
 	int err = reel_http_server_create(&a->srv, &opts);
 
@@ -107,7 +139,8 @@ static int app(void *arg)
 	}
 	if ((err = reel_http_route(a->srv, "GET", "/hello", hello, NULL)) < 0 ||
 	    (err = reel_http_route(a->srv, "GET", "/stream", stream, NULL)) < 0 ||
-	    (err = reel_http_route(a->srv, "GET", "/sse", sse, NULL)) < 0) {
+	    (err = reel_http_route(a->srv, "GET", "/sse", sse, NULL)) < 0 ||
+	    (err = reel_http_route(a->srv, "GET", "/big", big, NULL)) < 0) {
 		fprintf(stderr, PROG ": reel_http_route: %s\n", reel_strerror(err));
 		reel_http_server_destroy(a->srv);
 		return err;
@@ -122,6 +155,13 @@ static int app(void *arg)
 		fprintf(stderr, PROG ": reel_http_serve_tcp: %s\n", reel_strerror(err));
 	reel_cancel(t);
 	reel_join(t, NULL);
+	if (reel_http_server_stats(a->srv, &st) == 0)
+		fprintf(stderr, PROG ": %s: %llu connections served, %llu dropped for not "
+			"reading, %llu open; %llu requests, %llu rejected, %llu handlers "
+			"cancelled (client gone)\n", err < 0 ? "stopped" : "shut down",
+			(unsigned long long)st.connections, (unsigned long long)st.timeouts,
+			(unsigned long long)st.open, (unsigned long long)st.requests,
+			(unsigned long long)st.rejected, (unsigned long long)st.peer_gone);
 	reel_http_server_destroy(a->srv);
 	return err;
 }
@@ -132,6 +172,18 @@ int main(int argc, char **argv)
 	unsigned seconds;
 	int port, status = 0, err;
 
+	if (argc >= 3 && strcmp(argv[1], "--write-timeout-ms") == 0) {
+		long ms = echo_parse_num(argv[2], 1, 3600000);
+
+		if (ms < 0) {
+			fprintf(stderr, PROG ": --write-timeout-ms wants 1..3600000\n");
+			return 2;
+		}
+		a.write_timeout_ns = (uint64_t)ms * 1000000u;
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
 	echo_server_args(argc, argv, "reel's HTTP server (bench/http)", &port, &seconds);
 	(void)seconds;          /* stopped by SIGTERM, not a time limit */
 	a.port = (uint16_t)port;

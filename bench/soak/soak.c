@@ -5,17 +5,24 @@
  * verdict about a long run, written to DIR/soak.md and DIR/soak.csv.
  *
  * The server is a parameter (soak_servers[] below: a label, a command line
- * found next to reel-bench and a port), so that later servers join the same
- * harness with one line. Port 0 means the server picks one and prints
- * "listening on 127.0.0.1:PORT"; any other port is waited for with connect().
+ * found next to reel-bench, a port and soak_load's mode), so that later
+ * servers join the same harness with one line. Port 0 means the server
+ * picks one and prints "listening on 127.0.0.1:PORT"; any other port is
+ * waited for with connect(). Two today: examples/echo_server under
+ * "soak_load -m echo", and bench/http/reel_server.c (reel's HTTP server)
+ * under "soak_load -m http"; each gets its section of soak.md, and the
+ * verdict is PASS only when every one passes.
  *
  * One run: the server starts pinned to the first CPU this process may use,
  * soak_load (bench/soak/soak_load.c) pinned to the second (both on the same
  * one when there is one), in one process group that every error path and
  * the watchdog kill, each dying with reel-bench (PR_SET_PDEATHSIG, child.c).
- * soak_load keeps --soak-conns connections for --soak-seconds: 70%
- * well-behaved round trips (timed), 10% slow readers, 10% disconnectors,
- * 10% resetters (SO_LINGER 0). Its "sample" line every period is the clock:
+ * soak_load keeps --soak-conns connections for --soak-seconds; in echo
+ * mode 70% well-behaved round trips (timed), 10% slow readers, 10%
+ * disconnectors, 10% resetters (SO_LINGER 0); in http mode 60% keep-alive
+ * GET /hello (timed), 15% GET /stream, 10% slow readers of GET /big, 10%
+ * disconnectors mid-stream, 5% resetters (bench/soak/soak_load_http.c).
+ * Both print the same lines. Its "sample" line every period is the clock:
  * on each, reel-bench reads the server's VmRSS (/proc/PID/status), counts
  * /proc/PID/fd, and checks that the server is alive and silent. At the end
  * the server gets SIGTERM and must exit 0 within 3 s, reporting 0 open.
@@ -29,7 +36,8 @@
  *                first window (giving memory back is not a leak);
  *   descriptors  the last sample within +-5% of that same sample (the load
  *                holds the same number of connections throughout);
- *   p99          of the last window <= max(2 x first window's, first + 10 ms):
+ *   p99          of the timed round trips (echoes, GET /hello) of the last
+ *                window <= max(2 x first window's, first + 10 ms):
  *                the floor keeps a shared virtual machine's hiccups (a few
  *                milliseconds, now and then far more) from failing a short
  *                run that does not drift;
@@ -66,15 +74,25 @@
 #define P99_RATIO_MAX 2.0
 #define P99_FLOOR_NS 10000000ull   /* 10 ms: see the design comment */
 
-/* A server under soak: @argv[0] is found next to reel-bench. */
+/* A server under soak: @argv[0] is found next to reel-bench; @load is
+ * soak_load's mode (-m), @roles its mix in words, for soak.md. */
 struct soak_server {
 	const char *label;
 	const char *argv[6];
 	uint16_t port;          /* 0: it prints "listening on 127.0.0.1:PORT" */
+	const char *load;
+	const char *roles;
 };
 
 static const struct soak_server soak_servers[] = {
-	{ "echo_server (reel)", { "echo_server", "0", NULL }, 0 },
+	{ "echo_server (reel)", { "echo_server", "0", NULL }, 0, "echo",
+	  "70% well-behaved 64-byte round trips (timed), 10% each slow readers, "
+	  "disconnectors, resetters" },
+	/* bench/http/reel_server.c; a 5 s write timeout, as echo_server's. */
+	{ "http server (reel)", { "reel_http_server", "--write-timeout-ms", "5000", "0", NULL }, 0,
+	  "http", "60% keep-alive GET /hello round trips (timed), 15% GET /stream readers "
+	  "(10 chunks checked), 10% slow readers of GET /big (some stall past the write "
+	  "timeout), 10% disconnectors mid-stream, 5% resetters (SO_LINGER 0 mid-request)" },
 };
 #define NSERVERS (sizeof(soak_servers) / sizeof(soak_servers[0]))
 
@@ -197,11 +215,12 @@ static int start_server(const struct soak_run *r, const struct soak_server *sv,
 	return err;
 }
 
-static int start_load(const struct soak_run *r, int port, struct bench_proc *srv,
-		      struct bench_proc *load)
+static int start_load(const struct soak_run *r, const struct soak_server *sv, int port,
+		      struct bench_proc *srv, struct bench_proc *load)
 {
 	char path[PATH_MAX + 64], c[16], t[16], p[32], w[32], pt[16];
-	char *argv[] = { path, "-c", c, "-t", t, "-p", p, "-w", w, "127.0.0.1", pt, NULL };
+	char *argv[] = { path, "-m", (char *)sv->load, "-c", c, "-t", t, "-p", p, "-w", w,
+			 "127.0.0.1", pt, NULL };
 
 	snprintf(path, sizeof(path), "%s/soak_load", r->dir);
 	snprintf(c, sizeof(c), "%u", r->conns);
@@ -352,7 +371,7 @@ static int soak_one(struct soak_run *r, const struct soak_server *sv, struct soa
 		return bench_fail(NAME, port, "%s did not %s", sv->label,
 				  port == -ETIMEDOUT ? "listen within 5 s" : "start");
 	}
-	if ((err = start_load(r, port, &srv, &load)) < 0) {
+	if ((err = start_load(r, sv, port, &srv, &load)) < 0) {
 		kill_all(&srv, &load);
 		return bench_fail(NAME, err, "cannot start soak_load");
 	}
@@ -434,10 +453,13 @@ static void write_md(FILE *f, const struct soak_server *sv, const struct soak_ru
 	const struct sample *b = v->base, *e = v->end;
 
 	fprintf(f, "## %s\n\n", sv->label);
-	fprintf(f, "%u s at %u connections (%u%% well-behaved, 10%% each slow readers, "
-		"disconnectors, resetters), sampled every %g s; server on CPU %d, soak_load "
-		"on CPU %d. \"First\" and \"last\" window: %g s.\n\n", r->seconds, r->conns, 70,
-		r->period_s, r->cpu_srv, r->cpu_load, r->window_s);
+	fprintf(f, "`%s", sv->argv[0]);
+	for (unsigned i = 1; i < 6 && sv->argv[i]; i++)
+		fprintf(f, " %s", sv->argv[i]);
+	fprintf(f, "`, %u s at %u connections (`soak_load -m %s`: %s), sampled every %g s; "
+		"server on CPU %d, soak_load on CPU %d. \"First\" and \"last\" window: "
+		"%g s.\n\n", r->seconds, r->conns, sv->load, sv->roles, r->period_s,
+		r->cpu_srv, r->cpu_load, r->window_s);
 	fprintf(f, "| t (s) | server RSS (KiB) | server fds | load's open conns | p99 (us) | "
 		"round trips | errors | reconnects | resets | slow readers dropped |\n");
 	fprintf(f, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -448,7 +470,7 @@ static void write_md(FILE *f, const struct soak_server *sv, const struct soak_ru
 			s->t_s, s->rss_kib, s->fds, s->open, (double)s->p99_ns / 1e3, s->rtts,
 			s->errors, s->reconnects, s->resets, s->drops);
 	}
-	fprintf(f, "\nTotals: %llu well-behaved round trips, %llu reconnects, %llu resets, "
+	fprintf(f, "\nTotals: %llu timed round trips, %llu reconnects, %llu resets, "
 		"%llu slow readers dropped (expected); the server served %llu connections, "
 		"dropped %llu for not reading, left %llu open at exit.\n\n", res->rtts,
 		res->reconnects, res->resets, res->drops, res->served, res->dropped,

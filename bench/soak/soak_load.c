@@ -4,10 +4,15 @@
  * that whatever a server leaks per connection, per disconnect or per reset
  * shows as growth over minutes.
  *
- * Usage: soak_load -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT
+ * Usage: soak_load [-m echo|http] -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT
+ *
+ * -m http loads reel's HTTP server instead (bench/http/reel_server.c): its
+ * roles are in soak_load_http.c; everything else here (the slots' group,
+ * the histograms, the sample, error and result lines) serves both modes.
  *
  * A reel program: one fiber per connection slot, a child of one task group,
- * in plain sequential code. Slot i plays the role i % 10 picks:
+ * in plain sequential code. In echo mode (the default) slot i plays the
+ * role i % 10 picks:
  *   0       slow reader: sends 16 KiB, reads it back 1 KiB at a time with
  *           20-60 ms pauses (about 0.6 s per burst: well inside the 5 s the
  *           echo server gives a peer that does not read, so it is not
@@ -51,44 +56,18 @@
 
 #include "reel.h"
 #include "reel_io.h"
+#include "soak_load.h"
 
-#define MS 1000000ull
-#define IO_TIMEOUT_NS (5000 * MS)
 #define ECHO_SIZE 64
 #define SLOW_BURST 16384
 #define SLOW_READ 1024
 #define MAX_PRINTED_ERRORS 20
 
-/* Round-trip times: 1 us buckets below 10 ms, 1 ms buckets up to 10 s. */
-#define FINE 10000u
-#define COARSE 10000u
-#define NBUCKET (FINE + COARSE + 1)
-
-struct hist {
-	uint64_t n;
-	uint32_t c[NBUCKET];
-};
-
 enum role { ROLE_SLOW, ROLE_DISCONNECT, ROLE_RESET, ROLE_ECHO };
 
-struct slot {
-	unsigned id;
-	enum role role;
-	uint64_t rng;
-};
+struct soak_load L;
 
-/* The loop is single-threaded: plain counters are enough. */
-static struct {
-	const char *host;
-	uint16_t port;
-	unsigned conns;
-	uint64_t start_ns, end_ns, window_ns;
-	struct hist period, first, last;
-	uint64_t rtts, errors, reconnects, resets, drops;
-	unsigned open;
-} L;
-
-static uint64_t rnd(uint64_t *s)
+uint64_t rnd(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15u);
 
@@ -97,7 +76,7 @@ static uint64_t rnd(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static uint64_t between(uint64_t *s, uint64_t lo, uint64_t hi)
+uint64_t between(uint64_t *s, uint64_t lo, uint64_t hi)
 {
 	return lo + rnd(s) % (hi - lo + 1);
 }
@@ -132,14 +111,14 @@ static uint64_t hist_p99(const struct hist *h)
 	return (uint64_t)(FINE / 1000 + COARSE) * MS;
 }
 
-static const char *role_name(enum role r)
+static const char *role_name(unsigned r)
 {
 	static const char *const names[] = { "slow reader", "disconnector", "resetter",
 					     "well-behaved" };
-	return names[r];
+	return L.http ? http_role_name(r) : names[r];
 }
 
-static void error(const struct slot *s, const char *what, int err)
+void error(const struct slot *s, const char *what, int err)
 {
 	if (++L.errors <= MAX_PRINTED_ERRORS) {
 		printf("error slot=%u (%s) %s: %s\n", s->id, role_name(s->role), what,
@@ -207,7 +186,7 @@ static int round_trip(const struct slot *s, int fd, uint64_t seq, char *out, cha
 
 /* ---- the roles; each returns 0 to close normally, 1 to reset, or -errno ---- */
 
-static void record(uint64_t ns)
+void record(uint64_t ns)
 {
 	uint64_t now = reel_now();
 
@@ -310,7 +289,7 @@ out:
 	return err;
 }
 
-static void close_conn(int fd, bool reset)
+void close_conn(int fd, bool reset)
 {
 	if (reset) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -394,9 +373,10 @@ static int main_fiber(void *arg)
 	L.end_ns += L.start_ns;
 	for (unsigned i = 0; i < L.conns && err >= 0; i++) {
 		slots[i].id = i;
-		slots[i].role = i % 10 < 3 ? (enum role)(i % 10) : ROLE_ECHO;
+		slots[i].role = L.http ? http_role_of(i) : i % 10 < 3 ? i % 10 : ROLE_ECHO;
 		slots[i].rng = 0x50a4u + i;
-		err = reel_group_spawn(&group, slot_fiber, &slots[i], &opts);
+		err = reel_group_spawn(&group, L.http ? http_slot_fiber : slot_fiber, &slots[i],
+				       &opts);
 	}
 	for (next = L.start_ns + a->period_ns; err >= 0 && next <= L.end_ns + MS;
 	     next += a->period_ns) {
@@ -424,7 +404,7 @@ static int main_fiber(void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: soak_load -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT\n");
+	fprintf(stderr, "usage: soak_load [-m echo|http] -c CONNS -t SECONDS -p PERIOD -w WINDOW HOST PORT\n");
 	return 2;
 }
 
@@ -436,8 +416,13 @@ int main(int argc, char **argv)
 	long port;
 	int c, status, err;
 
-	while ((c = getopt(argc, argv, "c:t:p:w:")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:t:p:w:")) != -1) {
 		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "http") && strcmp(optarg, "echo"))
+				return usage();
+			L.http = strcmp(optarg, "http") == 0;
+			break;
 		case 'c': L.conns = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'p': period = strtod(optarg, NULL); break;
