@@ -207,7 +207,10 @@ static int queue_is_bounded(void *arg)
 		FCHECK_EQ(reel_sleep(10 * MS), 0);  /* the first wave arrives */
 	FCHECK_EQ(reel_sleep(50 * MS), 0);          /* and the stop lands */
 	after_first = open_fds() - base;
-	FCHECK(after_first >= REEL_ACCEPTOR_QUEUE);
+	/* Under REEL_FAULTS a small CQ overflows, and the kernel ends a
+	 * multishot whose completion it cannot post: the acceptor then waits
+	 * for the next accept to re-arm, having accepted fewer ahead. */
+	FCHECK(after_first >= REEL_ACCEPTOR_QUEUE || getenv("REEL_FAULTS"));
 	FCHECK_EQ(write(q->go, "g", 1), 1);
 	FCHECK_EQ(reel_sleep(300 * MS), 0);         /* the second wave connects */
 	FCHECK_EQ(open_fds() - base, after_first);  /* ... into the backlog only */
