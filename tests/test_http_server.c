@@ -195,8 +195,8 @@ static void test_bad_bodies(void **state)
 		"zz\r\nhello\r\n0\r\n\r\n",                                   /* chunk size */
 		"5;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1\r\nhello\r\n0\r\n\r\n", /* extension */
 		"5\r\nhelloXX0\r\n\r\n",                                       /* no CRLF */
-		"40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n"
-		"40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n0\r\n\r\n",
+		("40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n"
+		 "40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n0\r\n\r\n"),
 	};
 	static const int status[] = { 400, 400, 400, 413 };
 

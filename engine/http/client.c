@@ -39,6 +39,9 @@
  * Time. timeout_ns is a deadline over the whole exchange; each parking
  * call (connect, send, receive) runs under reel_wait_for with what remains,
  * so a read long after the fetch still meets the same deadline.
+ *
+ * A body read as Server-Sent Events is sse.c's: it reads through
+ * reel_http__resp_read and keeps its state in the response.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -48,11 +51,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include <llhttp.h>
-#include <reel.h>
-#include <reel_http.h>
-
-#include "../reelimpl.h"
+#include "http.h"
 
 #define NS_PER_SEC 1000000000ull
 
@@ -66,48 +65,6 @@
 #define DEF_RETRIES      1
 
 #define RBUF_LEN 8192
-
-/* ---- growable byte buffers ---------------------------------------------------- */
-
-/* Bytes, NUL-terminated whenever len > 0 (one spare byte is kept). */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Append @n bytes; the result stays within @limit bytes (-EMSGSIZE). */
-static int buf_put(struct buf *b, const void *d, size_t n, size_t limit)
-{
-	if (n > limit || b->len > limit - n)
-		return -EMSGSIZE;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_puts(struct buf *b, const char *s)
-{
-	return buf_put(b, s, strlen(s), SIZE_MAX - 1);
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	*b = (struct buf){ 0 };
-}
 
 /* ---- the client and its pool -------------------------------------------------- */
 
@@ -137,8 +94,6 @@ struct field {
 	uint32_t name, value;
 };
 
-struct sse;
-
 enum part { PART_NONE, PART_NAME, PART_VALUE };
 
 struct reel_http_resp {
@@ -155,19 +110,18 @@ struct reel_http_resp {
 	bool keep_alive;          /* llhttp_should_keep_alive at its end */
 	bool eof;                 /* the server closed its side */
 	bool got_byte;            /* a response byte arrived: no replay */
-	bool events;              /* reel_http_sse_next: max_body per event */
 	bool body_kept;           /* body holds the whole body */
 	enum part part;           /* which part of a field is being copied */
 	size_t head_bytes;        /* of the heads read, interim ones too */
 	size_t extra_bytes;       /* chunk extensions and trailers */
 	uint64_t body_bytes;
-	struct buf head;          /* names and values of the final head */
+	struct reel_http__buf head;   /* names and values of the final head */
 	struct field *fields;
 	unsigned nfields, fields_cap;
 	char *out;                /* on_body copies here... */
 	size_t out_got;           /* ...this much so far */
-	struct buf body;          /* reel_http_resp_body's copy */
-	struct sse *sse;          /* reel_http_sse_next's state */
+	struct reel_http__buf body;   /* reel_http_resp_body's copy */
+	struct reel_http__sse *sse;   /* reel_http_sse_next's state (sse.c) */
 	size_t rpos, rlen;        /* unparsed bytes: rbuf[rpos .. rlen) */
 	char rbuf[RBUF_LEN];
 };
@@ -496,7 +450,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 		r->fields[r->nfields++].name = (uint32_t)r->head.len;
 		r->part = PART_NAME;
 	}
-	err = buf_put(&r->head, at, n, arena_limit(r));
+	err = reel_http__buf_put_max(&r->head, at, n, arena_limit(r));
 	return err ? cb_fail(r, err) : 0;
 }
 
@@ -511,14 +465,14 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 		r->fields[r->nfields - 1].value = (uint32_t)r->head.len;
 		r->part = PART_VALUE;
 	}
-	err = buf_put(&r->head, at, n, arena_limit(r));
+	err = reel_http__buf_put_max(&r->head, at, n, arena_limit(r));
 	return err ? cb_fail(r, err) : 0;
 }
 
 /* End the name or value being copied with a NUL (a separate string). */
 static int end_string(struct reel_http_resp *r)
 {
-	int err = buf_put(&r->head, "", 1, arena_limit(r));
+	int err = reel_http__buf_put_max(&r->head, "", 1, arena_limit(r));
 
 	return err ? cb_fail(r, err) : 0;
 }
@@ -542,7 +496,7 @@ static int on_header_value_complete(llhttp_t *p)
 		f->value = (uint32_t)r->head.len;
 	/* llhttp leaves trailing whitespace in the value (HTTP-NOTES §2). */
 	while (r->head.len > f->value &&
-	       (r->head.p[r->head.len - 1] == ' ' || r->head.p[r->head.len - 1] == '\t'))
+	       (r->head.data[r->head.len - 1] == ' ' || r->head.data[r->head.len - 1] == '\t'))
 		r->head.len--;
 	r->part = PART_NONE;
 	return end_string(r);
@@ -587,7 +541,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	struct reel_http_resp *r = resp_of(p);
 
 	r->body_bytes += n;
-	if (!r->events && r->body_bytes > r->c->o.max_body)
+	/* An event stream's max_body bounds each event instead (sse.c). */
+	if (!r->sse && r->body_bytes > r->c->o.max_body)
 		return cb_fail(r, -EMSGSIZE);
 	/* feed() gave llhttp no more input than the reader's buffer holds. */
 	memcpy(r->out + r->out_got, at, n);
@@ -699,9 +654,7 @@ static int at_eof(struct reel_http_resp *r)
 	return 0;
 }
 
-/* The next body bytes into @buf (@len > 0): > 0, 0 at the end, -errno.
- * Errors are sticky: the stream position is lost. */
-static ssize_t body_read(struct reel_http_resp *r, void *buf, size_t len)
+ssize_t reel_http__resp_read(struct reel_http_resp *r, void *buf, size_t len)
 {
 	int err = 0;
 
@@ -772,7 +725,7 @@ static int parse_url(const char *s, struct url *u)
 		return -EINVAL;
 	memcpy(u->host, h, hl);
 	u->host[hl] = '\0';
-	if (strcasecmp(u->host, "localhost") == 0)
+	if (reel_http__name_eq(u->host, "localhost"))
 		strcpy(u->host, "127.0.0.1");
 	else if (inet_pton(AF_INET, u->host, &a) != 1)
 		return -EINVAL;
@@ -789,29 +742,14 @@ static int parse_url(const char *s, struct url *u)
 	return 0;
 }
 
-/* tchar of RFC 9110 §5.6.2. */
-static bool is_token(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch)))
-			return false;
-	}
-	return true;
-}
-
 /* Framing and Host are the client's own: a caller's copy could contradict
  * the bytes actually sent. */
 static bool header_allowed(const char *name, const char *value)
 {
-	if (!value || !is_token(name) || strpbrk(value, "\r\n"))
+	if (!value || !reel_http__token(name) || strpbrk(value, "\r\n"))
 		return false;
-	return strcasecmp(name, "Host") != 0 && strcasecmp(name, "Content-Length") != 0 &&
-	       strcasecmp(name, "Transfer-Encoding") != 0;
+	return !reel_http__name_eq(name, "Host") && !reel_http__name_eq(name, "Content-Length") &&
+	       !reel_http__name_eq(name, "Transfer-Encoding");
 }
 
 static bool is_idempotent(const char *m)
@@ -825,43 +763,35 @@ static bool is_idempotent(const char *m)
 }
 
 /* The request head into @b. */
-static int build_head(struct buf *b, const struct reel_http_request *rq, const struct url *u)
+static int build_head(struct reel_http__buf *b, const struct reel_http_request *rq,
+		      const struct url *u)
 {
-	size_t lim = SIZE_MAX - 1;
 	int err = 0;
 
-	err |= buf_puts(b, rq->method);
-	err |= buf_puts(b, u->target_len && *u->target == '/' ? " " : " /");
-	err |= buf_put(b, u->target, u->target_len, lim);
-	err |= buf_puts(b, " HTTP/1.1\r\nHost: ");
-	err |= buf_put(b, u->authority, u->authority_len, lim);
-	err |= buf_puts(b, "\r\n");
+	err |= reel_http__buf_puts(b, rq->method);
+	err |= reel_http__buf_puts(b, u->target_len && *u->target == '/' ? " " : " /");
+	err |= reel_http__buf_put(b, u->target, u->target_len);
+	err |= reel_http__buf_puts(b, " HTTP/1.1\r\nHost: ");
+	err |= reel_http__buf_put(b, u->authority, u->authority_len);
+	err |= reel_http__buf_puts(b, "\r\n");
 	for (const char *const *h = rq->headers; h && *h; h += 2) {
 		if (!header_allowed(h[0], h[1]))
 			return -EINVAL;
-		err |= buf_puts(b, h[0]);
-		err |= buf_puts(b, ": ");
-		err |= buf_puts(b, h[1]);
-		err |= buf_puts(b, "\r\n");
+		err |= reel_http__buf_puts(b, h[0]);
+		err |= reel_http__buf_puts(b, ": ");
+		err |= reel_http__buf_puts(b, h[1]);
+		err |= reel_http__buf_puts(b, "\r\n");
 	}
 	/* A body's length; also an empty one for the methods that carry one
 	 * (RFC 9110 §8.6: a POST without it may wait for a body). */
 	if (rq->body_len || rq->body || !strcmp(rq->method, "POST") ||
 	    !strcmp(rq->method, "PUT") || !strcmp(rq->method, "PATCH")) {
-		char cl[48];
-		size_t n = sizeof(cl);
-		size_t v = rq->body_len;
-
-		cl[--n] = '\0';
-		do
-			cl[--n] = (char)('0' + v % 10);
-		while (v /= 10);
-		err |= buf_puts(b, "Content-Length: ");
-		err |= buf_puts(b, cl + n);
-		err |= buf_puts(b, "\r\n");
+		err |= reel_http__buf_puts(b, "Content-Length: ");
+		err |= reel_http__buf_putu(b, rq->body_len);
+		err |= reel_http__buf_puts(b, "\r\n");
 	}
-	err |= buf_puts(b, "\r\n");
-	return err ? -ENOMEM : 0;   /* buf_puts fails only for want of memory */
+	err |= reel_http__buf_puts(b, "\r\n");
+	return err ? -ENOMEM : 0;   /* the buffer fails only for want of memory */
 }
 
 /* ---- one exchange, with replays -------------------------------------------------- */
@@ -956,7 +886,7 @@ static int exchange_run(struct exchange *x)
 static int check_request(const struct reel_http_client *c, const struct reel_http_request *rq,
 			 struct reel_http_resp **resp)
 {
-	if (!c || !rq || !resp || !rq->method || !rq->url || !is_token(rq->method))
+	if (!c || !rq || !resp || !rq->method || !rq->url || !reel_http__token(rq->method))
 		return -EINVAL;
 	if (!rq->body && rq->body_len)
 		return -EINVAL;
@@ -967,7 +897,7 @@ int reel_http_fetch(struct reel_http_client *c, const struct reel_http_request *
 		    struct reel_http_resp **resp)
 {
 	struct exchange x = { .c = c };
-	struct buf head = { 0 };
+	struct reel_http__buf head = { 0 };
 	struct reel_http_resp *r;
 	struct url u;
 	int err;
@@ -997,22 +927,22 @@ int reel_http_fetch(struct reel_http_client *c, const struct reel_http_request *
 		r->deadline_ns = reel_now() + rq->timeout_ns;
 	x.r = r;
 	x.idempotent = is_idempotent(rq->method);
-	x.iov[0] = (struct iovec){ head.p, head.len };
+	x.iov[0] = (struct iovec){ head.data, head.len };
 	x.iov[1] = (struct iovec){ (void *)rq->body, rq->body_len };
 	x.iovcnt = rq->body_len ? 2 : 1;
 	err = exchange_run(&x);
 	if (err)
 		goto out_resp;
-	buf_free(&head);
+	reel_http__buf_free(&head);
 	c->open++;
 	*resp = r;
 	return 0;
 out_resp:
-	buf_free(&r->head);
+	reel_http__buf_free(&r->head);
 	free(r->fields);
 	free(r);
 out_head:
-	buf_free(&head);
+	reel_http__buf_free(&head);
 	return err;
 }
 
@@ -1028,8 +958,8 @@ const char *reel_http_resp_header(const struct reel_http_resp *resp, const char 
 	if (!resp || !name)
 		return NULL;
 	for (unsigned i = 0; i < resp->nfields; i++)
-		if (strcasecmp(resp->head.p + resp->fields[i].name, name) == 0)
-			return resp->head.p + resp->fields[i].value;
+		if (reel_http__name_eq(resp->head.data + resp->fields[i].name, name))
+			return resp->head.data + resp->fields[i].value;
 	return NULL;
 }
 
@@ -1039,12 +969,12 @@ ssize_t reel_http_resp_read(struct reel_http_resp *resp, void *buf, size_t len)
 		return -EINVAL;
 	if (!reel__self_fiber())
 		return -EPERM;
-	return body_read(resp, buf, len);
+	return reel_http__resp_read(resp, buf, len);
 }
 
 ssize_t reel_http_resp_body(struct reel_http_resp *resp, const void **data, size_t limit)
 {
-	struct buf *b;
+	struct reel_http__buf *b;
 
 	if (!resp || !data)
 		return -EINVAL;
@@ -1056,21 +986,17 @@ ssize_t reel_http_resp_body(struct reel_http_resp *resp, const void **data, size
 	if (limit > SIZE_MAX / 4)
 		limit = SIZE_MAX / 4;
 	while (!resp->body_kept) {
-		size_t want = b->len < 4096 ? 4096 : b->len;
+		size_t want;
 		ssize_t n;
 
+		/* Room for a NUL after the body; all the room the buffer has. */
+		if (reel_http__buf_reserve(b, 4096 + 1))
+			return -ENOMEM;
+		want = b->cap - b->len - 1;
 		/* room for one byte past the limit: it tells "too long" */
 		if (want > limit + 1 - b->len)
 			want = limit + 1 - b->len;
-		if (b->cap - b->len < want + 1) {
-			char *p = realloc(b->p, b->len + want + 1);
-
-			if (!p)
-				return -ENOMEM;
-			b->p = p;
-			b->cap = b->len + want + 1;
-		}
-		n = body_read(resp, b->p + b->len, want);
+		n = reel_http__resp_read(resp, b->data + b->len, want);
 		if (n < 0)
 			return n;
 		b->len += (size_t)n;
@@ -1078,10 +1004,29 @@ ssize_t reel_http_resp_body(struct reel_http_resp *resp, const void **data, size
 			return resp->err = -EMSGSIZE;
 		resp->body_kept = n == 0;
 	}
-	b->p[b->len] = '\0';
-	*data = b->p;
+	b->data[b->len] = '\0';
+	*data = b->data;
 	return (ssize_t)b->len;
 }
+
+/* ---- for the event-stream reader (sse.c) ------------------------------------------ */
+
+int reel_http__resp_fail(struct reel_http_resp *r, int err)
+{
+	return r->err = err;
+}
+
+size_t reel_http__resp_max_body(const struct reel_http_resp *r)
+{
+	return r->c->o.max_body;
+}
+
+struct reel_http__sse **reel_http__resp_sse(struct reel_http_resp *r)
+{
+	return &r->sse;
+}
+
+/* ---- closing: back to the pool or not ---------------------------------------------- */
 
 /* The time an idle connection may stay pooled: the client's limit, or the
  * server's Keep-Alive timeout less a second, whichever is shorter. */
@@ -1113,8 +1058,6 @@ static bool reusable(const struct reel_http_resp *r)
 	return r->done && r->keep_alive && !r->err && !r->eof && r->rpos == r->rlen;
 }
 
-static void sse_free(struct sse *s);
-
 int reel_http_resp_close(struct reel_http_resp *resp)
 {
 	uint64_t ns;
@@ -1127,187 +1070,12 @@ int reel_http_resp_close(struct reel_http_resp *resp)
 	}
 	drop_conn(resp);
 	resp->c->open--;
-	sse_free(resp->sse);
-	buf_free(&resp->head);
-	buf_free(&resp->body);
+	reel_http__sse_free(resp->sse);
+	reel_http__buf_free(&resp->head);
+	reel_http__buf_free(&resp->body);
 	free(resp->fields);
 	free(resp);
 	return 0;
-}
-
-/* ---- server-sent events (WHATWG HTML, "event stream interpretation") -------------- */
-
-struct sse {
-	struct buf line;     /* the line being read */
-	struct buf data;     /* the event's data lines, each followed by LF */
-	struct buf event;    /* its event type */
-	struct buf id;       /* the last event id: outlives events */
-	uint64_t retry_ms;
-	bool cr;             /* the last line ended in CR: skip an LF */
-	bool first;          /* no line yet: a BOM may lead */
-	size_t pos, len;     /* unparsed body bytes: in[pos .. len) */
-	char in[4096];
-};
-
-static void sse_free(struct sse *s)
-{
-	if (!s)
-		return;
-	buf_free(&s->line);
-	buf_free(&s->data);
-	buf_free(&s->event);
-	buf_free(&s->id);
-	free(s);
-}
-
-/* Set @b to the @n bytes at @v. */
-static int buf_set(struct buf *b, const char *v, size_t n, size_t limit)
-{
-	b->len = 0;
-	if (b->p)
-		b->p[0] = '\0';
-	return buf_put(b, v, n, limit);
-}
-
-/* "retry": only a value of ASCII digits counts. */
-static void sse_retry(struct sse *s, const char *v, size_t n)
-{
-	uint64_t ms = 0;
-
-	if (!n)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return;
-		if (ms > (UINT64_MAX - 9) / 10)
-			return;
-		ms = ms * 10 + (uint64_t)(v[i] - '0');
-	}
-	s->retry_ms = ms;
-}
-
-/* One field line "name[: value]". */
-static int sse_field(struct sse *s, const char *l, size_t n, size_t limit)
-{
-	const char *colon = memchr(l, ':', n);
-	size_t nl = colon ? (size_t)(colon - l) : n;
-	const char *v = colon ? colon + 1 : l + n;
-	size_t vn = (size_t)(l + n - v);
-	int err = 0;
-
-	if (vn && *v == ' ') {   /* one space after the colon is not the value's */
-		v++;
-		vn--;
-	}
-	if (nl == 5 && !memcmp(l, "event", 5))
-		err = buf_set(&s->event, v, vn, limit);
-	else if (nl == 4 && !memcmp(l, "data", 4) && !(err = buf_put(&s->data, v, vn, limit)))
-		err = buf_put(&s->data, "\n", 1, limit);
-	else if (nl == 2 && !memcmp(l, "id", 2) && !memchr(v, '\0', vn))
-		err = buf_set(&s->id, v, vn, limit);
-	else if (nl == 5 && !memcmp(l, "retry", 5))
-		sse_retry(s, v, vn);
-	return err;   /* other fields are ignored */
-}
-
-/* A complete line: 1 with *@msg when it ends an event, 0 to go on. */
-static int sse_line(struct sse *s, struct reel_http_sse_msg *msg, size_t limit)
-{
-	const char *l = s->line.p ? s->line.p : "";
-	size_t n = s->line.len;
-	int err = 0;
-
-	if (s->first && n >= 3 && !memcmp(l, "\xEF\xBB\xBF", 3)) {
-		l += 3;
-		n -= 3;
-	}
-	s->first = false;
-	s->line.len = 0;
-	if (n == 0) {   /* dispatch, unless no data line came */
-		if (!s->data.len) {
-			s->event.len = 0;
-			return 0;
-		}
-		s->data.p[--s->data.len] = '\0';   /* the last LF goes */
-		msg->event = s->event.len ? s->event.p : "message";
-		msg->data = s->data.p;
-		msg->id = s->id.len ? s->id.p : "";
-		msg->retry_ms = s->retry_ms;
-		/* Emptied, not overwritten: *msg's strings live until the next call. */
-		s->event.len = 0;
-		s->data.len = 0;
-		return 1;
-	}
-	if (*l != ':')   /* else a comment */
-		err = sse_field(s, l, n, limit);
-	return err;
-}
-
-/* Parse buffered bytes up to the end of an event: 1 with *@msg, 0 when the
- * buffer ran out first, -errno. */
-static int sse_scan(struct sse *s, struct reel_http_sse_msg *msg, size_t limit)
-{
-	while (s->pos < s->len) {
-		const char *at = s->in + s->pos;
-		size_t n = s->len - s->pos, run = 0;
-		int r;
-
-		if (s->cr && *at == '\n') {   /* the LF of a CRLF */
-			s->cr = false;
-			s->pos++;
-			continue;
-		}
-		s->cr = false;
-		while (run < n && at[run] != '\r' && at[run] != '\n')
-			run++;
-		/* A line and the data gathered so far fit in max_body. */
-		if (s->data.len > limit)
-			return -EMSGSIZE;
-		r = buf_put(&s->line, at, run, limit - s->data.len);
-		if (r)
-			return r;
-		s->pos += run;
-		if (run == n)
-			return 0;
-		s->cr = at[run] == '\r';
-		s->pos++;
-		r = sse_line(s, msg, limit);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-int reel_http_sse_next(struct reel_http_resp *resp, struct reel_http_sse_msg *msg)
-{
-	size_t limit;
-	struct sse *s;
-
-	if (!resp || !msg)
-		return -EINVAL;
-	if (!reel__self_fiber())
-		return -EPERM;
-	if (!resp->sse) {
-		resp->sse = calloc(1, sizeof(*resp->sse));
-		if (!resp->sse)
-			return -ENOMEM;
-		resp->sse->first = true;
-		resp->events = true;   /* max_body bounds each event, not the stream */
-	}
-	s = resp->sse;
-	limit = resp->c->o.max_body;
-	for (;;) {
-		int r = sse_scan(s, msg, limit);
-		ssize_t n;
-
-		if (r)
-			return r < 0 ? (resp->err = r) : r;
-		n = body_read(resp, s->in, sizeof(s->in));
-		if (n <= 0)
-			return (int)n;   /* at the end, an unfinished event is dropped */
-		s->pos = 0;
-		s->len = (size_t)n;
-	}
 }
 
 /* ---- the convenience ------------------------------------------------------------- */
@@ -1321,9 +1089,9 @@ static ssize_t read_into(struct reel_http_resp *r, char *buf, size_t cap)
 
 	for (;;) {
 		if (got < cap - 1)
-			n = body_read(r, buf + got, cap - 1 - got);
+			n = reel_http__resp_read(r, buf + got, cap - 1 - got);
 		else
-			n = body_read(r, &extra, 1);   /* is there more? */
+			n = reel_http__resp_read(r, &extra, 1);   /* is there more? */
 		if (n <= 0)
 			break;
 		if (got == cap - 1)

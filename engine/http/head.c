@@ -143,6 +143,21 @@ int reel_http__buf_puts(struct reel_http__buf *b, const char *s)
 	return reel_http__buf_put(b, s, strlen(s));
 }
 
+int reel_http__buf_put_max(struct reel_http__buf *b, const void *p, size_t n, size_t limit)
+{
+	int r;
+
+	if (n > limit || b->len > limit - n)
+		return -EMSGSIZE;
+	r = reel_http__buf_reserve(b, n + 1);
+	if (r)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 static int put_digits(struct reel_http__buf *b, uint64_t v, unsigned base)
 {
 	static const char digit[] = "0123456789abcdef";

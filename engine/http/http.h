@@ -8,6 +8,7 @@
  *   server.c   the listener, connections, timeouts, shutdown
  *   respond.c  the request and answer API a handler uses
  *   client.c   the client and its pool
+ *   sse.c      the client's Server-Sent Events reader
  *
  * Cross-file names are reel_http__* (reel__ names belong to the core's door,
  * engine/reelimpl.h).
@@ -108,6 +109,8 @@ const char *reel_http__trailer(const struct reel_http__parser *ps, const char *n
 bool reel_http__name_eq(const char *a, const char *b);
 /* Is @c a tchar (RFC 9110 §5.6.2)? */
 bool reel_http__tchar(unsigned char c);
+/* Is @s a token: one tchar or more? */
+bool reel_http__token(const char *s);
 
 /* ---- response heads (head.c) ------------------------------------------------------ */
 
@@ -129,6 +132,10 @@ int reel_http__buf_put(struct reel_http__buf *b, const void *p, size_t n);
 int reel_http__buf_puts(struct reel_http__buf *b, const char *s);
 int reel_http__buf_putu(struct reel_http__buf *b, uint64_t v);
 int reel_http__buf_putx(struct reel_http__buf *b, uint64_t v);
+/* Append @n bytes, the whole staying within @limit bytes (-EMSGSIZE), and
+ * keep a NUL past them (not counted in len): the client's buffers are read
+ * as strings. */
+int reel_http__buf_put_max(struct reel_http__buf *b, const void *p, size_t n, size_t limit);
 void reel_http__buf_free(struct reel_http__buf *b);
 
 /* Percent-decode @n bytes of @s into @out (room for @n + 1), NUL-terminated;
@@ -278,5 +285,21 @@ void reel_http__finish_answer(struct reel_http_req *req, int rc);
 void reel_http__stream_quiet(struct reel_http__conn *c);
 /* server.c: read more input within @timeout_ns; 0 at EOF; > 0 bytes. */
 ssize_t reel_http__recv_more(struct reel_http__conn *c, uint64_t timeout_ns);
+
+/* ---- the client's responses (client.c) and their event streams (sse.c) ------------ */
+
+struct reel_http__sse;
+
+/* The next body bytes of @r into @buf (@len > 0): > 0, 0 at the end, -errno.
+ * Errors are sticky: the stream position is lost. */
+ssize_t reel_http__resp_read(struct reel_http_resp *r, void *buf, size_t len);
+/* Make @err (< 0) the sticky error of @r; returns @err. */
+int reel_http__resp_fail(struct reel_http_resp *r, int err);
+/* The client's max_body, for @r. */
+size_t reel_http__resp_max_body(const struct reel_http_resp *r);
+/* The slot of @r's event-stream state. Once it is set, max_body bounds each
+ * event rather than the body; reel_http_resp_close frees it. */
+struct reel_http__sse **reel_http__resp_sse(struct reel_http_resp *r);
+void reel_http__sse_free(struct reel_http__sse *s);
 
 #endif /* REEL_HTTP_INTERNAL_H */

@@ -292,6 +292,16 @@ bool reel_http__tchar(unsigned char c)
 	return c && strchr("!#$%&'*+-.^_`|~", c);
 }
 
+bool reel_http__token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!reel_http__tchar((unsigned char)*s))
+			return false;
+	return true;
+}
+
 static unsigned char lower(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;

@@ -396,9 +396,8 @@ int reel_http_set_header(struct reel_http_req *req, const char *name, const char
 		return -EINVAL;
 	if (req->answer != REEL_HTTP__ANS_NONE)
 		return -EALREADY;
-	for (const char *p = name; *p; p++)
-		if (!reel_http__tchar((unsigned char)*p))
-			return -EINVAL;
+	if (!reel_http__token(name))
+		return -EINVAL;
 	for (const char *p = value; *p; p++)
 		if (*p == '\r' || *p == '\n')
 			return -EINVAL;

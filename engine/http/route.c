@@ -107,11 +107,8 @@ int reel_http__route_add(struct reel_http__routes *rt, const char *method, const
 
 	if (!pattern || pattern[0] != '/' || !fn)
 		return -EINVAL;
-	if (method && (!*method || strlen(method) > 32))
+	if (method && (strlen(method) > 32 || !reel_http__token(method)))
 		return -EINVAL;
-	for (const char *m = method; m && *m; m++)
-		if (!reel_http__tchar((unsigned char)*m))
-			return -EINVAL;
 	for (size_t i = 0; i < rt->n; i++)
 		if (same_route(&rt->v[i], method, pattern))
 			return -EEXIST;
