@@ -427,5 +427,6 @@ REEL_API int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spaw
 #include "reel_offload.h"
 #include "reel_retry.h"
 #include "reel_sync.h"
+#include "reel_trace.h"
 
 #endif /* REEL_H */

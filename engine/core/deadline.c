@@ -79,6 +79,7 @@ static void scope_fired(struct reel__timer *t)
 	struct reel__scope *s = reel__container_of(t, struct reel__scope, timer);
 
 	s->expired = true;
+	REEL_TRACE(deadline, DEADLINE, s->fiber->id, 0, 0, 0);
 	reel__interrupt(s->fiber);
 }
 

@@ -118,6 +118,9 @@ struct reel__task_slot {
 
 /* Counters for tests and tools: "did the loop close clean?" */
 struct reel__loop_stats {
+	uint64_t started_ns;          /* reel_now() when the loop began */
+	uint64_t switches;
+	uint64_t stalls;              /* reported by the stall detector */
 	uint64_t passes;
 	uint64_t waits;               /* blocking kernel waits */
 	uint64_t spawned;
@@ -143,6 +146,7 @@ struct reel__loop {
 	struct reel__fiber *main;
 	void *thread_sp;              /* reel_run's own stack while fibers run */
 	bool shutting_down;           /* main has returned */
+	bool in_pass;                 /* between fibers: timers, reaping, waiting */
 	bool main_waiting;            /* main parked until live == 1 */
 	int main_status;
 	uint64_t live;                /* fibers that have not ended, main included */

@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <reel_trace.h>
+
 #include "internal.h"
+#include "trace.h"
 
 enum { MAX_RING_ENTRIES = 32768 };
 
@@ -185,6 +188,8 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	}
 	reel__overflow_thread_init(&altstack);
 	reel__loop_cur = l;
+	l->stats.started_ns = reel_now();
+	reel__trace_loop_begin();   /* REEL_TRACE=FILE, or a trace running */
 	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
 	if (err) {
 		say_why(opts, "reel: cannot allocate main's stack");
@@ -196,9 +201,71 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 		*status = l->main_status;
 out:
 	parts_term(l);            /* on this thread's loop still: they may reap */
+	reel__trace_loop_end();   /* its last events go to the writer */
 	reel__loop_cur = NULL;
 	loop_term(l);
 	reel__overflow_thread_term(altstack);
 	free(l);
 	return err;
+}
+
+/* ---- counters (api/reel_trace.h) ------------------------------------------------------ */
+
+int reel_loop_stats(struct reel_loop_stats *st)
+{
+	struct reel__loop *l = reel__loop_cur;
+	uint64_t up;
+
+	if (!st)
+		return -EINVAL;
+	if (!l)
+		return -EPERM;
+	up = reel_now() - l->stats.started_ns;
+	*st = (struct reel_loop_stats){
+		.switches = l->stats.switches,
+		.spawns = l->stats.spawned,
+		.tasks = l->live,
+		.ready = l->nready,
+		.sqes = l->ring.sqes,
+		.enters = l->ring.enters,
+		.completions = l->ring.completions,
+		.cq_overflows = l->ring.overflows_seen,
+		.timers_armed = l->wheel.armed,
+		.timers_fired = l->wheel.fired,
+		.idle_ns = l->ring.idle_ns,
+		.busy_ns = up > l->ring.idle_ns ? up - l->ring.idle_ns : 0,
+		.stalls = l->stats.stalls,
+	};
+	return 0;
+}
+
+int reel_loop_stats_prometheus(char *buf, size_t len)
+{
+	struct reel_loop_stats s;
+	int r = reel_loop_stats(&s);
+
+	if (r)
+		return r;
+	if (!buf && len)
+		return -EINVAL;
+	return snprintf(buf, len,
+		"# TYPE reel_loop_switches_total counter\nreel_loop_switches_total %llu\n"
+		"# TYPE reel_loop_spawns_total counter\nreel_loop_spawns_total %llu\n"
+		"# TYPE reel_loop_tasks gauge\nreel_loop_tasks %llu\n"
+		"# TYPE reel_loop_ready gauge\nreel_loop_ready %llu\n"
+		"# TYPE reel_loop_sqes_total counter\nreel_loop_sqes_total %llu\n"
+		"# TYPE reel_loop_enters_total counter\nreel_loop_enters_total %llu\n"
+		"# TYPE reel_loop_completions_total counter\nreel_loop_completions_total %llu\n"
+		"# TYPE reel_loop_cq_overflows_total counter\nreel_loop_cq_overflows_total %llu\n"
+		"# TYPE reel_loop_timers_armed_total counter\nreel_loop_timers_armed_total %llu\n"
+		"# TYPE reel_loop_timers_fired_total counter\nreel_loop_timers_fired_total %llu\n"
+		"# TYPE reel_loop_busy_seconds_total counter\nreel_loop_busy_seconds_total %.6f\n"
+		"# TYPE reel_loop_idle_seconds_total counter\nreel_loop_idle_seconds_total %.6f\n"
+		"# TYPE reel_loop_stalls_total counter\nreel_loop_stalls_total %llu\n",
+		(unsigned long long)s.switches, (unsigned long long)s.spawns,
+		(unsigned long long)s.tasks, (unsigned long long)s.ready,
+		(unsigned long long)s.sqes, (unsigned long long)s.enters,
+		(unsigned long long)s.completions, (unsigned long long)s.cq_overflows,
+		(unsigned long long)s.timers_armed, (unsigned long long)s.timers_fired,
+		s.busy_ns / 1e9, s.idle_ns / 1e9, (unsigned long long)s.stalls);
 }

@@ -299,7 +299,7 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 	struct reel__op_slot *slot;
 	struct reel__op *op;
 
-	REEL_TRACE2(complete, ud, cqe->res);
+	r->completions++;
 	if (ud == REEL__UD_WAIT_TIMEOUT) {
 		r->wait_timeout_armed = false;
 		return;
@@ -315,6 +315,10 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 	op = slot->op;
 	op->res = cqe->res;
 	op->cqe_flags = cqe->flags;
+	REEL_TRACE(complete, COMPLETE,
+		   op->waiter ? ((struct reel__fiber *)op->waiter)->id : 0,
+		   slot->t_submit ? reel__mono_ns() - slot->t_submit : 0, (uint32_t)cqe->res,
+		   op->opcode);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		/* Final CQE: the kernel is done with the op; free its slot. */
 		slot->op = NULL;
@@ -324,7 +328,9 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 		r->inflight--;
 		op->done = true;
 	}
+	reel__trace_cause = (uint16_t)(op->opcode + 1);   /* what a wake here was */
 	op->complete(op);
+	reel__trace_cause = 0;
 }
 
 /* Dispatch every CQE there is. peek_batch flushes the kernel's overflow
@@ -447,8 +453,11 @@ static void submit_all(struct reel__ring *r, bool get_events)
 			ret = get_events ? io_uring_submit_and_get_events(&r->ring)
 					 : io_uring_submit(&r->ring);
 		if (ret >= 0) {
-			if (queued)
-				REEL_TRACE1(submit, ret);
+			if (queued) {
+				r->sqes += (unsigned)ret;
+				REEL_TRACE(submit, SUBMIT, 0, 0, ret, 0);
+			}
+			r->enters++;
 			if ((unsigned)ret >= queued)
 				return;
 			continue;   /* partial submit: go on with the rest */
@@ -493,6 +502,7 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 	idx = r->free_head;
 	r->free_head = r->slots[idx].next_free;
 	r->slots[idx].op = op;
+	r->slots[idx].t_submit = reel_unlikely(reel__trace_cur != NULL) ? reel__mono_ns() : 0;
 	op->user_data = ((uint64_t)r->slots[idx].gen << 32) | idx;
 	op->done = false;
 	op->res = 0;
@@ -621,8 +631,14 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 	if (timeout_ns != UINT64_MAX)
 		ns_to_ts(timeout_ns, &r->wait_ts);
 	ret = injected_submit_error();   /* the enter not made */
-	if (!ret)
+	if (!ret) {
+		uint64_t t0 = reel__mono_ns();
+
+		REEL_TRACE(wait, WAIT, 0, timeout_ns, 0, 0);
 		ret = enter_and_wait(r, timeout_ns);
+		r->idle_ns += reel__mono_ns() - t0;
+		r->enters++;
+	}
 	if (r->broken)
 		return broken_wait(timeout_ns);   /* reel__ring_sqe broke it */
 	if (ret < 0 && !enter_error_passes(ret)) {
@@ -630,5 +646,7 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 		break_ring(r, ret);   /* the failed ops' fibers are ready now */
 		return n;
 	}
-	return reap(r);
+	n = reap(r);
+	REEL_TRACE(wakeup, WAKEUP, 0, 0, n, 0);
+	return n;
 }

@@ -15,6 +15,7 @@ struct reel__op_slot {
 	struct reel__op *op;  /* NULL while free */
 	uint32_t gen;         /* bumped on every release */
 	uint32_t next_free;   /* free-list link while free */
+	uint64_t t_submit;    /* when prepared, while tracing (else 0) */
 };
 
 /* What set-up found and chose; also the capability report's source. */
@@ -35,6 +36,10 @@ struct reel__ring {
 	uint32_t nslots, free_head;
 	uint64_t inflight;         /* ops whose final CQE has not arrived */
 	uint64_t stale_cqes;       /* CQEs whose slot generation did not match */
+	uint64_t sqes;             /* SQEs submitted */
+	uint64_t enters;           /* io_uring_enter calls (submits and waits) */
+	uint64_t completions;      /* CQEs dispatched */
+	uint64_t idle_ns;          /* time in the blocking wait */
 	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
 	uint32_t long_lived;       /* multishot ops owned by objects, not a park */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */

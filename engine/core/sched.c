@@ -43,6 +43,8 @@
 #include <time.h>
 
 #include "ctx.h"
+#include <reel_trace.h>
+
 #include "internal.h"
 #include "trace.h"
 
@@ -116,7 +118,9 @@ void reel__wake(struct reel__fiber *f, int result)
 		f->wait_node = NULL;
 	}
 	f->wake_result = result;
-	REEL_TRACE2(wake, f->id, result);
+	REEL_TRACE(wake, WAKE, f->id,
+		   f->loop->in_pass || !f->loop->current ? 0 : f->loop->current->id,
+		   (uint32_t)result, reel__trace_cause);
 	reel__ready(f->loop, f);
 }
 
@@ -176,6 +180,8 @@ static bool idle_for_a_while(struct reel__loop *l)
 static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 {
 	l->stats.passes++;
+	l->in_pass = true;    /* wakes from here on are the loop's, not a fiber's */
+	reel__trace_sync();   /* a trace started or stopped elsewhere */
 	release_zombie(l);
 	expire_timers(l);
 	/* Fibers are ready: submit and reap without blocking. None is: the
@@ -192,6 +198,7 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 		}
 		wait_for_events(l);
 	}
+	l->in_pass = false;
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
 
@@ -280,7 +287,8 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	l->current = to;
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
-	REEL_TRACE2(switch, from->id, to->id);
+	l->stats.switches++;
+	REEL_TRACE(switch, SWITCH, to->id, from->id, 0, 0);
 	return reel__interrupt_now(to);
 }
 
@@ -310,6 +318,7 @@ void reel__switch_to_next(struct reel__loop *l, struct reel__fiber *self)
 
 	if (next == self) {
 		self->state = REEL__FIBER_RUNNING;
+		REEL_TRACE(switch, SWITCH, self->id, self->id, 0, 0);
 		return;
 	}
 	switch_fiber(l, self, next, false);
@@ -329,7 +338,7 @@ int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interrupti
 	f->park_reason = (uint8_t)why;
 	f->interruptible = interruptible;
 	f->wake_result = 0;
-	REEL_TRACE2(park, f->id, why);
+	REEL_TRACE(park, PARK, f->id, f->wait_node, 0, why);
 	reel__switch_to_next(l, f);
 	f->interruptible = false;
 	return f->wake_result;
@@ -427,4 +436,20 @@ void reel__sched_run_main(struct reel__loop *l)
 	reel__ctx_switch(&l->thread_sp, l->main->sp, 0);
 	asan_finish_switch(l, NULL);
 	release_zombie(l);
+}
+
+/* The public park reasons (api/reel_trace.h) are the core's, in order. */
+_Static_assert((int)REEL_PARK_YIELD == (int)REEL__PARK_YIELD &&
+	       (int)REEL_PARK_IO == (int)REEL__PARK_IO &&
+	       (int)REEL_PARK_OFFLOAD == (int)REEL__PARK_OFFLOAD &&
+	       (int)REEL_PARK_REASONS == (int)REEL__PARK_REASONS, "park reasons out of step");
+
+const char *reel_park_reason_name(int reason)
+{
+	static const char *const names[REEL_PARK_REASONS] = {
+		"yield", "sleep", "join", "io", "io-cancel", "shutdown",
+		"gather", "sync", "chan", "gen", "offload",
+	};
+
+	return reason >= 0 && reason < REEL_PARK_REASONS ? names[reason] : "?";
 }

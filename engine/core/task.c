@@ -135,7 +135,8 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 	l->live++;
 	l->stats.spawned++;
 	task->id = f->id;
-	REEL_TRACE2(spawn, f->id, fn);
+	REEL_TRACE(spawn, SPAWN, f->id, l->current ? l->current->id : 0, 0, 0);
+	reel__trace_name(f->id, f->name);
 	return 0;
 }
 
@@ -169,6 +170,7 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 {
 	struct reel__task_slot *s = &l->tasks[f->slot];
 
+	REEL_TRACE(end, END, f->id, 0, (uint32_t)status, 0);
 	/* Long-lived operations (an acceptor's, a receiver's) belong to their
 	 * object; only one whose record sits on this dying stack is a bug. */
 	if (reel_unlikely(l->ring.long_lived) &&
@@ -222,7 +224,7 @@ void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f)
 	if (f->cancelled)
 		return;
 	f->cancelled = true;
-	REEL_TRACE1(cancel, f->id);
+	REEL_TRACE(cancel, CANCEL, f->id, 0, 0, 0);
 	if (!f->started && f != l->current)
 		finish_unstarted(l, f);
 	else

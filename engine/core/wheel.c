@@ -153,6 +153,7 @@ void reel__wheel_arm(struct reel__wheel *w, struct reel__timer *t, uint64_t dead
 		unfile_timer(w, t);
 	else
 		w->count++;
+	w->armed++;
 	/* Already due: fire at the next tick processed, which is "now". */
 	t->expires = expires < w->now ? w->now : expires;
 	t->armed = true;
@@ -276,7 +277,8 @@ static uint64_t run_tick(struct reel__wheel *w, uint64_t tick)
 		t->armed = false;
 		w->count--;
 		fired++;
-		REEL_TRACE1(timer_fire, t);
+		w->fired++;
+		REEL_TRACE(timer_fire, TIMER, 0, t, 0, 0);
 		t->fn(t);
 	}
 	return fired;

@@ -32,6 +32,7 @@ struct reel__wheel {
 	uint64_t now;            /* next tick to process: every tick < now is done */
 	unsigned shift;          /* tick = 2^shift ns */
 	uint64_t count;          /* timers armed */
+	uint64_t armed, fired;   /* counted since the wheel began (reel_loop_stats) */
 	uint64_t bitmap[REEL__WHEEL_LEVELS][REEL__WHEEL_WORDS];  /* non-empty buckets */
 	struct reel__list buckets[REEL__WHEEL_LEVELS * REEL__WHEEL_SIZE];
 };
