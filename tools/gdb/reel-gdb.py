@@ -145,6 +145,7 @@ class Fiber:
         self.id = (int(slot["gen"]) << 32) | slot_idx
         self.fiber = slot["fiber"] if int(slot["state"]) == alive else None
         self.status = int(slot["status"])
+        self.joiner = int(slot["joiner"])
         self.name = "main" if self.is_main else "(unnamed)"
         if self.fiber is not None and int(self.fiber) != 0:
             self.id = int(self.fiber["id"])
@@ -259,16 +260,26 @@ def queue_head(fiber, everyone):
     return None
 
 
+_ops_cache = {}
+
+
 def io_ops_of(loop, fiber):
-    ring = loop["ring"]
-    ops = enum_names("enum io_uring_op", "IORING_OP_")
-    out = []
-    for i in range(int(ring["nslots"])):
-        op = ring["slots"][i]["op"]
-        if int(op) and int(op["waiter"]) == int(fiber):
-            code = int(op["opcode"])
-            out.append(ops.get(code) or (IORING_OPS[code] if code < len(IORING_OPS) else str(code)))
-    return out
+    """The io_uring operations in flight for @fiber: one pass over the ring's
+    op table per loop and command, not one per fiber."""
+    key = int(loop)
+    if key not in _ops_cache:
+        ring = loop["ring"]
+        names = enum_names("enum io_uring_op", "IORING_OP_")
+        by_waiter = {}
+        for i in range(int(ring["nslots"])):
+            op = ring["slots"][i]["op"]
+            if int(op):
+                code = int(op["opcode"])
+                name = names.get(code) or (IORING_OPS[code] if code < len(IORING_OPS)
+                                           else str(code))
+                by_waiter.setdefault(int(op["waiter"]), []).append(name)
+        _ops_cache[key] = by_waiter
+    return _ops_cache[key].get(int(fiber), [])
 
 
 def timer_left(loop, fiber):
@@ -287,8 +298,7 @@ def waits_on(f, everyone, reasons):
     bits = []
     if why == "join":
         for g in everyone:
-            slot = loop["tasks"][g.slot]
-            if int(slot["joiner"]) == int(fb):
+            if g.joiner == int(fb):
                 bits.append("task %#x (%s)" % (g.id, g.name))
     elif why == "shutdown":
         bits.append("%d tasks to end" % (int(loop["live"]) - 1))
@@ -336,6 +346,7 @@ it waits on, and its stack. Works on a live process and on a core file."""
 
     @staticmethod
     def list_all():
+        _ops_cache.clear()
         loops = the_loops()
         if not loops:
             gdb.write("reel: no loop is running (no thread is inside reel_run)\n")
