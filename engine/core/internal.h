@@ -12,6 +12,7 @@
 #define REEL_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/uio.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -163,6 +164,8 @@ struct reel__loop {
 	struct reel__fiber_cache fibers;
 	struct reel__loop_part *parts[REEL__PARTS];  /* the layers' (reelimpl.h) */
 	struct reel__loop_stats stats;
+	struct reel__list loops_node; /* on reel__loops while reel_run runs (loop.c) */
+	int tid;                      /* the thread running it (gettid), for debuggers */
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
 	void *thread_fake_stack;
@@ -184,6 +187,12 @@ static inline struct reel__loop *reel__loop_here(void)
 }
 
 /* loop.c */
+/* Every loop reel_run is running in this process, for debuggers and the
+ * console (tools/gdb/reel-gdb.py reads it from a live process or a core
+ * file, where thread-locals are awkward): struct reel__loop by loops_node,
+ * linked and unlinked under reel__loops_lock by reel_run alone. */
+extern struct reel__list reel__loops;
+extern pthread_mutex_t reel__loops_lock;
 /* Test hook: the counters of the last reel_run on this thread. */
 REEL_API const struct reel__loop_stats *reel__last_run_stats(void);
 

@@ -14,12 +14,19 @@
  * have all ended (design §1b: no task outlives reel_run), and only then
  * hands the thread back to reel_run's own stack.
  *
+ * Each running loop is on reel__loops, the process's list of loops, from
+ * set-up to tear-down: a debugger finds every thread's fibers there
+ * (tools/gdb/reel-gdb.py), in a core file too. It costs a mutex twice per
+ * reel_run, nothing per fiber.
+ *
  * A set-up failure is explained in words (the ring's reason: seccomp,
  * RLIMIT_MEMLOCK, an old kernel...), into reel_run_opts.errbuf or stderr.
  */
+#define _GNU_SOURCE   /* gettid */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <reel_trace.h>
 
@@ -29,6 +36,24 @@
 enum { MAX_RING_ENTRIES = 32768 };
 
 static __thread struct reel__loop_stats last_stats;
+
+struct reel__list reel__loops = { &reel__loops, &reel__loops };
+pthread_mutex_t reel__loops_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void loops_add(struct reel__loop *l)
+{
+	l->tid = (int)gettid();
+	pthread_mutex_lock(&reel__loops_lock);
+	reel__list_add_tail(&l->loops_node, &reel__loops);
+	pthread_mutex_unlock(&reel__loops_lock);
+}
+
+static void loops_del(struct reel__loop *l)
+{
+	pthread_mutex_lock(&reel__loops_lock);
+	reel__list_del(&l->loops_node);
+	pthread_mutex_unlock(&reel__loops_lock);
+}
 
 const struct reel__loop_stats *reel__last_run_stats(void)
 {
@@ -189,7 +214,9 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	reel__overflow_thread_init(&altstack);
 	reel__loop_cur = l;
 	l->stats.started_ns = reel_now();
+	loops_add(l);
 	reel__trace_loop_begin();   /* REEL_TRACE=FILE, or a trace running */
+	reel__stall_loop_begin();   /* REEL_STALL_MS */
 	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
 	if (err) {
 		say_why(opts, "reel: cannot allocate main's stack");
@@ -201,7 +228,9 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 		*status = l->main_status;
 out:
 	parts_term(l);            /* on this thread's loop still: they may reap */
+	reel__stall_loop_end();
 	reel__trace_loop_end();   /* its last events go to the writer */
+	loops_del(l);
 	reel__loop_cur = NULL;
 	loop_term(l);
 	reel__overflow_thread_term(altstack);
