@@ -78,6 +78,22 @@ struct reel_trace_stats {
 };
 REEL_API int reel_trace_stats(struct reel_trace_stats *st);
 
+/* ---- the stall detector -------------------------------------------------------- */
+
+/*
+ * reel_stall_detect - report any fiber of the calling thread's loop that
+ * holds the loop for @threshold_ns or more without parking (asyncio's
+ * slow-callback warning, Seastar's blocked-reactor report): one report per
+ * stall on stderr, with the task's name and id, how long at least, and
+ * its backtrace as module+offset lines for `addr2line -f -e`. It is written
+ * from a signal handler on the loop's own thread (a real-time signal,
+ * SIGRTMAX-7, every @threshold_ns / 2), so a stalled loop still reports.
+ * Also REEL_STALL_MS=N in the environment when reel_run starts. 0 turns it
+ * off. Returns 0; -EINVAL below 2 ms; -EPERM outside a loop; the -errno of
+ * creating the timer. Context: the loop's thread.
+ */
+REEL_API int reel_stall_detect(uint64_t threshold_ns);
+
 /* ---- counters ------------------------------------------------------------------ */
 
 /* The calling thread's loop, counted since it started. */

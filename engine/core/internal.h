@@ -186,6 +186,10 @@ static inline struct reel__loop *reel__loop_here(void)
 	return l && l->current ? l : NULL;
 }
 
+/* stall.c: the stall detector, armed from REEL_STALL_MS at loop start */
+void reel__stall_loop_begin(void);
+void reel__stall_loop_end(void);
+
 /* loop.c */
 /* Every loop reel_run is running in this process, for debuggers and the
  * console (tools/gdb/reel-gdb.py reads it from a live process or a core

@@ -135,8 +135,7 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 	l->live++;
 	l->stats.spawned++;
 	task->id = f->id;
-	REEL_TRACE(spawn, SPAWN, f->id, l->current ? l->current->id : 0, 0, 0);
-	reel__trace_name(f->id, f->name);
+	REEL_TRACE_SPAWN(f->id, l->current ? l->current->id : 0, f->name);
 	return 0;
 }
 

@@ -77,8 +77,10 @@ void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, ui
 #if defined(REEL_HAVE_SDT) && REEL_HAVE_SDT
 #include <sys/sdt.h>
 #define REEL__USDT(ev, task, a, b, c) DTRACE_PROBE4(reel, ev, task, a, b, c)
+#define REEL__USDT_SPAWN(task, parent, name) DTRACE_PROBE3(reel, spawn, task, parent, name)
 #else
 #define REEL__USDT(ev, task, a, b, c) do { } while (0)
+#define REEL__USDT_SPAWN(task, parent, name) do { } while (0)
 #endif
 
 /* The trace point: the USDT probe "reel:@ev" and, when tracing, a record of
@@ -95,8 +97,22 @@ void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, ui
 					t_c_);                                     \
 	} while (0)
 
-/* A task's name, once, when it is spawned (tracing only; USDT: spawn's a). */
+/* A task's name, once, when it is spawned (tracing only). */
 void reel__trace_name(uint64_t task, const char *name);
+
+/* Spawn is the one event with a string: the USDT probe reel:spawn carries
+ * (task, parent, name); the trace gets a SPAWN record and a NAME. */
+#define REEL_TRACE_SPAWN(task, parent, name)                                     \
+	do {                                                                     \
+		uint64_t s_task_ = (uint64_t)(task), s_parent_ = (uint64_t)(parent); \
+		const char *s_name_ = (name);                                    \
+		REEL__USDT_SPAWN(s_task_, s_parent_, s_name_);                   \
+		if (reel_unlikely(reel__trace_cur != NULL)) {                    \
+			reel__trace_put(reel__trace_cur, REEL__EV_SPAWN, s_task_,  \
+					s_parent_, 0, 0);                        \
+			reel__trace_name(s_task_, s_name_);                      \
+		}                                                                \
+	} while (0)
 
 /* The loop's side (tracebuf.c): at its start (REEL_TRACE=FILE, a trace
  * already running), at the start of each pass (a trace started or stopped
