@@ -83,6 +83,7 @@ else()
     ${REEL_BENCH_DIR}/micro/ring.c
     ${REEL_BENCH_DIR}/echo/echo.c
     ${REEL_BENCH_DIR}/http/http.c
+    ${REEL_BENCH_DIR}/trace/trace.c
     ${REEL_BENCH_DIR}/soak/soak.c)
   # bench/http/http.c runs node_server.js and fastapi_app.py from the tree.
   target_compile_definitions(reel-bench PRIVATE
@@ -144,6 +145,23 @@ else()
   message(STATUS "reel_http_server not built: engine/http/server.c does not "
                  "implement reel_http_serve_tcp yet; the http benchmark skips reel")
 endif()
+
+# The trace's cost (bench/trace/trace.c) compares trace_cost, linked with
+# libreel as built, and trace_cost_bare, linked with a copy of the library
+# built with REEL_NO_TRACE: no trace point, no USDT probe.
+list(TRANSFORM REEL_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/ OUTPUT_VARIABLE reel_bare_sources)
+add_library(reel_bare STATIC ${reel_bare_sources} $<TARGET_OBJECTS:reel_llhttp>)
+target_include_directories(reel_bare PUBLIC ${PROJECT_SOURCE_DIR}/api)
+target_include_directories(reel_bare PRIVATE ${LLHTTP_INCLUDE_DIR})
+target_compile_definitions(reel_bare PRIVATE ${REEL_PRIVATE_DEFS} REEL_NO_TRACE=1)
+target_link_libraries(reel_bare PRIVATE reel_flags)
+target_link_libraries(reel_bare PUBLIC Threads::Threads uring)
+set_target_properties(reel_bare PROPERTIES C_VISIBILITY_PRESET hidden)
+add_executable(trace_cost ${REEL_BENCH_DIR}/trace/trace_cost.c)
+target_link_libraries(trace_cost PRIVATE reel_static reel_flags)
+add_executable(trace_cost_bare ${REEL_BENCH_DIR}/trace/trace_cost.c)
+target_link_libraries(trace_cost_bare PRIVATE reel_bare reel_flags)
+list(APPEND REEL_ECHO_PROGRAMS trace_cost trace_cost_bare)
 
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against
 # echo_server and reel_http_server (its -m http roles: soak_load_http.c).

@@ -243,6 +243,7 @@ int bench_ring(const struct bench_cfg *cfg);
 int bench_echo(const struct bench_cfg *cfg);
 /* bench/http/http.c: HTTP servers; also writes OUT/http.csv. */
 int bench_http(const struct bench_cfg *cfg);
+int bench_trace(const struct bench_cfg *cfg);
 /* bench/soak/soak.c: a pass/fail verdict in OUT/soak.md, not table rows. */
 int bench_soak(const struct bench_cfg *cfg);
 

@@ -328,9 +328,9 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 		r->inflight--;
 		op->done = true;
 	}
-	reel__trace_cause = (uint16_t)(op->opcode + 1);   /* what a wake here was */
+	REEL_TRACE_CAUSE(op->opcode + 1);   /* what a wake here was */
 	op->complete(op);
-	reel__trace_cause = 0;
+	REEL_TRACE_CAUSE(0);
 }
 
 /* Dispatch every CQE there is. peek_batch flushes the kernel's overflow
@@ -502,7 +502,7 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 	idx = r->free_head;
 	r->free_head = r->slots[idx].next_free;
 	r->slots[idx].op = op;
-	r->slots[idx].t_submit = reel_unlikely(reel__trace_cur != NULL) ? reel__mono_ns() : 0;
+	r->slots[idx].t_submit = REEL_TRACING() ? reel__mono_ns() : 0;
 	op->user_data = ((uint64_t)r->slots[idx].gen << 32) | idx;
 	op->done = false;
 	op->res = 0;

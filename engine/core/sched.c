@@ -182,6 +182,7 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	l->stats.passes++;
 	l->in_pass = true;    /* wakes from here on are the loop's, not a fiber's */
 	reel__trace_sync();   /* a trace started or stopped elsewhere */
+	l->trace = reel__trace_cur;
 	release_zombie(l);
 	expire_timers(l);
 	/* Fibers are ready: submit and reap without blocking. None is: the
@@ -288,7 +289,7 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
 	l->stats.switches++;
-	REEL_TRACE(switch, SWITCH, to->id, from->id, 0, 0);
+	REEL_TRACE_TO(l->trace, switch, SWITCH, to->id, from->id, 0, 0);
 	return reel__interrupt_now(to);
 }
 
@@ -338,7 +339,7 @@ int reel__park(struct reel__loop *l, enum reel__park_reason why, bool interrupti
 	f->park_reason = (uint8_t)why;
 	f->interruptible = interruptible;
 	f->wake_result = 0;
-	REEL_TRACE(park, PARK, f->id, f->wait_node, 0, why);
+	REEL_TRACE_TO(l->trace, park, PARK, f->id, f->wait_node, 0, why);
 	reel__switch_to_next(l, f);
 	f->interruptible = false;
 	return f->wake_result;

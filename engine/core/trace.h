@@ -74,7 +74,11 @@ extern __thread struct reel__tracebuf *reel__trace_cur
 void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, uint64_t a,
 		     uint32_t b, unsigned c);
 
-#if defined(REEL_HAVE_SDT) && REEL_HAVE_SDT
+#if defined(REEL_NO_TRACE) && REEL_NO_TRACE
+/* The benchmark's bare build (bench/trace): no trace point at all. */
+#define REEL__USDT(ev, task, a, b, c) do { } while (0)
+#define REEL__USDT_SPAWN(task, parent, name) do { } while (0)
+#elif defined(REEL_HAVE_SDT) && REEL_HAVE_SDT
 #include <sys/sdt.h>
 #define REEL__USDT(ev, task, a, b, c) DTRACE_PROBE4(reel, ev, task, a, b, c)
 #define REEL__USDT_SPAWN(task, parent, name) DTRACE_PROBE3(reel, spawn, task, parent, name)
@@ -83,22 +87,40 @@ void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, ui
 #define REEL__USDT_SPAWN(task, parent, name) do { } while (0)
 #endif
 
+/* A task's name, once, when it is spawned (tracing only). */
+void reel__trace_name(uint64_t task, const char *name);
+
 /* The trace point: the USDT probe "reel:@ev" and, when tracing, a record of
  * type REEL__EV_@EV. Arguments are evaluated once each. */
+#if defined(REEL_NO_TRACE) && REEL_NO_TRACE
+#define REEL_TRACING() false
+#define REEL_TRACE_CAUSE(op) do { } while (0)
+#define reel__trace_sync() do { } while (0)
 #define REEL_TRACE(ev, EV, task, a, b, c)                                          \
+	do { (void)(task); (void)(a); (void)(b); (void)(c); } while (0)
+#define REEL_TRACE_TO(buf, ev, EV, task, a, b, c) REEL_TRACE(ev, EV, task, a, b, c)
+#define REEL_TRACE_SPAWN(task, parent, name)                                     \
+	do { (void)(task); (void)(parent); (void)(name); } while (0)
+#else
+/* Is this thread's loop tracing? (for work only a trace needs) */
+#define REEL_TRACING() reel_unlikely(reel__trace_cur != NULL)
+/* The completion being dispatched: what a wake in its handler is blamed on. */
+#define REEL_TRACE_CAUSE(v) (reel__trace_cause = (uint16_t)(v))
+#define REEL_TRACE(ev, EV, task, a, b, c) \
+	REEL_TRACE_TO(reel__trace_cur, ev, EV, task, a, b, c)
+/* The same, with the trace buffer at hand (the switch path keeps it in the
+ * loop's first cache line: one load instead of a TLS address and a load). */
+#define REEL_TRACE_TO(buf, ev, EV, task, a, b, c)                                  \
 	do {                                                                       \
 		uint64_t t_task_ = (uint64_t)(task), t_a_ = (uint64_t)(a);         \
 		uint32_t t_b_ = (uint32_t)(b);                                     \
 		unsigned t_c_ = (unsigned)(c);                                     \
-		struct reel__tracebuf *t_tb_ = reel__trace_cur;                    \
+		struct reel__tracebuf *t_tb_ = (buf);                              \
 		REEL__USDT(ev, t_task_, t_a_, t_b_, t_c_);                         \
 		if (reel_unlikely(t_tb_ != NULL))                                  \
 			reel__trace_put(t_tb_, REEL__EV_##EV, t_task_, t_a_, t_b_, \
 					t_c_);                                     \
 	} while (0)
-
-/* A task's name, once, when it is spawned (tracing only). */
-void reel__trace_name(uint64_t task, const char *name);
 
 /* Spawn is the one event with a string: the USDT probe reel:spawn carries
  * (task, parent, name); the trace gets a SPAWN record and a NAME. */
@@ -113,13 +135,16 @@ void reel__trace_name(uint64_t task, const char *name);
 			reel__trace_name(s_task_, s_name_);                      \
 		}                                                                \
 	} while (0)
+#endif
 
 /* The loop's side (tracebuf.c): at its start (REEL_TRACE=FILE, a trace
  * already running), at the start of each pass (a trace started or stopped
  * on another thread: one relaxed load), and at its end (its last events go
  * to the writer). */
 void reel__trace_loop_begin(void);
+#if !(defined(REEL_NO_TRACE) && REEL_NO_TRACE)
 void reel__trace_sync(void);
+#endif
 void reel__trace_sync_slow(void);
 void reel__trace_loop_end(void);
 void reel__trace_from_env(void);

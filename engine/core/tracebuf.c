@@ -51,7 +51,13 @@ struct reel__tracebuf {
 	struct chunk *cur;
 	uint64_t tid;
 	uint64_t dropped;       /* lost since the last chunk began */
+	bool off;               /* the trace stopped: record nothing */
 };
+
+/* The thread's buffer lives as long as its loop: the loop keeps a copy of
+ * the pointer for its switch path (reel__loop.trace) until its next pass,
+ * so stopping a trace only turns the buffer off. */
+static __thread struct reel__tracebuf *owned;
 
 /* The trace file's header. */
 struct file_header {
@@ -137,8 +143,9 @@ static void next_chunk(struct reel__tracebuf *tb)
 		queue_full(tb->cur);
 	else if (tb->cur)
 		tb->cur->next = T.free, T.free = tb->cur;
-	tb->cur = c = T.active ? take_chunk() : NULL;
-	T.st.dropped += tb->dropped;
+	tb->cur = c = T.active && !tb->off ? take_chunk() : NULL;
+	if (c && tb->dropped)
+		T.st.dropped += tb->dropped;   /* said in the new chunk, below */
 	pthread_mutex_unlock(&T.mu);
 	if (!c)
 		return;
@@ -154,6 +161,8 @@ void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, ui
 		     uint32_t b, unsigned c)
 {
 	if (reel_unlikely(!tb->cur || tb->cur->n == CHUNK_RECS)) {
+		if (tb->off)
+			return;
 		next_chunk(tb);
 		if (!tb->cur) {
 			tb->dropped++;
@@ -169,7 +178,7 @@ void reel__trace_name(uint64_t task, const char *name)
 	size_t len, nrec;
 	struct chunk *c;
 
-	if (!tb || !name)
+	if (!tb || !name || tb->off)
 		return;
 	len = strnlen(name, 255);
 	nrec = 1 + (len + sizeof(struct reel__trace_rec) - 1) / sizeof(struct reel__trace_rec);
@@ -188,15 +197,19 @@ void reel__trace_name(uint64_t task, const char *name)
 
 static void attach(void)
 {
-	struct reel__tracebuf *tb = calloc(1, sizeof(*tb));
+	struct reel__tracebuf *tb = owned ? owned : calloc(1, sizeof(*tb));
 
 	if (!tb)
 		return;
+	owned = tb;
 	tb->tid = (uint64_t)syscall(SYS_gettid);
+	tb->off = false;
+	tb->dropped = 0;
 	reel__trace_cur = tb;
 	next_chunk(tb);
 }
 
+/* Hand the last chunk over and turn the buffer off. */
 static void detach(void)
 {
 	struct reel__tracebuf *tb = reel__trace_cur;
@@ -209,9 +222,11 @@ static void detach(void)
 		queue_full(tb->cur);
 	else if (tb->cur)
 		tb->cur->next = T.free, T.free = tb->cur;
+	tb->cur = NULL;
 	T.st.dropped += tb->dropped;
+	tb->dropped = 0;
+	tb->off = true;
 	pthread_mutex_unlock(&T.mu);
-	free(tb);
 }
 
 void reel__trace_sync_slow(void)
@@ -227,11 +242,13 @@ void reel__trace_sync_slow(void)
 	}
 }
 
+#if !(defined(REEL_NO_TRACE) && REEL_NO_TRACE)
 void reel__trace_sync(void)
 {
 	if (reel_unlikely(atomic_load_explicit(&trace_gen, memory_order_relaxed) != seen_gen))
 		reel__trace_sync_slow();
 }
+#endif
 
 void reel__trace_loop_begin(void)
 {
@@ -243,6 +260,8 @@ void reel__trace_loop_begin(void)
 void reel__trace_loop_end(void)
 {
 	detach();
+	free(owned);
+	owned = NULL;
 	seen_gen = 0;
 	loop_thread = false;
 }
