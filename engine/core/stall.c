@@ -42,7 +42,7 @@
 
 struct mapping {
 	uintptr_t lo, hi, offset;
-	char path[96];
+	char path[256];
 };
 
 static struct mapping maps[MAX_MAPS];
