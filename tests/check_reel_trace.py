@@ -202,8 +202,9 @@ def main():
               "the summary has a row for main and the three jobs")
         check("wait:sleep" in s and "wait:gather" in s and "ready-wait" in s,
               "the summary has ready-wait and wait time by reason")
-        main_sleep = rows.get("main", "").split()   # main slot runs run ready max yields sleep
-        check(len(main_sleep) > 8 and 2900 < float(main_sleep[7]) < 3500,
+        # main slot spawned runs run ready-wait max-ready yields sleep gather status
+        main_sleep = rows.get("main", "").split()
+        check(len(main_sleep) > 9 and 2900 < float(main_sleep[8]) < 3500,
               "main slept about 3000 ms (serial), by the summary")
         check("scheduling latency (ready -> running)" in s and "loop utilisation" in s
               and "idle (in the kernel wait)" in s and "longest runs" in s,
