@@ -143,7 +143,7 @@ struct reel__loop {
 	unsigned budget;              /* switches left in this pass */
 	struct reel__fiber *zombie;   /* ended; its stack is freed after the switch */
 	int *errno_ptr;               /* this thread's errno, saved per fiber */
-	struct reel__tracebuf *trace; /* reel__trace_cur, here for the switch path */
+	struct reel__tracebuf *trace; /* = reel__trace_cur, for the switch path (tracebuf.c) */
 	/* Cold. */
 	struct reel__fiber *main;
 	void *thread_sp;              /* reel_run's own stack while fibers run */

@@ -215,8 +215,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	reel__loop_cur = l;
 	l->stats.started_ns = reel_now();
 	loops_add(l);
-	reel__trace_loop_begin();   /* REEL_TRACE=FILE, or a trace running */
-	l->trace = reel__trace_cur;
+	reel__trace_loop_begin(&l->trace);   /* REEL_TRACE=FILE, or a trace running */
 	reel__stall_loop_begin();   /* REEL_STALL_MS */
 	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
 	if (err) {
@@ -231,7 +230,6 @@ out:
 	parts_term(l);            /* on this thread's loop still: they may reap */
 	reel__stall_loop_end();
 	reel__trace_loop_end();   /* its last events go to the writer */
-	l->trace = NULL;
 	loops_del(l);
 	reel__loop_cur = NULL;
 	loop_term(l);

@@ -182,7 +182,6 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	l->stats.passes++;
 	l->in_pass = true;    /* wakes from here on are the loop's, not a fiber's */
 	reel__trace_sync();   /* a trace started or stopped elsewhere */
-	l->trace = reel__trace_cur;
 	release_zombie(l);
 	expire_timers(l);
 	/* Fibers are ready: submit and reap without blocking. None is: the

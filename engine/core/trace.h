@@ -141,7 +141,7 @@ void reel__trace_name(uint64_t task, const char *name);
  * already running), at the start of each pass (a trace started or stopped
  * on another thread: one relaxed load), and at its end (its last events go
  * to the writer). */
-void reel__trace_loop_begin(void);
+void reel__trace_loop_begin(struct reel__tracebuf **loop_copy);
 #if !(defined(REEL_NO_TRACE) && REEL_NO_TRACE)
 void reel__trace_sync(void);
 #endif

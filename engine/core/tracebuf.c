@@ -75,6 +75,17 @@ __thread struct reel__tracebuf *reel__trace_cur;
 __thread uint16_t reel__trace_cause;
 static __thread uint64_t seen_gen;
 static __thread bool loop_thread;     /* this thread runs a loop now */
+/* The loop's own copy of reel__trace_cur (reel__loop.trace, read by its
+ * switch path), kept equal to it: handed over at the loop's start, so this
+ * file stays a leaf that calls nothing of the loop's. */
+static __thread struct reel__tracebuf **loop_copy;
+
+static void set_cur(struct reel__tracebuf *tb)
+{
+	reel__trace_cur = tb;
+	if (loop_copy)
+		*loop_copy = tb;
+}
 
 
 static _Atomic uint64_t trace_gen;   /* odd: a trace runs */
@@ -205,7 +216,7 @@ static void attach(void)
 	tb->tid = (uint64_t)syscall(SYS_gettid);
 	tb->off = false;
 	tb->dropped = 0;
-	reel__trace_cur = tb;
+	set_cur(tb);
 	next_chunk(tb);
 }
 
@@ -216,7 +227,7 @@ static void detach(void)
 
 	if (!tb)
 		return;
-	reel__trace_cur = NULL;
+	set_cur(NULL);
 	pthread_mutex_lock(&T.mu);
 	if (tb->cur && tb->cur->n && T.active)
 		queue_full(tb->cur);
@@ -250,8 +261,9 @@ void reel__trace_sync(void)
 }
 #endif
 
-void reel__trace_loop_begin(void)
+void reel__trace_loop_begin(struct reel__tracebuf **copy)
 {
+	loop_copy = copy;
 	loop_thread = true;
 	reel__trace_from_env();
 	reel__trace_sync();
@@ -264,6 +276,7 @@ void reel__trace_loop_end(void)
 	owned = NULL;
 	seen_gen = 0;
 	loop_thread = false;
+	loop_copy = NULL;
 }
 
 /* ---- the writer ---------------------------------------------------------------------------- */
