@@ -292,6 +292,28 @@ static int grow_slots(struct reel__ring *r)
 	return 0;
 }
 
+/* A multishot operation's completions (IORING_CQE_F_MORE, and the final
+ * one after them) are marked and carry no latency: the time from its submit
+ * is how long the socket was quiet, not how long the kernel took. */
+#define TRACE_MULTISHOT 0x8000u
+#define SLOT_MULTISHOT UINT64_MAX
+
+static void trace_completion(struct reel__op_slot *slot, const struct reel__op *op,
+			     const struct io_uring_cqe *cqe)
+{
+	uint64_t lat = 0;
+	unsigned c = op->opcode;
+
+	if ((cqe->flags & IORING_CQE_F_MORE) || slot->t_submit == SLOT_MULTISHOT) {
+		c |= TRACE_MULTISHOT;
+		slot->t_submit = SLOT_MULTISHOT;
+	} else if (slot->t_submit) {
+		lat = reel__mono_ns() - slot->t_submit;
+	}
+	REEL_TRACE(complete, COMPLETE, op->waiter ? ((struct reel__fiber *)op->waiter)->id : 0,
+		   lat, (uint32_t)cqe->res, c);
+}
+
 static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
@@ -315,10 +337,8 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 	op = slot->op;
 	op->res = cqe->res;
 	op->cqe_flags = cqe->flags;
-	REEL_TRACE(complete, COMPLETE,
-		   op->waiter ? ((struct reel__fiber *)op->waiter)->id : 0,
-		   slot->t_submit ? reel__mono_ns() - slot->t_submit : 0, (uint32_t)cqe->res,
-		   op->opcode);
+	if (REEL_TRACING())
+		trace_completion(slot, op, cqe);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		/* Final CQE: the kernel is done with the op; free its slot. */
 		slot->op = NULL;

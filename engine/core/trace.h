@@ -46,7 +46,7 @@ enum reel__ev {
 	REEL__EV_CANCEL,      /* task        -                 -           - */
 	REEL__EV_DEADLINE,    /* task        -                 -           - : a deadline passed */
 	REEL__EV_SUBMIT,      /* -           -                 SQEs        - */
-	REEL__EV_COMPLETE,    /* waiter      latency ns        result      opcode */
+	REEL__EV_COMPLETE,    /* waiter      latency ns        result      opcode (| 0x8000: multishot) */
 	REEL__EV_TIMER,       /* -           timer             -           - : a wheel timer fired */
 	REEL__EV_WAIT,        /* -           timeout ns        -           - : into the kernel wait */
 	REEL__EV_WAKEUP,      /* -           -                 CQEs        - : back from it */
