@@ -440,6 +440,48 @@ static int env_main(void *arg)
 
 static char *self_exe;
 
+/* A writer that cannot write (a FIFO nobody reads): the loop goes on at
+ * full speed, events are dropped and counted, and stop reports the error
+ * once the reader goes away. Never a stall. */
+static int yield_n_times(void *arg)
+{
+	for (long i = 0; i < (long)(intptr_t)arg; i++)
+		FCHECK_EQ(reel_yield(), 0);
+	return 0;
+}
+
+static int yield_lots(void *arg)
+{
+	uint64_t t0 = reel_now();
+	reel_task t;
+
+	FCHECK_EQ(reel_spawn(&t, yield_n_times, arg, NULL), 0);   /* a switch a yield */
+	FCHECK_EQ(yield_n_times(arg), 0);
+	FCHECK_EQ(reel_join(t, NULL), 0);
+	/* 400k yields take well under a second here even traced; a loop
+	 * waiting for the disk would take forever. */
+	FCHECK(reel_now() - t0 < 20 * SEC);
+	return 0;
+}
+
+static void test_trace_full_buffers_drop_never_stall(void **state)
+{
+	const char *path = scratch_path(*state, "fifo");
+	struct reel_trace_stats st;
+	int rd;
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* never read */
+	assert_true(rd >= 0);
+	assert_int_equal(reel_trace_start(path), 0);
+	run_ok(yield_lots, (void *)(intptr_t)150000);   /* 300k events: 9.6 MB */
+	assert_int_equal(reel_trace_stats(&st), 0);
+	assert_true(st.dropped > 0);          /* the 4 MiB pool ran out */
+	assert_true(st.events > 0);
+	close(rd);                            /* the writer's write fails now */
+	assert_int_equal(reel_trace_stop(), -EPIPE);
+}
+
 static void test_trace_env_variable(void **state)
 {
 	const char *path = scratch_path(*state, "env.trc");
@@ -564,6 +606,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_trace_records_what_the_program_did,
 						scratch_setup, scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_trace_started_before_the_loop_no_drops,
+						scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_trace_full_buffers_drop_never_stall,
 						scratch_setup, scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_trace_env_variable,
 						scratch_setup, scratch_teardown),
