@@ -23,6 +23,7 @@
 
 #include <reel_trace.h>
 
+#include "console.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -190,6 +191,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	reel__loop_cur = l;
 	l->stats.started_ns = reel_now();
 	reel__trace_loop_begin();   /* REEL_TRACE=FILE, or a trace running */
+	reel__console_from_env();   /* REEL_CONSOLE=1 */
 	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
 	if (err) {
 		say_why(opts, "reel: cannot allocate main's stack");
@@ -202,6 +204,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 out:
 	parts_term(l);            /* on this thread's loop still: they may reap */
 	reel__trace_loop_end();   /* its last events go to the writer */
+	reel__console_loop_end(l);   /* its snapshot leaves the console */
 	reel__loop_cur = NULL;
 	loop_term(l);
 	reel__overflow_thread_term(altstack);
