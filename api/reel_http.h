@@ -210,6 +210,20 @@ struct reel_http_server_stats {
 REEL_API int reel_http_server_stats(const struct reel_http_server *srv,
 				    struct reel_http_server_stats *st);
 
+/*
+ * reel_http_metrics - answer GET (and HEAD) @path with Prometheus text
+ * (Content-Type "text/plain; version=0.0.4"): the serving loop's counters
+ * (reel_loop_stats_prometheus: reel_loop_switches_total, ...) and the
+ * server's own - reel_http_connections_total, reel_http_open_connections,
+ * reel_http_requests_total, reel_http_rejected_total,
+ * reel_http_timeouts_total, reel_http_idle_reaped_total,
+ * reel_http_peer_gone_total. A route like any other (reel_http_route): the
+ * path is copied; its scrapes count as requests.
+ * Returns 0; -EINVAL for NULL; -EEXIST when @path has a GET route already;
+ * -EBUSY once serving began; -ENOMEM. Context: anywhere, before serving.
+ */
+REEL_API int reel_http_metrics(struct reel_http_server *srv, const char *path);
+
 /* ---- the request ---------------------------------------------------------------- */
 
 /* Accessors: the strings are NUL-terminated and live as long as @req.

@@ -15,6 +15,11 @@
  *
  * The counters (reel_loop_stats) are always on: plain increments on the
  * loop's own thread.
+ *
+ * The console: with REEL_CONSOLE=1 in the environment when the first
+ * reel_run starts, or after reel_console_start, `reel-top PID` shows every
+ * loop's fibers live, like top: state, park reason, run and wait time, name
+ * (docs/profiling.md, "reel-top").
  */
 #ifndef REEL_TRACE_H
 #define REEL_TRACE_H
@@ -93,6 +98,31 @@ REEL_API int reel_trace_stats(struct reel_trace_stats *st);
  * creating the timer. Context: the loop's thread.
  */
 REEL_API int reel_stall_detect(uint64_t threshold_ns);
+
+/* ---- the console (reel-top) --------------------------------------------------- */
+
+/*
+ * reel_console_start - open the console: a Unix socket at
+ * $XDG_RUNTIME_DIR/reel-PID.sock, or /tmp/reel-UID/reel-PID.sock (the
+ * directory is made mode 0700), mode 0600, answered by a background thread;
+ * a connection from another user is closed unanswered. While it is open
+ * every loop, at the start of a scheduler pass at most once a second,
+ * writes a snapshot of its fibers (id, name, state, park reason, time on the
+ * CPU, ready and parked) and counters into a buffer of its own, which each
+ * connection receives as text. While it is open, each fiber switch and wake
+ * also reads the clock; closed, they do not.
+ * Returns 0; -EALREADY when it is open; -EPERM when the directory is not
+ * ours alone; -ENAMETOOLONG; the -errno of making the socket or the thread.
+ * Context: anywhere (loops join at their next pass).
+ */
+REEL_API int reel_console_start(void);
+
+/*
+ * reel_console_stop - close the console: the thread ends, the socket file
+ * is removed, loops stop timing at their next pass. Returns 0; -ENOENT when
+ * it is not open. Context: anywhere. (REEL_CONSOLE=1 closes it at exit.)
+ */
+REEL_API int reel_console_stop(void);
 
 /* ---- counters ------------------------------------------------------------------ */
 

@@ -5,6 +5,8 @@
  *	@app.get("/users/{id}")     -> 200 application/json (422 if id is not
  *	                               a number, as FastAPI's `id: int`)
  *	@app.get("/stream")         -> StreamingResponse: 10 chunks, 20 ms apart
+ *	/metrics                    -> Prometheus text: the loop's and the
+ *	                               server's counters (reel_http_metrics)
  *	anything else               -> 404 {"detail":"Not Found"}
  *
  * Usage: http_hello PORT [--loops N]     (PORT 0: a free port; it is printed)
@@ -131,6 +133,7 @@ static int main_fiber(void *arg)
 	if ((err = reel_http_route(srv, "GET", "/hello", hello, NULL)) < 0 ||
 	    (err = reel_http_route(srv, "GET", "/users/{id}", user, NULL)) < 0 ||
 	    (err = reel_http_route(srv, "GET", "/stream", stream, NULL)) < 0 ||
+	    (err = reel_http_metrics(srv, "/metrics")) < 0 ||
 	    (err = reel_http_fallback(srv, not_found, NULL)) < 0) {
 		fprintf(stderr, "http_hello: routes: %s\n", reel_strerror(err));
 		goto destroy;

@@ -505,6 +505,60 @@ static void test_client_meets_server(void **state)
 	run_ok(client_main, NULL);
 }
 
+/* ---- reel_http_metrics ------------------------------------------------------------------- */
+
+/* The value of metric @name in Prometheus text @text, or -1. */
+static long long metric(const char *text, const char *name)
+{
+	char key[96];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(text, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static int metrics_main(void *arg)
+{
+	struct server s;
+	char out[8192];
+
+	(void)arg;
+	FCHECK_EQ(reel_http_server_create(&s.srv, NULL), 0);
+	FCHECK_EQ(reel_http_route(s.srv, "GET", "/hello", hello, NULL), 0);
+	FCHECK_EQ(reel_http_metrics(s.srv, "/internal/metrics"), 0);
+	FCHECK_EQ(reel_http_metrics(s.srv, "/internal/metrics"), -EEXIST);
+	FCHECK_EQ(reel_http_metrics(NULL, "/m"), -EINVAL);
+	FCHECK_EQ(reel_http_metrics(s.srv, NULL), -EINVAL);
+	s.fd = reel_listen_tcp("127.0.0.1", 0, 64);
+	FCHECK(s.fd >= 0);
+	s.port = reel_local_port(s.fd);
+	FCHECK_EQ(reel_spawn(&s.task, serve_fiber, &s, NULL), 0);
+	FCHECK(exchange(s.port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			out, sizeof(out)) > 0);
+	FCHECK(exchange(s.port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			out, sizeof(out)) > 0);
+	FCHECK(exchange(s.port, "GET /internal/metrics HTTP/1.1\r\nHost: x\r\n"
+			"Connection: close\r\n\r\n", out, sizeof(out)) > 0);
+	FCHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	FCHECK(strstr(out, "\r\nContent-Type: text/plain; version=0.0.4") != NULL);
+	FCHECK(strstr(out, "\n# TYPE reel_loop_switches_total counter\n") != NULL);
+	FCHECK(metric(out, "reel_loop_switches_total") > 0);
+	FCHECK(metric(out, "reel_loop_tasks") >= 3);   /* main, the server, this connection */
+	FCHECK(metric(out, "reel_http_connections_total") == 3);
+	FCHECK(metric(out, "reel_http_open_connections") == 1);   /* the scrape's own */
+	FCHECK(metric(out, "reel_http_requests_total") == 2);     /* /hello and the scrape */
+	FCHECK(metric(out, "reel_http_rejected_total") == 0);     /* a 404 is the fallback's */
+	FCHECK(metric(out, "reel_http_peer_gone_total") == 0);
+	return stop_server(&s);
+}
+
+static void test_http_metrics_prometheus_text(void **state)
+{
+	(void)state;
+	run_ok(metrics_main, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_answers_on_the_wire),
 		cmocka_unit_test(test_client_meets_server),
+		cmocka_unit_test(test_http_metrics_prometheus_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,9 @@ struct reel__fiber {
 	const char *name;
 	uint32_t slot;                /* index in loop->tasks */
 	void *asan_fake_stack;
+	/* Kept only while the loop's console is on (console.c): time on the
+	 * CPU, ready and parked, and when the current state began (ns). */
+	uint64_t run_ns, ready_ns, wait_ns, since_ns;
 #ifdef REEL_TSAN
 	void *tsan_fiber;             /* its ThreadSanitizer context (sched.c) */
 #endif
@@ -144,6 +147,7 @@ struct reel__loop {
 	struct reel__fiber *zombie;   /* ended; its stack is freed after the switch */
 	int *errno_ptr;               /* this thread's errno, saved per fiber */
 	struct reel__tracebuf *trace; /* = reel__trace_cur, for the switch path (tracebuf.c) */
+	bool timing;                  /* time fibers at switch and wake (console.c) */
 	/* Cold. */
 	struct reel__fiber *main;
 	void *thread_sp;              /* reel_run's own stack while fibers run */
@@ -167,6 +171,8 @@ struct reel__loop {
 	struct reel__loop_stats stats;
 	struct reel__list loops_node; /* on reel__loops while reel_run runs (loop.c) */
 	int tid;                      /* the thread running it (gettid), for debuggers */
+	struct reel__console_loop *console;  /* its snapshot buffer while the
+					      * console is on (console.c) */
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
 	void *thread_fake_stack;

@@ -30,6 +30,7 @@
 
 #include <reel_trace.h>
 
+#include "console.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -217,6 +218,7 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	loops_add(l);
 	reel__trace_loop_begin(&l->trace);   /* REEL_TRACE=FILE, or a trace running */
 	reel__stall_loop_begin();   /* REEL_STALL_MS */
+	reel__console_from_env();   /* REEL_CONSOLE=1 */
 	err = reel__task_create(l, &handle, main_body, main_args, NULL, true);
 	if (err) {
 		say_why(opts, "reel: cannot allocate main's stack");
@@ -230,6 +232,7 @@ out:
 	parts_term(l);            /* on this thread's loop still: they may reap */
 	reel__stall_loop_end();
 	reel__trace_loop_end();   /* its last events go to the writer */
+	reel__console_loop_end(l);   /* its snapshot leaves the console */
 	loops_del(l);
 	reel__loop_cur = NULL;
 	loop_term(l);

@@ -45,6 +45,7 @@
 #include "ctx.h"
 #include <reel_trace.h>
 
+#include "console.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -102,6 +103,8 @@ reel_task reel_self(void)
 
 void reel__ready(struct reel__loop *l, struct reel__fiber *f)
 {
+	if (reel_unlikely(l->timing))
+		reel__console_ready(l, f);
 	f->state = REEL__FIBER_READY;
 	reel__list_add_tail(&f->ready_node, &l->ready);
 	l->nready++;
@@ -163,6 +166,8 @@ static void wait_for_events(struct reel__loop *l)
 	} else if (!reel__ring_busy(&l->ring)) {
 		report_deadlock(l);
 	}
+	if (reel_unlikely(l->console != NULL))
+		timeout = reel__console_idle(l, timeout);   /* the next snapshot */
 	l->stats.waits++;
 	reel__ring_wait(&l->ring, timeout);
 	expire_timers(l);
@@ -182,6 +187,7 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	l->stats.passes++;
 	l->in_pass = true;    /* wakes from here on are the loop's, not a fiber's */
 	reel__trace_sync();   /* a trace started or stopped elsewhere */
+	reel__console_pass(l, l->console);   /* the console: join, leave, snapshot */
 	release_zombie(l);
 	expire_timers(l);
 	/* Fibers are ready: submit and reap without blocking. None is: the
@@ -198,6 +204,8 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 		}
 		wait_for_events(l);
 	}
+	if (reel_unlikely(l->timing))
+		reel__console_pass_end(l);
 	l->in_pass = false;
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
@@ -215,6 +223,7 @@ static inline struct reel__fiber *next_ready(struct reel__loop *l)
 		    reel__wheel_empty(&l->wheel)) {
 			l->stats.passes++;
 			l->budget = PASS_MAX;
+			reel__console_pass(l, l->console);
 		} else {
 			end_pass(l);
 		}
@@ -288,6 +297,8 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
 	l->stats.switches++;
+	if (reel_unlikely(l->timing))
+		reel__console_switch(l, from, to);
 	REEL_TRACE_TO(l->trace, switch, SWITCH, to->id, from->id, 0, 0);
 	return reel__interrupt_now(to);
 }
@@ -438,18 +449,9 @@ void reel__sched_run_main(struct reel__loop *l)
 	release_zombie(l);
 }
 
-/* The public park reasons (api/reel_trace.h) are the core's, in order. */
+/* The public park reasons (api/reel_trace.h) are the core's, in order
+ * (their names, reel_park_reason_name, are in console.c). */
 _Static_assert((int)REEL_PARK_YIELD == (int)REEL__PARK_YIELD &&
 	       (int)REEL_PARK_IO == (int)REEL__PARK_IO &&
 	       (int)REEL_PARK_OFFLOAD == (int)REEL__PARK_OFFLOAD &&
 	       (int)REEL_PARK_REASONS == (int)REEL__PARK_REASONS, "park reasons out of step");
-
-const char *reel_park_reason_name(int reason)
-{
-	static const char *const names[REEL_PARK_REASONS] = {
-		"yield", "sleep", "join", "io", "io-cancel", "shutdown",
-		"gather", "sync", "chan", "gen", "offload",
-	};
-
-	return reason >= 0 && reason < REEL_PARK_REASONS ? names[reason] : "?";
-}
