@@ -653,11 +653,16 @@ unsigned reel__ring_wait(struct reel__ring *r, uint64_t timeout_ns)
 	ret = injected_submit_error();   /* the enter not made */
 	if (!ret) {
 		uint64_t t0 = reel__mono_ns();
+		unsigned queued = io_uring_sq_ready(&r->ring);   /* submitted by this enter */
 
 		REEL_TRACE(wait, WAIT, 0, timeout_ns, 0, 0);
 		ret = enter_and_wait(r, timeout_ns);
 		r->idle_ns += reel__mono_ns() - t0;
 		r->enters++;
+		if (ret >= 0 && queued) {
+			r->sqes += queued;
+			REEL_TRACE(submit, SUBMIT, 0, 0, queued, 0);
+		}
 	}
 	if (r->broken)
 		return broken_wait(timeout_ns);   /* reel__ring_sqe broke it */
