@@ -165,11 +165,19 @@ static void report_background_failure(struct reel__loop *l, const struct reel__f
 }
 
 /* Record the end of @f's task; wake its joiner, or main at shutdown. */
+/* Out of line, and called after the checks below: those read operation
+ * records left in the dead frames of the task's stack (to name them), which
+ * every byte of reel__task_finish's own frame, running on that same stack,
+ * could overwrite first. */
+static __attribute__((noinline)) void trace_end(const struct reel__fiber *f, int status)
+{
+	REEL_TRACE(end, END, f->id, 0, (uint32_t)status, 0);
+}
+
 void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 {
 	struct reel__task_slot *s = &l->tasks[f->slot];
 
-	REEL_TRACE(end, END, f->id, 0, (uint32_t)status, 0);
 	/* Long-lived operations (an acceptor's, a receiver's) belong to their
 	 * object; only one whose record sits on this dying stack is a bug. */
 	if (reel_unlikely(l->ring.long_lived) &&
@@ -190,6 +198,7 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 	}
 	if (reel_unlikely(f->watching))
 		watching_abort(f);
+	trace_end(f, status);
 	if (reel_unlikely(s->background) && status < 0 &&
 	    !(status == -ECANCELED && f->cancelled)) {
 		report_background_failure(l, f, status);
