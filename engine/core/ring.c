@@ -308,7 +308,7 @@ static void trace_completion(struct reel__op_slot *slot, const struct reel__op *
 		c |= TRACE_MULTISHOT;
 		slot->t_submit = SLOT_MULTISHOT;
 	} else if (slot->t_submit) {
-		lat = reel__mono_ns() - slot->t_submit;
+		lat = reel__trace_now() - slot->t_submit;
 	}
 	REEL_TRACE(complete, COMPLETE, op->waiter ? ((struct reel__fiber *)op->waiter)->id : 0,
 		   lat, (uint32_t)cqe->res, c);
@@ -522,7 +522,7 @@ struct io_uring_sqe *reel__ring_op_sqe(struct reel__ring *r, struct reel__op *op
 	idx = r->free_head;
 	r->free_head = r->slots[idx].next_free;
 	r->slots[idx].op = op;
-	r->slots[idx].t_submit = REEL_TRACING() ? reel__mono_ns() : 0;
+	r->slots[idx].t_submit = REEL_TRACING() ? reel__trace_now() : 0;
 	op->user_data = ((uint64_t)r->slots[idx].gen << 32) | idx;
 	op->done = false;
 	op->res = 0;

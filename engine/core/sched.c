@@ -289,6 +289,16 @@ static void asan_finish_switch(struct reel__loop *l, struct reel__fiber *self)
  * errno is restored here, not after. Returns what @to's switch call returns:
  * the interruption it must report, for a yield.
  */
+static __attribute__((noinline)) void observe_switch(struct reel__loop *l,
+						     struct reel__fiber *from,
+						     struct reel__fiber *to)
+{
+	if (l->timing)
+		reel__console_switch(l, from, to);
+	if (l->trace)
+		reel__trace_put(l->trace, REEL__EV_SWITCH, to->id, from->id, 0, 0);
+}
+
 static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 				 struct reel__fiber *to)
 {
@@ -297,9 +307,11 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	from->saved_errno = *l->errno_ptr;
 	*l->errno_ptr = to->saved_errno;
 	l->stats.switches++;
-	if (reel_unlikely(l->timing))
-		reel__console_switch(l, from, to);
-	REEL_TRACE_TO(l->trace, switch, SWITCH, to->id, from->id, 0, 0);
+	REEL__USDT(switch, to->id, from->id, 0, 0);
+	/* One test for both observers (console timing, trace) on the path
+	 * every switch takes: the yield round trip is ~15 ns. */
+	if (reel_unlikely(l->timing | (l->trace != NULL)))
+		observe_switch(l, from, to);
 	return reel__interrupt_now(to);
 }
 

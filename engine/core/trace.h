@@ -71,6 +71,10 @@ struct reel__tracebuf;
 extern __thread struct reel__tracebuf *reel__trace_cur
 	__attribute__((tls_model("initial-exec")));
 
+/* The records' clock: CLOCK_MONOTONIC ns, from the TSC where it is
+ * invariant (tracebuf.c). For work done only while tracing. */
+uint64_t reel__trace_now(void);
+
 void reel__trace_put(struct reel__tracebuf *tb, unsigned type, uint64_t task, uint64_t a,
 		     uint32_t b, unsigned c);
 
