@@ -68,7 +68,7 @@ static const struct bench benches[] = {
 	{ "nop", "fiber NOP and 4 KiB cached pread vs a raw liburing loop, batch 1/8/32",
 	  bench_ring, 120, false, false },
 	{ "trace", "what the run-time trace costs: compiled in but off, on; drops",
-	  bench_trace, 300, false, false },
+	  bench_trace, 300, true, false },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",
 	  bench_echo, 1500, true, false },
 	{ "http", "HTTP servers: reel vs nginx, node, FastAPI, a raw liburing floor",
