@@ -206,6 +206,9 @@ int bench_child_wait(struct bench_proc *p, uint64_t timeout_ns, int *wstatus);
 int bench_child_stop(struct bench_proc *p, uint64_t timeout_ns, int *wstatus);
 /* SIGKILL and reap, for error paths; idempotent. */
 void bench_child_kill(struct bench_proc *p);
+/* A server and its load generator, on an error path: kill their process
+ * group and reap both; bench_child_group and bench_child are 0 after. */
+void bench_kill_pair(struct bench_proc *srv, struct bench_proc *load);
 /* Close the pipe of a child that has been reaped. */
 void bench_child_release(struct bench_proc *p);
 /* "exit status 1", "killed by signal 11 (Segmentation fault)". */

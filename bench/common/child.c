@@ -215,6 +215,16 @@ void bench_child_kill(struct bench_proc *p)
 	}
 }
 
+void bench_kill_pair(struct bench_proc *srv, struct bench_proc *load)
+{
+	if (bench_child_group > 0)
+		kill(-bench_child_group, SIGKILL);
+	bench_child_kill(load);
+	bench_child_kill(srv);
+	bench_child_group = 0;
+	bench_child = 0;
+}
+
 void bench_child_release(struct bench_proc *p)
 {
 	if (p->out >= 0)

@@ -119,21 +119,11 @@ static bool executable(const struct echo_run *r, const char *exe)
 
 /* ---- one cell ---- */
 
-static void kill_all(struct bench_proc *srv, struct bench_proc *load)
-{
-	if (bench_child_group > 0)
-		kill(-bench_child_group, SIGKILL);
-	bench_child_kill(load);
-	bench_child_kill(srv);
-	bench_child_group = 0;
-	bench_child = 0;
-}
-
 /* Fail a cell: say why, with what the children printed, kill them. */
 static int cell_fail(struct bench_proc *srv, struct bench_proc *load, int err,
 		     const char *label, unsigned conns, const char *what)
 {
-	kill_all(srv, load);
+	bench_kill_pair(srv, load);
 	bench_fail(NAME, err, "%s, %u connection%s: %s", label, conns,
 		   conns == 1 ? "" : "s", what);
 	if (srv->loglen)

@@ -383,16 +383,6 @@ static int start_server(struct http_run *r, unsigned s, int port, struct bench_p
 	}
 }
 
-static void kill_all(struct bench_proc *srv, struct bench_proc *load)
-{
-	if (bench_child_group > 0)
-		kill(-bench_child_group, SIGKILL);
-	bench_child_kill(load);
-	bench_child_kill(srv);
-	bench_child_group = 0;
-	bench_child = 0;
-}
-
 /* ---- one cell ---- */
 
 static int parse_result(const char *line, const struct cell *in, struct cell *out,
@@ -560,7 +550,7 @@ static int round_of(struct http_run *r, unsigned s)
 	alarm((unsigned)(READY_TIMEOUT_NS / 1000000000ull) + 30);
 	err = start_server(r, s, port, &srv, why, sizeof(why));
 	if (err < 0) {
-		kill_all(&srv, &none);
+		bench_kill_pair(&srv, &none);
 		if (s == SRV_FLOOR)
 			return bench_fail(NAME, err, "the floor (http_floor): %s", why);
 		/* reel (not landed yet?) or a broken peer: skipped, said why. */
@@ -577,7 +567,7 @@ static int round_of(struct http_run *r, unsigned s)
 			err = run_load(r, &srv, port, ep_names[e], conn_counts[i], r->warmup_s,
 				       r->window_s, &cell, why, sizeof(why));
 			if (err < 0) {
-				kill_all(&srv, &none);
+				bench_kill_pair(&srv, &none);
 				if (srv.loglen)
 					fprintf(stderr, "%s", srv.log);
 				return bench_fail(NAME, err, "%s, /%s, %u connections: %s",
@@ -617,7 +607,7 @@ static int sse_cell(struct http_run *r, unsigned s)
 		err = run_load(r, &srv, port, "sse", SSE_CONNS, r->sse_warmup_s,
 			       r->sse_window_s, &r->sse[s], why, sizeof(why));
 	if (err < 0) {
-		kill_all(&srv, &none);
+		bench_kill_pair(&srv, &none);
 		bench_note("http: %s, %u event streams: could not run: %.120s", labels[s],
 			   SSE_CONNS, why);
 		if (srv.loglen)

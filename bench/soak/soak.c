@@ -158,16 +158,6 @@ static long proc_fds(pid_t pid)
 
 /* ---- the children ---- */
 
-static void kill_all(struct bench_proc *srv, struct bench_proc *load)
-{
-	if (bench_child_group > 0)
-		kill(-bench_child_group, SIGKILL);
-	bench_child_kill(load);
-	bench_child_kill(srv);
-	bench_child_group = 0;
-	bench_child = 0;
-}
-
 static int wait_port(uint16_t port, uint64_t deadline)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -367,12 +357,12 @@ static int soak_one(struct soak_run *r, const struct soak_server *sv, struct soa
 	alarm(r->seconds + 90);   /* this run's watchdog (main.c's handler) */
 	port = start_server(r, sv, &srv);
 	if (port <= 0) {
-		kill_all(&srv, &load);
+		bench_kill_pair(&srv, &load);
 		return bench_fail(NAME, port, "%s did not %s", sv->label,
 				  port == -ETIMEDOUT ? "listen within 5 s" : "start");
 	}
 	if ((err = start_load(r, sv, port, &srv, &load)) < 0) {
-		kill_all(&srv, &load);
+		bench_kill_pair(&srv, &load);
 		return bench_fail(NAME, err, "cannot start soak_load");
 	}
 	err = follow_load(r, &srv, &load, res, &why);
@@ -382,7 +372,7 @@ static int soak_one(struct soak_run *r, const struct soak_server *sv, struct soa
 		err = err < 0 ? err : -EIO;
 	}
 	if (err < 0) {
-		kill_all(&srv, &load);
+		bench_kill_pair(&srv, &load);
 		bench_fail(NAME, err, "%s: %s", sv->label, why);
 		if (srv.loglen)
 			fprintf(stderr, "%s", srv.log);

@@ -129,13 +129,7 @@ void error(const struct slot *s, const char *what, int err)
 
 /* ---- bounded I/O ---- */
 
-struct io {
-	int fd;
-	char *buf;
-	size_t len;
-};
-
-static int send_all(void *arg)
+int soak_send_all(void *arg)
 {
 	struct io *io = arg;
 	ssize_t n = reel_write_all(io->fd, io->buf, io->len, NULL);
@@ -152,7 +146,7 @@ static int recv_all(void *arg)
 	return n < 0 ? (int)n : (size_t)n < io->len ? -ESHUTDOWN : 0;
 }
 
-static int timed(reel_fn fn, struct io *io)
+int soak_timed(reel_fn fn, struct io *io)
 {
 	int st, err = reel_wait_for(IO_TIMEOUT_NS, fn, io, &st);
 
@@ -175,11 +169,11 @@ static void fill(char *buf, size_t len, unsigned id, uint64_t seq)
 static int round_trip(const struct slot *s, int fd, uint64_t seq, char *out, char *in,
 		      size_t len)
 {
-	struct io tx = { fd, out, len }, rx = { fd, in, len };
+	struct io tx = { fd, out, len, 0 }, rx = { fd, in, len, 0 };
 	int err;
 
 	fill(out, len, s->id, seq);
-	if ((err = timed(send_all, &tx)) < 0 || (err = timed(recv_all, &rx)) < 0)
+	if ((err = soak_timed(soak_send_all, &tx)) < 0 || (err = soak_timed(recv_all, &rx)) < 0)
 		return err;
 	return memcmp(out, in, len) ? -EBADMSG : 0;
 }
@@ -241,10 +235,10 @@ static int play_churn(struct slot *s, int fd)
 			return err;
 	}
 	if (rnd(&s->rng) & 1) {   /* leave an echo in flight */
-		struct io tx = { fd, out, sizeof(out) };
+		struct io tx = { fd, out, sizeof(out), 0 };
 
 		fill(out, sizeof(out), s->id, seq);
-		if ((err = timed(send_all, &tx)) < 0)
+		if ((err = soak_timed(soak_send_all, &tx)) < 0)
 			return err == -ECANCELED ? err : (error(s, "send", err), err);
 	}
 	return s->role == ROLE_RESET;
@@ -262,17 +256,17 @@ static int play_slow(struct slot *s, int fd)
 		goto out;
 	}
 	while (!err && reel_now() < until && reel_now() < L.end_ns) {
-		struct io tx = { fd, out, SLOW_BURST };
+		struct io tx = { fd, out, SLOW_BURST, 0 };
 
 		fill(out, SLOW_BURST, s->id, seq++);
-		if ((err = timed(send_all, &tx)) < 0)
+		if ((err = soak_timed(soak_send_all, &tx)) < 0)
 			break;
 		for (size_t got = 0; got < SLOW_BURST && !err; got += SLOW_READ) {
-			struct io rx = { fd, in + got, SLOW_READ };
+			struct io rx = { fd, in + got, SLOW_READ, 0 };
 
 			err = reel_sleep(between(&s->rng, 20, 60) * MS);
 			if (!err)
-				err = timed(recv_all, &rx);
+				err = soak_timed(recv_all, &rx);
 		}
 		if (!err && memcmp(out, in, SLOW_BURST))
 			err = -EBADMSG;

@@ -44,6 +44,19 @@ uint64_t rnd(uint64_t *s);
 uint64_t between(uint64_t *s, uint64_t lo, uint64_t hi);
 /* One timed round trip of @ns (a well-behaved client's): the p99s. */
 void record(uint64_t ns);
+/* One transfer or connect of a slot, for soak_timed. */
+struct io {
+	int fd;
+	char *buf;
+	size_t len;
+	ssize_t n;              /* what a receive got */
+};
+
+/* Send all of io->buf (reel_write_all): 0 or -errno. */
+int soak_send_all(void *arg);
+/* Run @fn(@io) within the load's I/O timeout: its status, or -ETIMEDOUT. */
+int soak_timed(reel_fn fn, struct io *io);
+
 /* Count an error; print the first ones as "error slot=N (ROLE) WHAT: ...". */
 void error(const struct slot *s, const char *what, int err);
 /* Close @fd, with SO_LINGER 0 (an RST) when @reset (counted). */

@@ -199,13 +199,6 @@ static int with_client(struct slot *s, client_role play)
 
 /* ---- raw sockets: slow readers and resetters -------------------------------------- */
 
-struct io {
-	int fd;
-	char *buf;
-	size_t len;
-	ssize_t n;
-};
-
 static int connect_fn(void *arg)
 {
 	struct io *io = arg;
@@ -216,27 +209,12 @@ static int connect_fn(void *arg)
 	return reel_connect(io->fd, (struct sockaddr *)&a, sizeof(a));
 }
 
-static int send_fn(void *arg)
-{
-	struct io *io = arg;
-	ssize_t n = reel_write_all(io->fd, io->buf, io->len, NULL);
-
-	return n < 0 ? (int)n : 0;
-}
-
 static int recv_fn(void *arg)
 {
 	struct io *io = arg;
 
 	io->n = reel_recv(io->fd, io->buf, io->len, 0);
 	return io->n < 0 ? (int)io->n : 0;
-}
-
-static int timed(reel_fn fn, struct io *io)
-{
-	int st, err = reel_wait_for(IO_TIMEOUT_NS, fn, io, &st);
-
-	return err < 0 ? err : st;
 }
 
 /* A connected socket (@rcvbuf > 0: that SO_RCVBUF, set before connecting),
@@ -250,7 +228,7 @@ static int raw_connect(int rcvbuf)
 		return io.fd;
 	if (rcvbuf > 0)
 		setsockopt(io.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if ((err = timed(connect_fn, &io)) < 0) {
+	if ((err = soak_timed(connect_fn, &io)) < 0) {
 		reel_close(io.fd);
 		return err;
 	}
@@ -261,14 +239,14 @@ static int send_str(int fd, const char *s)
 {
 	struct io io = { fd, (char *)s, strlen(s), 0 };
 
-	return timed(send_fn, &io);
+	return soak_timed(soak_send_all, &io);
 }
 
 /* The next bytes: > 0, 0 at the end, or -errno. */
 static ssize_t recv_some(int fd, char *buf, size_t len)
 {
 	struct io io = { fd, buf, len, 0 };
-	int err = timed(recv_fn, &io);
+	int err = soak_timed(recv_fn, &io);
 
 	return err < 0 ? err : io.n;
 }
