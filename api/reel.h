@@ -75,8 +75,24 @@ typedef struct reel_task {
  *                   ends with a negative status other than the -ECANCELED
  *                   of a cancellation (asyncio's "Task exception was never
  *                   retrieved"); NULL: one line on stderr names the task.
- * @error_hook_arg:  passed to @error_hook.
+ * @error_hook_arg:  passed to @error_hook. The hook is also called, from
+ *                   main's fiber once every task has ended, for each task
+ *                   that failed (a negative status other than -ECANCELED)
+ *                   and was never joined; without a hook, a line on stderr
+ *                   names each (id, name, status).
+ * @debug:           REEL_DEBUG_* bits (also the REEL_DEBUG environment
+ *                   variable, a comma list of the lower-case names).
+ *
+ * At the end of a run, a task still alive one second after main returned
+ * and it was cancelled is named on stderr (and again every 5 s while it
+ * lives): one that goes on making parking calls that return -ECANCELED
+ * (it ignores its cancellation, and the process spins), or one parked
+ * where its cancellation cannot reach it.
  */
+/* "handles": at the end of reel_run, list on stderr every task handle that
+ * was never joined or detached (reel_spawn's contract), with its status. */
+#define REEL_DEBUG_HANDLES (1u << 0)
+
 typedef void (*reel_error_hook)(reel_task task, const char *name, int status, void *arg);
 
 struct reel_run_opts {
@@ -87,6 +103,7 @@ struct reel_run_opts {
 	size_t errbuf_len;
 	reel_error_hook error_hook;
 	void *error_hook_arg;
+	unsigned debug;
 };
 
 /*
@@ -203,6 +220,7 @@ REEL_API int reel_sleep(uint64_t ns);
  * -ECANCELED when the caller was cancelled meanwhile. A caller already
  * cancelled, or @timeout_ns == 0, does not run @fn: the return value and
  * *@status are then -ECANCELED or -ETIMEDOUT. -EINVAL for NULL @fn.
+ * The function form of a scope: reel_scope_enter, @fn, reel_scope_leave.
  * Context: fiber only (-EPERM elsewhere).
  */
 REEL_API int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg,
@@ -221,6 +239,144 @@ REEL_API int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg,
  */
 REEL_API int reel_shield(uint64_t timeout_ns, reel_fn fn, void *arg,
 			 int *status);
+
+/* ---- scopes: timeouts and cancellation around a block of code -------------- */
+
+/* A timeout of "never": reel_scope_enter with it makes a cancel scope only. */
+#define REEL_NO_DEADLINE UINT64_MAX
+
+/*
+ * struct reel_scope - a deadline and a cancel switch around a block of code
+ * on one fiber (asyncio.timeout / timeout_at, Trio's move_on_after and
+ * CancelScope). Between reel_scope_enter and reel_scope_leave, every parking
+ * call of the fiber returns -ETIMEDOUT once the scope's deadline has passed
+ * and -ECANCELED once reel_scope_cancel was called on it; both are sticky
+ * until the scope is left, and neither outlives it: after reel_scope_leave
+ * the fiber parks normally again (unless the task itself was cancelled, or
+ * an enclosing scope's deadline passed too). Scopes nest: the innermost
+ * deadline that passes wins, and an inner scope never extends an outer one.
+ * Scopes are left in the reverse order of entering; a task that ends inside
+ * a scope aborts the process with a message naming it (the scope's timer
+ * points into memory that is gone). Caller-owned storage (usually a local
+ * variable of the fiber); the fields are private.
+ */
+struct reel_scope {
+	uint64_t private_[10];
+};
+
+/*
+ * reel_scope_enter - enter @scope on the calling fiber with a deadline of
+ * @timeout_ns from now (REEL_NO_DEADLINE: none, a cancel scope only;
+ * 0: already expired, so the first parking call inside returns -ETIMEDOUT,
+ * as asyncio.timeout(0)). reel_scope_enter_at takes an absolute deadline on
+ * the reel_now() clock (asyncio.timeout_at). The block runs even when the
+ * task is already cancelled: its first parking call says so.
+ * Returns 0; -EINVAL for a NULL @scope; -EPERM outside a fiber. An error is
+ * also stored in @scope (when not NULL), and reel_scope_leave returns it.
+ * Context: fiber only. Costs one timer arm (O(1)) when there is a deadline.
+ */
+REEL_API int reel_scope_enter(struct reel_scope *scope, uint64_t timeout_ns);
+REEL_API int reel_scope_enter_at(struct reel_scope *scope, uint64_t deadline_ns);
+
+/*
+ * reel_scope_leave - leave @scope, the calling fiber's innermost one.
+ * Returns 0 when nothing interrupted the block; otherwise what the code after
+ * the block must know, in this order: -ECANCELED when the task was cancelled
+ * (that is still sticky); -ETIMEDOUT when an enclosing scope's deadline has
+ * passed (still sticky too) or this scope's own (not any more: see
+ * reel_scope_expired); -ECANCELED when reel_scope_cancel was called on it.
+ * The value is kept: reel_scope_result reads it again. -EINVAL, changing
+ * nothing, when @scope is not the calling fiber's innermost scope (an inner
+ * one was not left) or was not entered; enter's error if enter failed.
+ * Context: the fiber that entered it.
+ */
+REEL_API int reel_scope_leave(struct reel_scope *scope);
+
+/*
+ * reel_scope_cancel - cancel everything inside @scope (Trio's
+ * CancelScope.cancel): its fiber's parking calls return -ECANCELED from now
+ * until it leaves the scope; a parked fiber wakes at once. The task is not
+ * cancelled: after the scope, its parking calls work again. Idempotent; a
+ * scope already left is left alone.
+ * Returns 0; -EINVAL for NULL or a scope entered on another loop's fiber.
+ * Context: any fiber of the loop the scope's fiber runs on (the owner
+ * itself too).
+ */
+REEL_API int reel_scope_cancel(struct reel_scope *scope);
+
+/*
+ * reel_scope_reschedule - move @scope's deadline to @deadline_ns (absolute,
+ * reel_now() clock; REEL_NO_DEADLINE removes it), as asyncio's
+ * Timeout.reschedule. Earlier or later both work; an enclosing deadline
+ * still applies.
+ * Returns 0; -EALREADY when the deadline has already passed (the scope
+ * stays expired); -EINVAL for NULL or a scope not entered.
+ * Context: any fiber of the scope's loop.
+ */
+REEL_API int reel_scope_reschedule(struct reel_scope *scope, uint64_t deadline_ns);
+
+/* reel_scope_expired - 1 when @scope's own deadline passed while it was
+ * entered (asyncio's Timeout.expired()), else 0. Valid after leave too. */
+REEL_API int reel_scope_expired(const struct reel_scope *scope);
+
+/* reel_scope_deadline - @scope's deadline (reel_now() clock), or
+ * REEL_NO_DEADLINE. */
+REEL_API uint64_t reel_scope_deadline(const struct reel_scope *scope);
+
+/* reel_scope_result - what reel_scope_leave returned for @scope (0 before
+ * it was left): how a REEL_TIMEOUT block ended. */
+REEL_API int reel_scope_result(const struct reel_scope *scope);
+
+/*
+ * REEL_TIMEOUT(scope, timeout_ns) { ... } - the block form (async with
+ * asyncio.timeout(t)): enters @scope, runs the block once, leaves @scope;
+ * then reel_scope_result(scope) and reel_scope_expired(scope) say how it
+ * went. REEL_TIMEOUT_AT takes an absolute deadline, REEL_CANCEL_SCOPE none.
+ * The block is a loop of one pass: `break` and `continue` end the block
+ * (not a loop around it). With gcc or clang, a `return` or `goto` out of
+ * the block leaves the scope too (a cleanup attribute); with other
+ * compilers, leave only through the end of the block.
+ *
+ *     struct reel_scope overall, token;
+ *     REEL_TIMEOUT(&overall, 30 * REEL_SEC) {
+ *         for (;;) {
+ *             REEL_TIMEOUT(&token, 2 * REEL_SEC)
+ *                 n = reel_chan_recv(&tokens, &tok);
+ *             if (reel_scope_expired(&token) || n < 0)
+ *                 break;
+ *             ...
+ *         }
+ *     }
+ *     if (reel_scope_expired(&overall)) ...
+ */
+#define REEL_MSEC 1000000ull
+#define REEL_SEC 1000000000ull
+
+#if defined(__GNUC__)
+#define REEL__SCOPE_CLEANUP __attribute__((cleanup(reel__scope_block_exit)))
+#else
+#define REEL__SCOPE_CLEANUP
+#endif
+/* The block forms' exit on `return` or `goto` (gcc, clang). */
+static inline void reel__scope_block_exit(struct reel_scope **scope)
+{
+	if (*scope)
+		(void)reel_scope_leave(*scope);
+}
+#define REEL__SCOPE_CAT2(a, b) a##b
+#define REEL__SCOPE_CAT(a, b) REEL__SCOPE_CAT2(a, b)
+#define REEL__SCOPE_VAR REEL__SCOPE_CAT(reel__scope_block_, __LINE__)
+#define REEL__SCOPE_BLOCK(scope, enter)                                          \
+	for (struct reel_scope *REEL__SCOPE_VAR REEL__SCOPE_CLEANUP =            \
+		     ((void)(enter), (scope));                                   \
+	     REEL__SCOPE_VAR;                                                    \
+	     (void)reel_scope_leave(REEL__SCOPE_VAR), REEL__SCOPE_VAR = NULL)
+#define REEL_TIMEOUT(scope, timeout_ns) \
+	REEL__SCOPE_BLOCK(scope, reel_scope_enter((scope), (timeout_ns)))
+#define REEL_TIMEOUT_AT(scope, deadline_ns) \
+	REEL__SCOPE_BLOCK(scope, reel_scope_enter_at((scope), (deadline_ns)))
+#define REEL_CANCEL_SCOPE(scope) \
+	REEL__SCOPE_BLOCK(scope, reel_scope_enter((scope), REEL_NO_DEADLINE))
 
 /*
  * reel_nop - round-trip one IORING_OP_NOP through the loop's ring: the

@@ -119,6 +119,10 @@ enum reel__park_reason {
 #define REEL__FOREVER UINT64_MAX
 
 int reel__interrupt_pending_scoped(const struct reel__fiber *f);
+/* A parking call of cancelled @f is about to return -ECANCELED: returns it.
+ * Out of line, off the fast path: at the loop's exit it notices a task that
+ * goes on calling them instead of returning, and says so (deadline.c). */
+int reel__cancel_seen(const struct reel__fiber *f);
 
 /* -ECANCELED, -ETIMEDOUT or 0: what a parking call of @f must return now
  * (cancellation is sticky; so is a passed deadline inside its scope).
@@ -128,7 +132,7 @@ static inline int reel__interrupt_pending(const struct reel__fiber *f)
 	const struct reel__fiber_head *h = (const struct reel__fiber_head *)(const void *)f;
 
 	if (reel_likely(!h->scope))
-		return reel_unlikely(h->cancelled) ? -ECANCELED : 0;
+		return reel_unlikely(h->cancelled) ? reel__cancel_seen(f) : 0;
 	return reel__interrupt_pending_scoped(f);
 }
 

@@ -1,13 +1,14 @@
 /*
- * deadline.c - sleeping, deadline scopes and how interruptions reach a
- * parked fiber.
+ * deadline.c - sleeping, scopes (timeouts and cancel scopes) and how
+ * interruptions reach a parked fiber.
  *
- * Two things interrupt a parking call: cancellation (sticky, per task) and a
- * passed deadline (sticky, per scope). A fiber's scopes form a chain in its
- * own frames, innermost first; each wait_for scope arms one wheel timer.
- * A shield scope (reel_shield) stops the view: cancellation and every scope
- * outside the shield are invisible until it ends, while the shield's own
- * timeout still applies, so cleanup cannot hang.
+ * Two things interrupt a parking call: cancellation (sticky, per task, or
+ * per scope by reel_scope_cancel) and a passed deadline (sticky, per scope).
+ * A fiber's scopes form a chain in its own memory, innermost first; a scope
+ * with a deadline arms one wheel timer. reel_wait_for is a scope around a
+ * call. A shield scope (reel_shield) stops the view: cancellation and every
+ * scope outside the shield are invisible until it ends, while the shield's
+ * own timeout still applies, so cleanup cannot hang.
  *
  * Interruptions are delivered only at parking points: when one arrives, a
  * fiber parked interruptibly is woken with the error; a running fiber sees
@@ -25,14 +26,17 @@
 int reel__interrupt_pending_scoped(const struct reel__fiber *f)
 {
 	const struct reel__scope *s;
-	bool expired = false;
+	bool expired = false, cancelled = false;
 
 	for (s = f->scope; s; s = s->outer) {
 		expired |= s->expired;
+		cancelled |= s->cancelled;
 		if (s->shield)
-			return expired ? -ETIMEDOUT : 0;
+			break;
 	}
-	if (f->cancelled)
+	if (!s && f->cancelled)
+		return reel__cancel_seen(f);
+	if (cancelled)
 		return -ECANCELED;
 	return expired ? -ETIMEDOUT : 0;
 }
@@ -132,45 +136,181 @@ int reel__park_for(struct reel__loop *l, enum reel__park_reason why, uint64_t ti
 	return park_timed(l, why, timeout_ns, park_timeout_fired);
 }
 
-/* Run @fn inside scope @s; returns what the scope's call returns. */
-static int run_scoped(struct reel__loop *l, struct reel__fiber *f, struct reel__scope *s,
-		      uint64_t timeout_ns, reel_fn fn, void *arg, int *status)
-{
-	int rc, r;
+/* ---- scopes ----------------------------------------------------------------- */
 
+_Static_assert(sizeof(struct reel__scope) <= sizeof(struct reel_scope),
+	       "struct reel_scope too small");
+_Static_assert(_Alignof(struct reel__scope) <= _Alignof(struct reel_scope),
+	       "struct reel_scope misaligned");
+
+static struct reel__scope *scope_of(struct reel_scope *scope)
+{
+	return (struct reel__scope *)(void *)scope;
+}
+
+static const struct reel__scope *scope_of_const(const struct reel_scope *scope)
+{
+	return (const struct reel__scope *)(const void *)scope;
+}
+
+/* Arm @s's timer for its deadline; one already passed expires it now. */
+static void scope_arm(struct reel__loop *l, struct reel__scope *s)
+{
+	if (s->deadline_ns == REEL_NO_DEADLINE)
+		return;
+	if (s->deadline_ns <= reel_now()) {
+		s->expired = true;
+		return;
+	}
+	reel__wheel_arm(&l->wheel, &s->timer, s->deadline_ns);
+	reel__pass_work(l);
+}
+
+/* Push @s on the current fiber's chain; the shield flag is the caller's. */
+static void scope_push(struct reel__loop *l, struct reel__fiber *f, struct reel__scope *s,
+		       uint64_t deadline_ns)
+{
 	s->outer = f->scope;
 	s->fiber = f;
+	s->deadline_ns = deadline_ns;
+	s->result = 0;
 	s->expired = false;
+	s->cancelled = false;
 	reel__timer_init(&s->timer, scope_fired);
-	reel__wheel_arm(&l->wheel, &s->timer, deadline_after(timeout_ns));
-	reel__pass_work(l);
+	scope_arm(l, s);
 	f->scope = s;
-	rc = fn(arg);
+}
+
+/* Pop @s (the innermost) and say what the code after it must know. */
+static int scope_pop(struct reel__loop *l, struct reel__fiber *f, struct reel__scope *s)
+{
+	int r;
+
 	f->scope = s->outer;
+	s->fiber = NULL;
 	reel__wheel_cancel(&l->wheel, &s->timer);
-	if (status)
-		*status = rc;
 	if (s->shield)
 		return s->expired ? -ETIMEDOUT : 0;
-	/* Cancelled meanwhile, or this or an outer deadline passed. */
+	/* Cancelled meanwhile, or an outer deadline passed: still sticky. */
 	r = reel__interrupt_now(f);
 	if (r == 0 && s->expired)
 		r = -ETIMEDOUT;
+	if (r == 0 && s->cancelled)
+		r = -ECANCELED;
 	return r;
 }
 
+static int scope_enter(struct reel_scope *scope, uint64_t deadline_ns)
+{
+	struct reel__loop *l = reel__loop_here();
+	struct reel__scope *s = scope_of(scope);
+
+	if (!scope)
+		return -EINVAL;
+	if (!l) {
+		*s = (struct reel__scope){ .result = -EPERM, .enter_error = -EPERM };
+		return -EPERM;
+	}
+	s->shield = false;
+	s->enter_error = 0;
+	scope_push(l, l->current, s, deadline_ns);
+	return 0;
+}
+
+int reel_scope_enter(struct reel_scope *scope, uint64_t timeout_ns)
+{
+	return scope_enter(scope, timeout_ns == REEL_NO_DEADLINE ? REEL_NO_DEADLINE
+				  : deadline_after(timeout_ns));
+}
+
+int reel_scope_enter_at(struct reel_scope *scope, uint64_t deadline_ns)
+{
+	return scope_enter(scope, deadline_ns);
+}
+
+int reel_scope_leave(struct reel_scope *scope)
+{
+	struct reel__loop *l = reel__loop_here();
+	struct reel__scope *s = scope_of(scope);
+
+	if (!scope)
+		return -EINVAL;
+	if (!s->fiber)                 /* enter failed (its error), or not entered */
+		return s->enter_error ? s->enter_error : -EINVAL;
+	if (!l || s->fiber != l->current || l->current->scope != s)
+		return -EINVAL;
+	s->result = scope_pop(l, l->current, s);
+	return s->result;
+}
+
+/* @scope entered on a fiber of the calling thread's loop, or NULL. */
+static struct reel__scope *scope_live(struct reel_scope *scope)
+{
+	struct reel__scope *s = scope_of(scope);
+
+	if (!scope || !s->fiber || s->fiber->loop != reel__loop_cur)
+		return NULL;
+	return s;
+}
+
+int reel_scope_cancel(struct reel_scope *scope)
+{
+	struct reel__scope *s = scope_of(scope);
+
+	if (!scope || (s->fiber && s->fiber->loop != reel__loop_cur))
+		return -EINVAL;
+	if (!s->fiber || s->cancelled)
+		return 0;               /* left already, or cancelled */
+	s->cancelled = true;
+	REEL_TRACE(cancel, CANCEL, s->fiber->id, 1, 0, 0);
+	reel__interrupt(s->fiber);
+	return 0;
+}
+
+int reel_scope_reschedule(struct reel_scope *scope, uint64_t deadline_ns)
+{
+	struct reel__scope *s = scope_live(scope);
+
+	if (!s)
+		return -EINVAL;
+	if (s->expired)
+		return -EALREADY;
+	reel__wheel_cancel(&s->fiber->loop->wheel, &s->timer);
+	s->deadline_ns = deadline_ns;
+	scope_arm(s->fiber->loop, s);
+	if (s->expired)
+		reel__interrupt(s->fiber);
+	return 0;
+}
+
+int reel_scope_expired(const struct reel_scope *scope)
+{
+	return scope && scope_of_const(scope)->expired;
+}
+
+uint64_t reel_scope_deadline(const struct reel_scope *scope)
+{
+	return scope ? scope_of_const(scope)->deadline_ns : REEL_NO_DEADLINE;
+}
+
+int reel_scope_result(const struct reel_scope *scope)
+{
+	return scope ? scope_of_const(scope)->result : -EINVAL;
+}
+
+/* ---- the function forms ------------------------------------------------------ */
+
 int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg, int *status)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f = l ? l->current : NULL;
-	struct reel__scope s = { .shield = false };
-	int r;
+	struct reel__loop *l = reel__loop_here();
+	struct reel_scope scope;
+	int r, rc;
 
-	if (!f)
+	if (!l)
 		return -EPERM;
 	if (!fn)
 		return -EINVAL;
-	r = reel__interrupt_now(f);
+	r = reel__interrupt_now(l->current);
 	if (r == 0 && timeout_ns == 0)
 		r = -ETIMEDOUT;
 	if (r) {
@@ -178,18 +318,26 @@ int reel_wait_for(uint64_t timeout_ns, reel_fn fn, void *arg, int *status)
 			*status = r;
 		return r;
 	}
-	return run_scoped(l, f, &s, timeout_ns, fn, arg, status);
+	reel_scope_enter(&scope, timeout_ns);
+	rc = fn(arg);
+	if (status)
+		*status = rc;
+	return reel_scope_leave(&scope);
 }
 
 int reel_shield(uint64_t timeout_ns, reel_fn fn, void *arg, int *status)
 {
-	struct reel__loop *l = reel__loop_cur;
-	struct reel__fiber *f = l ? l->current : NULL;
+	struct reel__loop *l = reel__loop_here();
 	struct reel__scope s = { .shield = true };
+	int rc;
 
-	if (!f)
+	if (!l)
 		return -EPERM;
 	if (!fn || timeout_ns == 0)
 		return -EINVAL;
-	return run_scoped(l, f, &s, timeout_ns, fn, arg, status);
+	scope_push(l, l->current, &s, deadline_after(timeout_ns));
+	rc = fn(arg);
+	if (status)
+		*status = rc;
+	return scope_pop(l, l->current, &s);
 }

@@ -34,15 +34,20 @@ enum reel__fiber_state {
 };
 
 /*
- * A deadline scope (reel_wait_for, reel_shield): lives in the frame of the
- * call that opened it, linked innermost first from fiber->scope. A shield
+ * A scope (reel_scope_enter, reel_wait_for, reel_shield): lives in the
+ * caller's memory (a struct reel_scope, or the frame of the call that opened
+ * it), linked innermost first from fiber->scope while entered. A shield
  * scope hides cancellation and every scope outside it.
  */
 struct reel__scope {
 	struct reel__scope *outer;
-	struct reel__fiber *fiber;
-	struct reel__timer timer;   /* fires at the deadline */
-	bool expired;
+	struct reel__fiber *fiber;  /* the fiber it is entered on; NULL once left */
+	struct reel__timer timer;   /* fires at the deadline (armed if any) */
+	uint64_t deadline_ns;       /* REEL_NO_DEADLINE: a cancel scope only */
+	int result;                 /* what reel_scope_leave returned, or enter's error */
+	int enter_error;            /* enter failed (-EPERM): leave returns it */
+	bool expired;               /* its deadline passed (sticky) */
+	bool cancelled;             /* reel_scope_cancel (sticky) */
 	bool shield;
 };
 
@@ -118,6 +123,10 @@ struct reel__task_slot {
 	uint32_t next_done;           /* on watch's list of ended tasks */
 	uint32_t next_free;
 	bool background;              /* reel_spawn_background: report failure */
+	char *ended_name;             /* a copy of its name, kept when it ended
+				       * with nobody to take its status and
+				       * failed (or REEL_DEBUG_HANDLES), for
+				       * the report at the run's end */
 };
 
 /* Counters for tests and tools: "did the loop close clean?" */
@@ -136,6 +145,8 @@ struct reel__loop_stats {
 	uint64_t stacks_at_close;     /* stacks not returned to the cache */
 	uint64_t fibers_at_close;     /* fiber structs not returned to the cache */
 	uint64_t background_failures; /* background tasks that ended with an error */
+	uint64_t unjoined_failures;   /* failed tasks never joined, reported at the end */
+	uint64_t unjoined;            /* handles never joined or detached */
 };
 
 struct reel__loop {
@@ -163,6 +174,10 @@ struct reel__loop {
 	uint16_t next_bgid;           /* the next provided-buffer group id */
 	reel_error_hook error_hook;   /* a background task failed (reel_run_opts) */
 	void *error_hook_arg;
+	unsigned debug;               /* REEL_DEBUG_* (options | environment) */
+	uint64_t exit_cancel_ns;      /* when main returned and the rest was cancelled */
+	uint64_t exit_report_ns;      /* when lingering tasks are next reported */
+	uint64_t exit_spins;          /* -ECANCELED returns since (shutdown.c) */
 	struct reel__ring ring;
 	struct reel__wheel wheel;
 	struct reel__stack_cache stacks;
@@ -245,6 +260,14 @@ void reel__task_free_slot(struct reel__loop *l, uint32_t idx);
 void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f);
 void reel__task_report_parked(struct reel__loop *l);
 
+/* shutdown.c: main's end (cancel and await the leftovers, saying so when
+ * they take long; report failed tasks nobody joined). A task ending with
+ * nobody to take its status keeps its name for that report. */
+void reel__shutdown(struct reel__loop *l);
+void reel__task_keep_name(struct reel__loop *l, struct reel__task_slot *s,
+			  const struct reel__fiber *f, int status);
+unsigned reel__debug_from_env(void);
+
 /* watch.c: a member of a watch has ended (its slot is DONE). */
 void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t idx);
 
@@ -255,7 +278,7 @@ void reel__watch_ended(struct reel__loop *l, struct reel__task_slot *s, uint32_t
 static inline int reel__interrupt_now(const struct reel__fiber *f)
 {
 	if (reel_likely(!f->scope))
-		return reel_unlikely(f->cancelled) ? -ECANCELED : 0;
+		return reel_unlikely(f->cancelled) ? reel__cancel_seen(f) : 0;
 	return reel__interrupt_pending_scoped(f);
 }
 /* @f's cancel flag or a scope's deadline changed: wake it if it is parked

@@ -93,13 +93,12 @@ static int main_body(void *arg)
 	reel_fn fn = (reel_fn)(uintptr_t)((void **)arg)[0];
 
 	l->main_status = fn(((void **)arg)[1]);
-	l->shutting_down = true;
-	reel__task_cancel_all(l);
-	while (l->live > 1) {
-		l->main_waiting = true;
-		reel__park(l, REEL__PARK_SHUTDOWN, false);
+	if (reel_unlikely(l->current->scope)) {
+		fprintf(stderr, "reel: main returned inside a scope it entered "
+			"(reel_scope_enter or REEL_TIMEOUT without leaving it)\n");
+		abort();
 	}
-	l->main_waiting = false;
+	reel__shutdown(l);
 	return l->main_status;
 }
 
@@ -135,6 +134,7 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	l->disable = disable;
 	l->error_hook = o ? o->error_hook : NULL;
 	l->error_hook_arg = o ? o->error_hook_arg : NULL;
+	l->debug = (o ? o->debug : 0) | reel__debug_from_env();
 	err = reel__fault_loop_init(why, sizeof(why));
 	if (err)
 		goto fail;

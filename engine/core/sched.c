@@ -153,18 +153,29 @@ static void expire_timers(struct reel__loop *l)
 		reel__wheel_advance(&l->wheel, reel_now());
 }
 
+/* Can anything still wake a fiber? Not when no I/O is in flight and the
+ * only timer is main's at shutdown, which only reports who lingers. */
+static bool nothing_can_wake(struct reel__loop *l)
+{
+	uint64_t timers = l->wheel.count;
+
+	if (l->main_waiting && l->main->timer.armed)
+		timers--;
+	return timers == 0 && !reel__ring_busy(&l->ring);
+}
+
 /* Block in the kernel until a CQE arrives or the next timer is due. */
 static void wait_for_events(struct reel__loop *l)
 {
 	uint64_t next = reel__wheel_next_ns(&l->wheel);
 	uint64_t timeout = UINT64_MAX;
 
+	if (nothing_can_wake(l))
+		report_deadlock(l);
 	if (next != UINT64_MAX) {
 		uint64_t now = reel_now();
 
 		timeout = next > now ? next - now : 0;
-	} else if (!reel__ring_busy(&l->ring)) {
-		report_deadlock(l);
 	}
 	if (reel_unlikely(l->console != NULL))
 		timeout = reel__console_idle(l, timeout);   /* the next snapshot */

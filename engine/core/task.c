@@ -58,6 +58,8 @@ int reel__task_table_init(struct reel__loop *l)
 
 void reel__task_table_term(struct reel__loop *l)
 {
+	for (uint32_t i = 0; i < l->ntasks; i++)
+		free(l->tasks[i].ended_name);
 	free(l->tasks);
 	l->tasks = NULL;
 	l->ntasks = 0;
@@ -86,6 +88,7 @@ void reel__task_free_slot(struct reel__loop *l, uint32_t idx)
 {
 	struct reel__task_slot *s = &l->tasks[idx];
 
+	free(s->ended_name);
 	*s = (struct reel__task_slot){ .gen = next_gen(s->gen), .next_free = l->task_free };
 	l->task_free = idx;
 }
@@ -150,6 +153,17 @@ static void watching_abort(const struct reel__fiber *f)
 	abort();
 }
 
+/* A task ended inside a scope (reel_scope_enter without leave): the scope
+ * lives in its dead frames and may have a timer armed on the wheel. */
+static void scope_abort(const struct reel__fiber *f)
+{
+	fprintf(stderr, "reel: task %#llx (%s) ended inside a scope it entered "
+		"(reel_scope_enter or REEL_TIMEOUT without leaving it): leave every "
+		"scope before returning\n", (unsigned long long)f->id,
+		f->name ? f->name : "unnamed");
+	abort();
+}
+
 /* asyncio's "Task exception was never retrieved", at the time it happens. */
 static void report_background_failure(struct reel__loop *l, const struct reel__fiber *f,
 				      int status)
@@ -204,6 +218,9 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 		report_background_failure(l, f, status);
 		s = &l->tasks[f->slot];   /* the hook may have spawned: table moved */
 	}
+	if (reel_unlikely(f->scope))
+		scope_abort(f);
+	reel__task_keep_name(l, s, f, status);
 	s->state = REEL__TASK_DONE;
 	s->status = status;
 	s->fiber = NULL;
