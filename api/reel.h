@@ -116,8 +116,11 @@ struct reel_run_opts {
  *              reel itself is): a function whose locals exceed the space
  *              left plus the guard then still faults in the guard instead
  *              of writing into a neighbouring fiber's stack.
- * @name:       shown in traces, debugger listings and the stack-overflow
- *              message. The string must outlive the task (a literal is ideal).
+ * @name:       shown in traces (REEL_TRACE, reel-trace), reel-top, gdb's
+ *              `reel fibers`, the stall, stack-overflow and deadlock
+ *              reports and the end-of-run reports. The string must outlive
+ *              the task (a literal is ideal); the end-of-run report keeps a
+ *              copy of its own.
  */
 struct reel_spawn_opts {
 	size_t stack_size;
