@@ -8,7 +8,16 @@
  * (regression: SIGTERM was lost); the loop's close unblocks what the loop
  * blocked and keeps what the caller blocked; child processes
  * through reel_process_spawn and reel_process_wait (exit status, killed by
- * a signal, a wait timed out and then reaped); -EPERM for each of them
+ * a signal, a wait timed out and then reaped); subprocesses with pipes
+ * (struct reel_process): cat echoing through two pipes read with
+ * reel_read_line, stderr apart and merged into stdout, /dev/null and a
+ * descriptor of ours, cwd, envp, start errors (-ENOENT, -EACCES, -EINVAL,
+ * -EBADF) with no child or descriptor left behind, communicate moving 1 MiB
+ * each way without deadlock and truncating past its caps, kill-on-cancel
+ * (a deadline around communicate, a cancelled task in join or communicate,
+ * SIGTERM then SIGKILL after the grace, REEL_PROC_KEEP_ON_CANCEL), the
+ * child's signal mask and SIGPIPE reset, close ending a running child in a
+ * fiber and outside one; -EPERM for each of them
  * outside a fiber; and the I/O layer under stress: 1000 fibers doing random
  * blocking operations (polls, pipe reads, sleeps) while a canceller fiber
  * cancels 100,000 of them, with every result accounted for.
@@ -1121,19 +1130,28 @@ static void test_io_proc_subprocess_cancel_kills_child(void **state)
 }
 
 /* Already cancelled: a child that has exited is reaped and its status wins;
- * one that runs is killed at once. */
+ * one that runs is killed at once, by join and by communicate. */
 static int cancelled_join(void *arg)
 {
 	FCHECK_EQ(reel_cancel(reel_self()), 0);
 	return reel_process_join(arg);
 }
 
+static int cancelled_communicate(void *arg)
+{
+	struct reel_process_io io = { 0 };
+
+	FCHECK_EQ(reel_cancel(reel_self()), 0);
+	return reel_process_communicate(arg, &io);
+}
+
 static int cancelled_before_main(void *arg)
 {
 	char *const exit5_argv[] = { "sh", "-c", "exit 5", NULL };
+	const struct reel_process_opts o = { .stdout_mode = REEL_PROC_PIPE };
 	struct reel_process p;
 	reel_task t;
-	int st = 1;
+	int st = 1, fds = count_fds();
 
 	(void)arg;
 	FCHECK_EQ(reel_process_start(&p, exit5_argv, NULL), 0);
@@ -1150,6 +1168,16 @@ static int cancelled_before_main(void *arg)
 	FCHECK(killed_by(p.status, SIGKILL));
 	FCHECK(gone(p.pid));
 	FCHECK_EQ(reel_process_close(&p), 0);
+	/* communicate: its helpers never run, the child is killed all the same */
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	FCHECK_EQ(reel_spawn(&t, cancelled_communicate, &p, NULL), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK(p.out_fd >= 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
 	return 0;
 }
 

@@ -371,8 +371,8 @@ static int wait_exit(struct reel_process *p)
 		r = polled ? reel_sleep(RETRY_NS) : 0;
 		if (!r)
 			r = reel_poll(p->pidfd, POLLIN);
-		if (r < 0)
-			return r;
+		if (r < 0)   /* -EBADF too when another fiber reaped it meanwhile */
+			return p->status >= 0 ? p->status : r;
 		polled = true;
 	}
 }
