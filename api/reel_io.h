@@ -332,9 +332,12 @@ REEL_API int reel_signal_wait(const sigset_t *set, struct signalfd_siginfo *info
 
 /*
  * reel_process_spawn - start @argv[0] (searched in PATH) with @argv, the
- * current environment, stdin/stdout/stderr inherited (posix_spawn). Stores
- * the pid in *@pid and returns a pidfd for it, owned by the caller: pass it to
- * reel_process_wait, which closes it.
+ * current environment, stdin/stdout/stderr inherited (posix_spawn), with an
+ * empty signal mask and SIGPIPE at its default action (as
+ * reel_process_start). Stores the pid in *@pid and returns a pidfd for it,
+ * owned by the caller: pass it to reel_process_wait, which closes it.
+ * -ENOENT, -EACCES, ... when the program cannot be run (no child is left
+ * behind); -EINVAL for a NULL @pid or @argv, or an empty @argv.
  */
 REEL_API int reel_process_spawn(pid_t *pid, char *const argv[]);
 
@@ -342,9 +345,196 @@ REEL_API int reel_process_spawn(pid_t *pid, char *const argv[]);
  * reel_process_wait - wait for the child behind @pidfd to exit and reap it.
  * Returns its wait status (use WIFEXITED/WEXITSTATUS) and closes @pidfd.
  * Interrupted (cancel, deadline), the child is left running and @pidfd open:
- * the caller decides (kill it with pidfd_send_signal, wait again).
+ * the caller decides (kill it with pidfd_send_signal, wait again). For a
+ * child that is ended when the waiting task is cancelled, use struct
+ * reel_process below.
  */
 REEL_API int reel_process_wait(int pidfd);
+
+/*
+ * Subprocesses with pipes (asyncio.create_subprocess_exec; docs/io.md,
+ * "Subprocesses"). What each of the child's stdin, stdout and stderr is
+ * connected to, in reel_process_opts.stdin_mode, stdout_mode, stderr_mode:
+ *   REEL_PROC_INHERIT  the caller's own descriptor (asyncio's None): 0
+ *   REEL_PROC_PIPE     a new pipe; the caller's end is in reel_process's
+ *                      in_fd, out_fd or err_fd (asyncio's PIPE)
+ *   REEL_PROC_DEVNULL  /dev/null (asyncio's DEVNULL)
+ *   REEL_PROC_STDOUT   stderr only: wherever stdout goes, 2>&1 (asyncio's STDOUT)
+ *   REEL_PROC_FD       the caller's descriptor in stdin_fd, stdout_fd or
+ *                      stderr_fd (a file, a socket, another child's pipe);
+ *                      it is copied into the child and stays the caller's
+ */
+#define REEL_PROC_INHERIT 0
+#define REEL_PROC_PIPE    1
+#define REEL_PROC_DEVNULL 2
+#define REEL_PROC_STDOUT  3
+#define REEL_PROC_FD      4
+
+/* reel_process_opts.flags: leave the child running when a wait on it is
+ * interrupted (asyncio's behaviour); the default is kill-on-cancel. */
+#define REEL_PROC_KEEP_ON_CANCEL (1u << 0)
+
+/*
+ * Options of reel_process_start. NULL, or any field left zero, means the
+ * default: everything inherited, kill-on-cancel with SIGKILL.
+ * @stdin_mode, @stdout_mode, @stderr_mode: REEL_PROC_* above.
+ * @stdin_fd, @stdout_fd, @stderr_fd: the descriptor, for REEL_PROC_FD only.
+ * @cwd:  the child's working directory (NULL: the caller's). A relative
+ *        @argv[0] that contains a '/' is found from there.
+ * @envp: the child's environment, a NULL-terminated "NAME=value" array
+ *        (NULL: the caller's environ). A program named without a '/' is
+ *        searched in the caller's PATH, not in @envp's.
+ * @flags: REEL_PROC_KEEP_ON_CANCEL.
+ * @kill_grace_ns: how kill-on-cancel ends the child: 0 sends SIGKILL; more
+ *        sends SIGTERM and, if the child has not exited after that long,
+ *        SIGKILL (trio's run_process; systemd's TimeoutStopSec).
+ * The strings and arrays need to live only until reel_process_start returns.
+ */
+struct reel_process_opts {
+	int stdin_mode, stdout_mode, stderr_mode;
+	int stdin_fd, stdout_fd, stderr_fd;
+	const char *cwd;
+	char *const *envp;
+	unsigned flags;
+	uint64_t kill_grace_ns;
+};
+
+/*
+ * struct reel_process - a running child and the caller's ends of its pipes
+ * (asyncio's Process), in caller-owned storage. The caller reads the public
+ * fields and may use the pipes with every reel_io call (reel_read,
+ * reel_write_all, reel_reader, reel_poll); each descriptor belongs to the
+ * struct, which closes it, so a caller that closes one itself sets the field
+ * to -1. Used by one fiber at a time, except reel_process_kill.
+ */
+struct reel_process {
+	pid_t pid;          /* the child's pid: kept after it is reaped, for reports */
+	int pidfd;          /* the child's pidfd (O_CLOEXEC); -1 once it is reaped */
+	int in_fd;          /* write end of the child's stdin pipe, or -1 */
+	int out_fd;         /* read end of the child's stdout pipe, or -1 */
+	int err_fd;         /* read end of the child's stderr pipe, or -1 */
+	int status;         /* wait status once reaped (WIFEXITED, ...), else -1 */
+	unsigned flags_;    /* private: the kill-on-cancel policy */
+	uint64_t grace_ns_; /* private */
+};
+
+/*
+ * reel_process_start - start @argv[0] with @argv, as @opts say (NULL: all
+ * defaults). A program named without a '/' is searched in PATH
+ * (posix_spawnp). The child starts with an empty signal mask and SIGPIPE at
+ * its default action, whatever the loop blocked or ignored; it inherits no
+ * descriptor of the caller that is O_CLOEXEC (every one reel opens is), only
+ * 0, 1, 2 as set and the caller's own inheritable ones.
+ * Returns 0 with @p filled in. A program that cannot be run is reported
+ * here, not as an exit status 127: -ENOENT (no such program, or no @cwd),
+ * -EACCES (not executable), -ENOEXEC, ... with no child left behind.
+ * -EINVAL for NULL @p or @argv, an empty @argv, an unknown mode or flag, or
+ * REEL_PROC_STDOUT for stdin or stdout; -EBADF for a REEL_PROC_FD
+ * descriptor that is negative or not open; -EMFILE, -ENOMEM, -EAGAIN as the
+ * system gives them; -EOPNOTSUPP for @cwd where the C library cannot change
+ * a spawned child's directory (glibc before 2.29). On failure nothing is
+ * left open and @p is empty (pid 0, descriptors -1, status -1), so
+ * reel_process_close on it is harmless.
+ * Owns: @p owns the pidfd and the pipe ends until reel_process_close.
+ * Context: fiber only (-EPERM elsewhere). Does not park: the loop stops
+ * while the child is set up, until its exec (posix_spawn's vfork).
+ */
+REEL_API int reel_process_start(struct reel_process *p, char *const argv[],
+				const struct reel_process_opts *opts);
+
+/*
+ * reel_process_join - wait for @p's child to exit and reap it (asyncio's
+ * proc.wait()). Returns its wait status, also kept in @p->status, and
+ * closes the pidfd; the pipes stay open (output may be buffered there).
+ * A child already reaped: its status at once.
+ * Interrupted (-ECANCELED, -ETIMEDOUT) while the child runs, it applies
+ * kill-on-cancel before it returns the interruption: the child is ended
+ * (reel_process_opts.kill_grace_ns) and reaped, @p->status holds how it
+ * ended; with REEL_PROC_KEEP_ON_CANCEL it is left running, to be waited for
+ * again, killed or closed. The ending is shielded and bounded: the grace,
+ * then up to 5 s for SIGKILL to take; a child still there (held by the
+ * kernel, state D) is then waited for blocking the thread, so that none is
+ * left a zombie.
+ * -ECHILD when the child was reaped by someone else (SIGCHLD set to SIG_IGN,
+ * a waitpid(-1) elsewhere); -EINVAL for NULL @p.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_process_join(struct reel_process *p);
+
+/*
+ * struct reel_process_io - what reel_process_communicate sends and where it
+ * puts what it receives; caller-owned, like the buffers it points to.
+ * @in, @in_len:   written to the child's stdin, which is then closed (so
+ *                 the child sees its end); 0 bytes: stdin is just closed.
+ * @out, @out_cap: where the child's stdout goes, up to @out_cap bytes; the
+ *                 rest is read and dropped (the child must never block on a
+ *                 full pipe). NULL with @out_cap 0: counted only.
+ * @err, @err_cap: the same for stderr.
+ * Results, set whatever the call returns, so an interrupted call reports
+ * its partial progress:
+ * @in_done:       bytes of @in the child's pipe took.
+ * @out_len, @err_len: bytes the child wrote in all; more than the cap
+ *                 means the buffer holds the first cap bytes (truncated).
+ */
+struct reel_process_io {
+	const void *in;
+	size_t in_len;
+	void *out;
+	size_t out_cap;
+	void *err;
+	size_t err_cap;
+	size_t in_done;
+	size_t out_len;
+	size_t err_len;
+};
+
+/*
+ * reel_process_communicate - feed @io->in to the child's stdin, read its
+ * stdout and stderr to their ends, all three at once (so a child writing
+ * much to one while we wait on the other never deadlocks), then wait for it
+ * to exit and reap it (asyncio's proc.communicate(input)). Streams that are
+ * not pipes are skipped. Each pipe is closed (and its field set to -1) once
+ * done: stdin after the last byte (or once the child stops reading: -EPIPE
+ * is not an error, @io->in_done says how much went in), stdout and stderr
+ * at their ends.
+ * Returns the wait status (as reel_process_join). Interrupted (-ECANCELED,
+ * -ETIMEDOUT: a cancel, a reel_wait_for around it): the transfers stop,
+ * @io's counts say how far they got, the pipes not done stay open, and
+ * kill-on-cancel applies as in reel_process_join - by default the child is
+ * killed and reaped before the call returns (asyncio's communicate under
+ * wait_for would leave it running: REEL_PROC_KEEP_ON_CANCEL). A read or
+ * write error (-EIO, ...) is returned as it is, the child left running.
+ * -EINVAL for NULL @p or @io, input without a stdin pipe, or a NULL buffer
+ * with a nonzero length or cap; -ENOMEM when the helper tasks cannot start.
+ * Context: fiber only (-EPERM elsewhere); two helper tasks of the loop move
+ * the bytes, so the buffers must stay valid until it returns (they do: it
+ * returns after the helpers end).
+ */
+REEL_API int reel_process_communicate(struct reel_process *p, struct reel_process_io *io);
+
+/*
+ * reel_process_kill - send @sig to @p's child (pidfd_send_signal: never
+ * another process that reused the pid). Returns 0 (also for a child that
+ * has exited but is not reaped yet: the signal is lost); -ESRCH once it is
+ * reaped (or never started); -EINVAL for NULL @p or a bad @sig.
+ * Context: anywhere; does not wait (reel_process_join does).
+ */
+REEL_API int reel_process_kill(struct reel_process *p, int sig);
+
+/*
+ * reel_process_close - let go of @p: close the pipes (reel_close: a fiber
+ * reading one gets -EBADF) and, if the child has not been reaped, end it as
+ * kill-on-cancel does (SIGTERM and the grace when one is set, then SIGKILL),
+ * reap it, and close the pidfd - whatever the flags, so that no child is
+ * left behind (asyncio's transport close). To let the child finish instead,
+ * reel_process_join first. Never interrupted: works in a cancelled task's
+ * clean-up. Returns 0 (@p->status holds how the child ended, -1 if it was
+ * never started); -EINVAL for NULL @p. Closing twice is harmless; @p may be
+ * reused with reel_process_start afterwards.
+ * Context: anywhere; outside a fiber the ending is SIGKILL and a blocking
+ * waitid.
+ */
+REEL_API int reel_process_close(struct reel_process *p);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,16 @@
  * (regression: SIGTERM was lost); the loop's close unblocks what the loop
  * blocked and keeps what the caller blocked; child processes
  * through reel_process_spawn and reel_process_wait (exit status, killed by
- * a signal, a wait timed out and then reaped); -EPERM for each of them
+ * a signal, a wait timed out and then reaped); subprocesses with pipes
+ * (struct reel_process): cat echoing through two pipes read with
+ * reel_read_line, stderr apart and merged into stdout, /dev/null and a
+ * descriptor of ours, cwd, envp, start errors (-ENOENT, -EACCES, -EINVAL,
+ * -EBADF) with no child or descriptor left behind, communicate moving 1 MiB
+ * each way without deadlock and truncating past its caps, kill-on-cancel
+ * (a deadline around communicate, a cancelled task in join or communicate,
+ * SIGTERM then SIGKILL after the grace, REEL_PROC_KEEP_ON_CANCEL), the
+ * child's signal mask and SIGPIPE reset, close ending a running child in a
+ * fiber and outside one; -EPERM for each of them
  * outside a fiber; and the I/O layer under stress: 1000 fibers doing random
  * blocking operations (polls, pipe reads, sleeps) while a canceller fiber
  * cancels 100,000 of them, with every result accounted for.
@@ -600,6 +609,701 @@ static void test_io_proc_process_wait_timeout_then_reap(void **state)
 	run_ok(process_timeout_main, NULL);
 }
 
+/* ---- subprocesses with pipes: struct reel_process ------------------------------------ */
+
+static char *const cat_argv[] = { "cat", NULL };
+static char *const sleep60_argv[] = { "sleep", "60", NULL };
+static char *const out_err_argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+
+/* No process has this pid (reaped: not even a zombie). */
+static bool gone(pid_t pid)
+{
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* No child of ours is left, running or zombie. */
+static bool no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+static bool empty_process(const struct reel_process *p)
+{
+	return p->pid == 0 && p->pidfd < 0 && p->in_fd < 0 && p->out_fd < 0 && p->err_fd < 0 &&
+	       p->status == -1;
+}
+
+static bool killed_by(int ws, int sig)
+{
+	return ws >= 0 && WIFSIGNALED(ws) && WTERMSIG(ws) == sig;
+}
+
+static bool exited_with(int ws, int code)
+{
+	return ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == code;
+}
+
+static int join_fn(void *arg)
+{
+	return reel_process_join(arg);
+}
+
+struct comm {
+	struct reel_process *p;
+	struct reel_process_io io;
+};
+
+static int communicate_fn(void *arg)
+{
+	struct comm *c = arg;
+
+	return reel_process_communicate(c->p, &c->io);
+}
+
+/* cat through two pipes, read with reel_reader: ordinary descriptors. */
+static int echo_cat_main(void *arg)
+{
+	const struct reel_process_opts o = { .stdin_mode = REEL_PROC_PIPE,
+					     .stdout_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	struct reel_reader rd;
+	char buf[64], line[64], want[16];
+	int fds = count_fds(), ws;
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), 0);
+	FCHECK(p.pid > 0);
+	FCHECK(p.pidfd >= 0 && p.in_fd >= 0 && p.out_fd >= 0);
+	FCHECK_EQ(p.err_fd, -1);
+	FCHECK_EQ(p.status, -1);
+	FCHECK(fcntl(p.in_fd, F_GETFD) & FD_CLOEXEC);
+	FCHECK(fcntl(p.out_fd, F_GETFD) & FD_CLOEXEC);
+	FCHECK_EQ(count_fds(), fds + 3);
+	reel_reader_init(&rd, p.out_fd, buf, sizeof(buf));
+	for (int i = 0; i < 3; i++) {
+		int n = snprintf(want, sizeof(want), "line %d\n", i);
+
+		FCHECK_EQ(reel_write_all(p.in_fd, want, (size_t)n, NULL), n);
+		FCHECK_EQ(reel_read_line(&rd, line, sizeof(line)), n);
+		FCHECK(strcmp(line, want) == 0);
+	}
+	FCHECK_EQ(reel_process_kill(&p, 0), 0);   /* running */
+	/* the caller closes stdin itself: the field says so */
+	FCHECK_EQ(reel_close(p.in_fd), 0);
+	p.in_fd = -1;
+	FCHECK_EQ(reel_read_line(&rd, line, sizeof(line)), 0);   /* cat saw the end */
+	ws = reel_process_join(&p);
+	FCHECK(exited_with(ws, 0));
+	FCHECK_EQ(p.status, ws);
+	FCHECK_EQ(p.pidfd, -1);                 /* closed by the reap */
+	FCHECK(p.out_fd >= 0);                  /* the pipes are the close's */
+	FCHECK_EQ(reel_process_join(&p), ws);   /* again: the status kept */
+	FCHECK_EQ(reel_process_kill(&p, SIGTERM), -ESRCH);
+	FCHECK(gone(p.pid));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(p.out_fd, -1);
+	FCHECK_EQ(reel_process_close(&p), 0);   /* twice: harmless */
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_echo_through_cat(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(echo_cat_main, NULL);
+}
+
+/* sh -c 'echo out; echo err >&2; exit 3', stderr apart and merged. */
+static int stderr_main(void *arg)
+{
+	struct reel_process_opts o = { .stdout_mode = REEL_PROC_PIPE,
+				       .stderr_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	char out[64] = { 0 }, err[64] = { 0 };
+	struct reel_process_io io = { .out = out, .out_cap = sizeof(out),
+				      .err = err, .err_cap = sizeof(err) };
+	int fds = count_fds(), ws;
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, out_err_argv, &o), 0);
+	FCHECK_EQ(p.in_fd, -1);
+	FCHECK(p.out_fd >= 0 && p.err_fd >= 0);
+	ws = reel_process_communicate(&p, &io);
+	FCHECK(exited_with(ws, 3));
+	FCHECK_EQ(p.status, ws);
+	FCHECK_EQ(io.in_done, 0);
+	FCHECK_EQ(io.out_len, 4);
+	FCHECK(memcmp(out, "out\n", 4) == 0);
+	FCHECK_EQ(io.err_len, 4);
+	FCHECK(memcmp(err, "err\n", 4) == 0);
+	FCHECK_EQ(p.out_fd, -1);   /* each pipe closed at its end */
+	FCHECK_EQ(p.err_fd, -1);
+	FCHECK_EQ(p.pidfd, -1);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* merged: 2>&1 */
+	o.stderr_mode = REEL_PROC_STDOUT;
+	memset(out, 0, sizeof(out));
+	FCHECK_EQ(reel_process_start(&p, out_err_argv, &o), 0);
+	FCHECK_EQ(p.err_fd, -1);
+	ws = reel_process_communicate(&p, &io);
+	FCHECK(exited_with(ws, 3));
+	FCHECK_EQ(io.out_len, 8);
+	FCHECK(memcmp(out, "out\nerr\n", 8) == 0);
+	FCHECK_EQ(io.err_len, 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_stderr_apart_and_merged(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(stderr_main, NULL);
+}
+
+/* /dev/null in and out; the caller's own descriptor as the child's stdout. */
+static int devnull_fd_main(void *arg)
+{
+	char *const argv[] = { "sh", "-c", "cat; echo x; echo y >&2", NULL };
+	struct reel_process_opts o = { .stdin_mode = REEL_PROC_DEVNULL,
+				       .stdout_mode = REEL_PROC_DEVNULL,
+				       .stderr_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	char err[16] = { 0 }, out[16] = { 0 };
+	struct reel_process_io io = { .err = err, .err_cap = sizeof(err) };
+	int fds = count_fds(), ws, pfd[2];
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, argv, &o), 0);
+	FCHECK(p.in_fd == -1 && p.out_fd == -1 && p.err_fd >= 0);
+	ws = reel_process_communicate(&p, &io);   /* cat met /dev/null's end */
+	FCHECK(exited_with(ws, 0));
+	FCHECK_EQ(io.out_len, 0);
+	FCHECK_EQ(io.err_len, 2);
+	FCHECK(memcmp(err, "y\n", 2) == 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* REEL_PROC_FD: a pipe of ours as its stdout, stderr to /dev/null */
+	FCHECK_EQ(pipe2(pfd, O_CLOEXEC), 0);
+	o.stdout_mode = REEL_PROC_FD;
+	o.stdout_fd = pfd[1];
+	o.stderr_mode = REEL_PROC_DEVNULL;
+	FCHECK_EQ(reel_process_start(&p, argv, &o), 0);
+	FCHECK_EQ(p.out_fd, -1);
+	FCHECK(fd_open(pfd[1]));   /* still the caller's */
+	FCHECK_EQ(reel_close(pfd[1]), 0);
+	FCHECK_EQ(reel_read_exact(pfd[0], out, sizeof(out), NULL), 2);   /* then the end */
+	FCHECK(memcmp(out, "x\n", 2) == 0);
+	FCHECK(exited_with(reel_process_join(&p), 0));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(reel_close(pfd[0]), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_devnull_and_fd(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(devnull_fd_main, NULL);
+}
+
+/* Runs @argv with @o, stdout to @out (NUL-terminated); the wait status. */
+static int run_capture(char *const argv[], struct reel_process_opts o, char *out, size_t cap)
+{
+	struct reel_process p;
+	struct reel_process_io io = { .out = out, .out_cap = cap - 1 };
+	int r;
+
+	o.stdout_mode = REEL_PROC_PIPE;
+	r = reel_process_start(&p, argv, &o);
+	if (r)
+		return r;
+	r = reel_process_communicate(&p, &io);
+	out[io.out_len < cap - 1 ? io.out_len : cap - 1] = '\0';
+	reel_process_close(&p);
+	return r;
+}
+
+struct tmpdir {
+	char dir[64];
+	char real[PATH_MAX];
+	char script[128];
+};
+
+/* The working directory; a relative program found from there; -EACCES for
+ * one that is not executable; -ENOENT for a directory that is not there. */
+static int cwd_main(void *arg)
+{
+	struct tmpdir *t = arg;
+	char *const pwd_argv[] = { "pwd", NULL };
+	char *const script_argv[] = { "./hello.sh", NULL };
+	struct reel_process_opts o = { .cwd = t->dir };
+	struct reel_process p;
+	char out[PATH_MAX + 2];
+	int fds = count_fds();
+
+	FCHECK(exited_with(run_capture(pwd_argv, o, out, sizeof(out)), 0));
+	FCHECK_EQ(strlen(out), strlen(t->real) + 1);
+	FCHECK(strncmp(out, t->real, strlen(t->real)) == 0);
+	FCHECK(exited_with(run_capture(script_argv, o, out, sizeof(out)), 0));
+	FCHECK(strcmp(out, "hi\n") == 0);
+	FCHECK_EQ(chmod(t->script, 0644), 0);
+	FCHECK_EQ(reel_process_start(&p, script_argv, &o), -EACCES);
+	FCHECK(empty_process(&p));
+	o.cwd = "/reel-no-such-directory";
+	FCHECK_EQ(reel_process_start(&p, pwd_argv, &o), -ENOENT);
+	FCHECK(empty_process(&p));
+	FCHECK(no_children());   /* the failed children were reaped */
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_cwd(void **state)
+{
+	struct tmpdir t;
+	FILE *f;
+
+	(void)state;
+	skip_without_pidfd();
+	strcpy(t.dir, "/tmp/reel-proc-XXXXXX");
+	assert_non_null(mkdtemp(t.dir));
+	assert_non_null(realpath(t.dir, t.real));
+	snprintf(t.script, sizeof(t.script), "%s/hello.sh", t.dir);
+	f = fopen(t.script, "w");
+	assert_non_null(f);
+	fputs("#!/bin/sh\necho hi\n", f);
+	fclose(f);
+	assert_int_equal(chmod(t.script, 0755), 0);
+	run_ok(cwd_main, &t);
+	unlink(t.script);
+	rmdir(t.dir);
+}
+
+/* A custom environment, exactly; NULL: the caller's. */
+static int env_main(void *arg)
+{
+	char *const env_argv[] = { "env", NULL };
+	char *const envp[] = { "REEL_A=1", "REEL_B=two words", NULL };
+	char *const echo_argv[] = { "sh", "-c", "echo \"$REEL_PROC_TEST\"", NULL };
+	struct reel_process_opts o = { .envp = envp };
+	char out[256];
+
+	(void)arg;
+	FCHECK(exited_with(run_capture(env_argv, o, out, sizeof(out)), 0));
+	FCHECK(strcmp(out, "REEL_A=1\nREEL_B=two words\n") == 0);
+	o.envp = NULL;
+	FCHECK(exited_with(run_capture(echo_argv, o, out, sizeof(out)), 0));
+	FCHECK(strcmp(out, "inherited\n") == 0);
+	return 0;
+}
+
+static void test_io_proc_subprocess_env(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	assert_int_equal(setenv("REEL_PROC_TEST", "inherited", 1), 0);
+	run_ok(env_main, NULL);
+	unsetenv("REEL_PROC_TEST");
+}
+
+/* What cannot start says why, leaves nothing open and no child behind. */
+static int start_errors_main(void *arg)
+{
+	char *const missing_argv[] = { "reel-no-such-program-here", NULL };
+	char *const empty_argv[] = { NULL };
+	struct reel_process_opts o = { .stdin_mode = REEL_PROC_PIPE,
+				       .stdout_mode = REEL_PROC_PIPE,
+				       .stderr_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	char buf[4];
+	struct reel_process_io io = { .in = buf, .in_len = 1 };
+	int fds = count_fds(), closed_fd;
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, missing_argv, &o), -ENOENT);
+	FCHECK(empty_process(&p));
+	FCHECK_EQ(reel_process_close(&p), 0);   /* harmless on a failed start */
+	FCHECK_EQ(reel_process_start(&p, missing_argv, NULL), -ENOENT);
+	FCHECK_EQ(reel_process_start(NULL, cat_argv, NULL), -EINVAL);
+	FCHECK_EQ(reel_process_start(&p, NULL, NULL), -EINVAL);
+	FCHECK_EQ(reel_process_start(&p, empty_argv, NULL), -EINVAL);
+	o.stdin_mode = REEL_PROC_STDOUT;   /* stderr's only */
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EINVAL);
+	o.stdin_mode = REEL_PROC_PIPE;
+	o.stdout_mode = REEL_PROC_STDOUT;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EINVAL);
+	o.stdout_mode = 99;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EINVAL);
+	o.stdout_mode = REEL_PROC_PIPE;
+	o.flags = 1u << 7;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EINVAL);
+	o.flags = 0;
+	o.stderr_mode = REEL_PROC_FD;
+	o.stderr_fd = -1;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EBADF);
+	closed_fd = fcntl(0, F_DUPFD_CLOEXEC, 500);   /* high: the pipes cannot take it */
+	FCHECK(closed_fd >= 500);
+	close(closed_fd);
+	o.stderr_fd = closed_fd;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), -EBADF);
+	FCHECK(empty_process(&p));
+	FCHECK(no_children());
+	FCHECK_EQ(count_fds(), fds);
+	/* communicate: input with no stdin pipe; a NULL buffer with a cap */
+	o.stdin_mode = REEL_PROC_DEVNULL;
+	o.stderr_mode = REEL_PROC_INHERIT;
+	FCHECK_EQ(reel_process_start(&p, cat_argv, &o), 0);
+	FCHECK_EQ(reel_process_communicate(&p, &io), -EINVAL);
+	io = (struct reel_process_io){ .out_cap = 1 };
+	FCHECK_EQ(reel_process_communicate(&p, &io), -EINVAL);
+	FCHECK_EQ(reel_process_communicate(&p, NULL), -EINVAL);
+	FCHECK_EQ(reel_process_communicate(NULL, &io), -EINVAL);
+	FCHECK_EQ(reel_process_join(NULL), -EINVAL);
+	FCHECK_EQ(reel_process_kill(NULL, SIGTERM), -EINVAL);
+	FCHECK_EQ(reel_process_close(NULL), -EINVAL);
+	FCHECK_EQ(reel_process_kill(&p, 0), 0);         /* alive */
+	FCHECK_EQ(reel_process_kill(&p, 12345), -EINVAL);
+	io = (struct reel_process_io){ 0 };
+	FCHECK(exited_with(reel_process_communicate(&p, &io), 0));
+	FCHECK_EQ(reel_process_kill(&p, 0), -ESRCH);   /* reaped */
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_start_errors(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(start_errors_main, NULL);
+}
+
+#define MIB (1024 * 1024)
+
+/* 1 MiB in, 1 MiB back on stdout while 1 MiB more comes on stderr: done
+ * one after the other this deadlocks on the first full pipe. */
+static char *const flood_argv[] = { "sh", "-c", "yes err | head -c 1048576 >&2 & cat; wait",
+				    NULL };
+
+static int flood_main(void *arg)
+{
+	const struct reel_process_opts o = { .stdin_mode = REEL_PROC_PIPE,
+					     .stdout_mode = REEL_PROC_PIPE,
+					     .stderr_mode = REEL_PROC_PIPE };
+	unsigned char *in = malloc(MIB), *out = malloc(MIB), *err = malloc(MIB);
+	struct reel_process p;
+	struct reel_process_io io = { .in = in, .in_len = MIB, .out = out, .out_cap = MIB,
+				      .err = err, .err_cap = MIB };
+	int fds = count_fds(), ws, r = 0;
+
+	(void)arg;
+	FCHECK(in && out && err);
+	for (size_t i = 0; i < MIB; i++)
+		in[i] = (unsigned char)(i * 7 % 251);
+	FCHECK_EQ(reel_process_start(&p, flood_argv, &o), 0);
+	ws = reel_process_communicate(&p, &io);
+	FCHECK(exited_with(ws, 0));
+	FCHECK_EQ(io.in_done, MIB);
+	FCHECK_EQ(io.out_len, MIB);
+	FCHECK(memcmp(in, out, MIB) == 0);
+	FCHECK_EQ(io.err_len, MIB);   /* and nothing else: yes met SIGPIPE's default */
+	for (size_t i = 0; i < MIB && r == 0; i += 4)
+		r = memcmp(err + i, "err\n", 4);
+	FCHECK_EQ(r, 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* caps smaller than the output: kept up to the cap, counted in full */
+	memset(out, 0, MIB);
+	io = (struct reel_process_io){ .in = in, .in_len = MIB, .out = out, .out_cap = 1000 };
+	FCHECK_EQ(reel_process_start(&p, flood_argv, &o), 0);
+	ws = reel_process_communicate(&p, &io);
+	FCHECK(exited_with(ws, 0));
+	FCHECK_EQ(io.out_len, MIB);
+	FCHECK(memcmp(in, out, 1000) == 0);
+	FCHECK_EQ(out[1000], 0);   /* not a byte past the cap */
+	FCHECK_EQ(io.err_len, MIB);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
+	free(in);
+	free(out);
+	free(err);
+	return 0;
+}
+
+static void test_io_proc_subprocess_communicate_1mib_no_deadlock(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(flood_main, NULL);
+}
+
+/* communicate under reel_wait_for, a child that never ends: -ETIMEDOUT on
+ * time, the child killed and reaped before the call returns; with
+ * REEL_PROC_KEEP_ON_CANCEL, left running. */
+static int communicate_deadline_main(void *arg)
+{
+	struct reel_process_opts o = { .stdout_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	char out[16];
+	struct comm c = { .p = &p, .io = { .out = out, .out_cap = sizeof(out) } };
+	int fds = count_fds(), st = 1;
+	uint64_t t0;
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(200 * MS, communicate_fn, &c, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 200 * MS);
+	FCHECK(reel_now() - t0 < 200 * MS + LATE_OK_NS);
+	FCHECK_EQ(st, -ETIMEDOUT);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));   /* killed and reaped: not even a zombie */
+	FCHECK_EQ(p.pidfd, -1);
+	FCHECK(p.out_fd >= 0);   /* not at its end: left for the close */
+	FCHECK_EQ(c.io.out_len, 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* kept */
+	o.flags = REEL_PROC_KEEP_ON_CANCEL;
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	FCHECK_EQ(reel_wait_for(100 * MS, communicate_fn, &c, &st), -ETIMEDOUT);
+	FCHECK_EQ(p.status, -1);
+	FCHECK(p.pidfd >= 0);
+	FCHECK_EQ(kill(p.pid, 0), 0);   /* alive */
+	FCHECK_EQ(reel_process_kill(&p, SIGKILL), 0);
+	FCHECK(killed_by(reel_process_join(&p), SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_communicate_deadline_kills(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(communicate_deadline_main, NULL);
+}
+
+/* A task waiting on a child (join or communicate) is cancelled: the child
+ * is gone by the time the task has ended. */
+static int cancel_main(void *arg)
+{
+	const struct reel_process_opts o = { .stdout_mode = REEL_PROC_PIPE };
+	struct reel_process p, q;
+	struct comm c = { .p = &q };
+	reel_task t, u;
+	uint64_t t0;
+	int st = 1, fds = count_fds();
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, NULL), 0);
+	FCHECK_EQ(reel_process_start(&q, sleep60_argv, &o), 0);
+	FCHECK_EQ(reel_spawn(&t, join_fn, &p, NULL), 0);
+	FCHECK_EQ(reel_spawn(&u, communicate_fn, &c, NULL), 0);
+	FCHECK_EQ(reel_sleep(50 * MS), 0);
+	FCHECK_EQ(kill(p.pid, 0), 0);
+	FCHECK_EQ(kill(q.pid, 0), 0);
+	t0 = reel_now();
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_cancel(u), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK_EQ(reel_join(u, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK(reel_now() - t0 < 1 * SEC);
+	FCHECK(gone(p.pid));
+	FCHECK(gone(q.pid));
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(killed_by(q.status, SIGKILL));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(reel_process_close(&q), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_cancel_kills_child(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(cancel_main, NULL);
+}
+
+/* Already cancelled: a child that has exited is reaped and its status wins;
+ * one that runs is killed at once, by join and by communicate. */
+static int cancelled_join(void *arg)
+{
+	FCHECK_EQ(reel_cancel(reel_self()), 0);
+	return reel_process_join(arg);
+}
+
+static int cancelled_communicate(void *arg)
+{
+	struct reel_process_io io = { 0 };
+
+	FCHECK_EQ(reel_cancel(reel_self()), 0);
+	return reel_process_communicate(arg, &io);
+}
+
+static int cancelled_before_main(void *arg)
+{
+	char *const exit5_argv[] = { "sh", "-c", "exit 5", NULL };
+	const struct reel_process_opts o = { .stdout_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	reel_task t;
+	int st = 1, fds = count_fds();
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, exit5_argv, NULL), 0);
+	FCHECK(reel_poll(p.pidfd, POLLIN) & POLLIN);   /* it has exited */
+	FCHECK_EQ(reel_process_kill(&p, SIGTERM), 0);   /* not reaped: lost, not an error */
+	FCHECK_EQ(reel_spawn(&t, cancelled_join, &p, NULL), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK(exited_with(st, 5));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, NULL), 0);
+	FCHECK_EQ(reel_spawn(&t, cancelled_join, &p, NULL), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* communicate: its helpers never run, the child is killed all the same */
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	FCHECK_EQ(reel_spawn(&t, cancelled_communicate, &p, NULL), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK(p.out_fd >= 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK_EQ(count_fds(), fds);
+	return 0;
+}
+
+static void test_io_proc_subprocess_cancelled_before_join(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(cancelled_before_main, NULL);
+}
+
+/* kill_grace_ns: SIGTERM first; SIGKILL only for a child that outlives the
+ * grace, and never before it has passed. */
+static int grace_main(void *arg)
+{
+	char *const stubborn_argv[] = { "sh", "-c", "trap '' TERM; echo ready; read x", NULL };
+	struct reel_process_opts o = { .kill_grace_ns = 5 * SEC };
+	struct reel_process p;
+	struct reel_reader rd;
+	char buf[32], line[32];
+	uint64_t t0;
+	int st = 1;
+
+	(void)arg;
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(50 * MS, join_fn, &p, &st), -ETIMEDOUT);
+	FCHECK(killed_by(p.status, SIGTERM));   /* it obeyed: no SIGKILL */
+	FCHECK(reel_now() - t0 < 50 * MS + LATE_OK_NS);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* a child that ignores SIGTERM */
+	o = (struct reel_process_opts){ .stdin_mode = REEL_PROC_PIPE, .stdout_mode = REEL_PROC_PIPE,
+					.kill_grace_ns = 300 * MS };
+	FCHECK_EQ(reel_process_start(&p, stubborn_argv, &o), 0);
+	reel_reader_init(&rd, p.out_fd, buf, sizeof(buf));
+	FCHECK_EQ(reel_read_line(&rd, line, sizeof(line)), 6);   /* its trap is set */
+	t0 = reel_now();
+	FCHECK_EQ(reel_wait_for(50 * MS, join_fn, &p, &st), -ETIMEDOUT);
+	FCHECK(reel_now() - t0 >= 350 * MS);
+	FCHECK(reel_now() - t0 < 350 * MS + LATE_OK_NS);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	return 0;
+}
+
+static void test_io_proc_subprocess_kill_grace(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(grace_main, NULL);
+}
+
+/* The child gets an empty signal mask and SIGPIPE's default, whatever the
+ * loop's thread blocked or ignored. */
+static int signals_main(void *arg)
+{
+	char *const yes_argv[] = { "sh", "-c", "yes | head -c 1 >/dev/null", NULL };
+	const struct reel_process_opts o = { .stderr_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	char err[128];
+	struct reel_process_io io = { .err = err, .err_cap = sizeof(err) };
+	sigset_t term, old;
+	int st = 1;
+
+	(void)arg;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	FCHECK_EQ(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, NULL), 0);
+	FCHECK_EQ(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK_EQ(reel_process_kill(&p, SIGTERM), 0);
+	FCHECK_EQ(reel_wait_for(5 * SEC, join_fn, &p, &st), 0);
+	FCHECK(killed_by(st, SIGTERM));
+	FCHECK_EQ(reel_process_close(&p), 0);
+	/* SIGPIPE: reel_run ignores it; yes would otherwise complain of EPIPE */
+	FCHECK_EQ(reel_process_start(&p, yes_argv, &o), 0);
+	FCHECK(exited_with(reel_process_communicate(&p, &io), 0));
+	FCHECK_EQ(io.err_len, 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	return 0;
+}
+
+static void test_io_proc_subprocess_signals_reset(void **state)
+{
+	(void)state;
+	skip_without_pidfd();
+	run_ok(signals_main, NULL);
+}
+
+/* reel_process_close ends a running child and reaps it, in a fiber or
+ * (after the loop) outside one. */
+static int close_running_main(void *arg)
+{
+	struct reel_process *later = arg;
+	const struct reel_process_opts o = { .stdin_mode = REEL_PROC_PIPE,
+					     .stdout_mode = REEL_PROC_PIPE,
+					     .stderr_mode = REEL_PROC_PIPE };
+	struct reel_process p;
+	int fds = count_fds();
+
+	FCHECK_EQ(reel_process_start(&p, sleep60_argv, &o), 0);
+	FCHECK_EQ(reel_process_close(&p), 0);
+	FCHECK(killed_by(p.status, SIGKILL));
+	FCHECK(gone(p.pid));
+	FCHECK(p.pidfd == -1 && p.in_fd == -1 && p.out_fd == -1 && p.err_fd == -1);
+	FCHECK_EQ(count_fds(), fds);
+	FCHECK_EQ(reel_process_start(later, sleep60_argv, &o), 0);
+	return 0;
+}
+
+static void test_io_proc_subprocess_close_ends_child(void **state)
+{
+	struct reel_process p;
+	int fds = count_fds();
+
+	(void)state;
+	skip_without_pidfd();
+	run_ok(close_running_main, &p);
+	assert_int_equal(kill(p.pid, 0), 0);   /* outlived the loop: ours to close */
+	assert_int_equal(reel_process_close(&p), 0);
+	assert_true(killed_by(p.status, SIGKILL));
+	assert_true(gone(p.pid));
+	assert_int_equal(count_fds(), fds);
+}
+
 /* ---- -EPERM outside a fiber ---------------------------------------------------------- */
 
 static void test_io_proc_eperm_outside_fiber(void **state)
@@ -607,6 +1311,8 @@ static void test_io_proc_eperm_outside_fiber(void **state)
 	struct signalfd_siginfo si;
 	sigset_t set, mask;
 	char *const true_argv[] = { "true", NULL };
+	struct reel_process proc;
+	struct reel_process_io io = { 0 };
 	pid_t pid = 0;
 	int p[2], r;
 
@@ -625,6 +1331,13 @@ static void test_io_proc_eperm_outside_fiber(void **state)
 	}
 	assert_int_equal(r, -EPERM);
 	assert_int_equal(reel_process_wait(p[0]), -EPERM);
+	r = reel_process_start(&proc, true_argv, NULL);
+	if (r == 0)   /* started after all: reap it */
+		reel_process_close(&proc);
+	assert_int_equal(r, -EPERM);
+	assert_true(empty_process(&proc));
+	assert_int_equal(reel_process_join(&proc), -EPERM);
+	assert_int_equal(reel_process_communicate(&proc, &io), -EPERM);
 	close(p[0]);
 	close(p[1]);
 }
@@ -945,6 +1658,19 @@ int main(void)
 		cmocka_unit_test(test_io_proc_process_exit_status),
 		cmocka_unit_test(test_io_proc_process_killed_by_signal),
 		cmocka_unit_test(test_io_proc_process_wait_timeout_then_reap),
+		cmocka_unit_test(test_io_proc_subprocess_echo_through_cat),
+		cmocka_unit_test(test_io_proc_subprocess_stderr_apart_and_merged),
+		cmocka_unit_test(test_io_proc_subprocess_devnull_and_fd),
+		cmocka_unit_test(test_io_proc_subprocess_cwd),
+		cmocka_unit_test(test_io_proc_subprocess_env),
+		cmocka_unit_test(test_io_proc_subprocess_start_errors),
+		cmocka_unit_test(test_io_proc_subprocess_communicate_1mib_no_deadlock),
+		cmocka_unit_test(test_io_proc_subprocess_communicate_deadline_kills),
+		cmocka_unit_test(test_io_proc_subprocess_cancel_kills_child),
+		cmocka_unit_test(test_io_proc_subprocess_cancelled_before_join),
+		cmocka_unit_test(test_io_proc_subprocess_kill_grace),
+		cmocka_unit_test(test_io_proc_subprocess_signals_reset),
+		cmocka_unit_test(test_io_proc_subprocess_close_ends_child),
 		cmocka_unit_test(test_io_proc_eperm_outside_fiber),
 		cmocka_unit_test(test_io_proc_stress_random_ops_with_cancels),
 	};
