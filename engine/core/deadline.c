@@ -16,6 +16,7 @@
  * timer, an SQE) before it returns, so a stale wake-up never finds it later.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "internal.h"
@@ -58,6 +59,29 @@ void reel__timer_start(struct reel__loop *l, struct reel__timer *t, uint64_t dea
 void reel__timer_stop(struct reel__loop *l, struct reel__timer *t)
 {
 	reel__wheel_cancel(&l->wheel, t);
+}
+
+/* A cancelled task's parking call returns -ECANCELED through here. At the
+ * run's end (shutdown.c) a task that goes on making such calls instead of
+ * returning spins the process: name it after the grace second. */
+int reel__cancel_seen(const struct reel__fiber *f)
+{
+	struct reel__loop *l = f->loop;
+	uint64_t now;
+
+	/* Reading the clock every 256th call keeps a spinning task's report
+	 * within microseconds of due, and normal cleanup's few calls free. */
+	if (reel_likely(!l->shutting_down) || f == l->main || (++l->exit_spins & 255))
+		return -ECANCELED;
+	now = reel_now();
+	if (reel__exit_report_due(l, now))
+		fprintf(stderr, "reel: at exit, task %#llx (%s) still runs %.1f s after it "
+			"was cancelled: its parking calls return -ECANCELED and it goes on "
+			"making them; a task must return once they do (the loop waits for "
+			"it, and this process spins meanwhile)\n",
+			(unsigned long long)f->id, f->name ? f->name : "unnamed",
+			(double)(now - l->exit_cancel_ns) / 1e9);
+	return -ECANCELED;
 }
 
 /* Something changed that may interrupt @f: wake it if it is parked

@@ -261,11 +261,17 @@ void reel__task_cancel_fiber(struct reel__loop *l, struct reel__fiber *f);
 void reel__task_report_parked(struct reel__loop *l);
 
 /* shutdown.c: main's end (cancel and await the leftovers, saying so when
- * they take long; report failed tasks nobody joined). A task ending with
- * nobody to take its status keeps its name for that report. */
+ * they take long; report failed tasks nobody joined). */
 void reel__shutdown(struct reel__loop *l);
-void reel__task_keep_name(struct reel__loop *l, struct reel__task_slot *s,
-			  const struct reel__fiber *f, int status);
+/* A report of tasks lingering at exit is due at @now: move the next one on
+ * (every 5 s). Shared by main's wait and reel__cancel_seen. */
+static inline bool reel__exit_report_due(struct reel__loop *l, uint64_t now)
+{
+	if (now < l->exit_report_ns)
+		return false;
+	l->exit_report_ns = now + 5000000000ull;
+	return true;
+}
 unsigned reel__debug_from_env(void);
 
 /* watch.c: a member of a watch has ended (its slot is DONE). */

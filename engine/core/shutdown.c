@@ -8,9 +8,10 @@
  *  - A task ignores its cancellation: every parking call it makes returns
  *    -ECANCELED at once, and if it loops on them instead of returning, the
  *    process spins at 100% CPU forever. The -ECANCELED of a cancelled
- *    task's parking call is made out of line (reel__cancel_seen), so during
- *    shutdown it can look at the clock now and then and name the task one
- *    grace period (1 s) after the cancel, and again every 5 s.
+ *    task's parking call is made out of line (reel__cancel_seen, in
+ *    deadline.c with the other interruptions), so during shutdown it can
+ *    look at the clock now and then and name the task one grace period
+ *    (1 s) after the cancel, and again every 5 s.
  *  - A task does not end although it is parked (a shielded cleanup with a
  *    long timeout, a wait it made uninterruptible): main does not park
  *    forever but with a timer, and lists what is left at the same times.
@@ -22,8 +23,8 @@
  *
  * The task's name may be gone by then (its string need only outlive the
  * task), so a task that ends with nobody to take its status keeps a copy of
- * its name in its slot; that costs a strdup on the failure path alone
- * (every ending, in the debug mode).
+ * its name in its slot (task.c); that costs a strdup on the failure path
+ * alone (every ending, in the debug mode).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +34,6 @@
 #include "internal.h"
 
 #define GRACE_NS 1000000000ull      /* first report after the cancel */
-#define REPEAT_NS 5000000000ull     /* then this often */
 
 unsigned reel__debug_from_env(void)
 {
@@ -50,35 +50,6 @@ static const char *name_or_unnamed(const char *name)
 static double since_cancel_s(const struct reel__loop *l, uint64_t now)
 {
 	return (double)(now - l->exit_cancel_ns) / 1e9;
-}
-
-/* A report is due: move the next one on. */
-static bool report_due(struct reel__loop *l, uint64_t now)
-{
-	if (now < l->exit_report_ns)
-		return false;
-	l->exit_report_ns = now + REPEAT_NS;
-	return true;
-}
-
-int reel__cancel_seen(const struct reel__fiber *f)
-{
-	struct reel__loop *l = f->loop;
-	uint64_t now;
-
-	/* Reading the clock every 256th call keeps a spinning task's report
-	 * within microseconds of due, and normal cleanup's few calls free. */
-	if (reel_likely(!l->shutting_down) || f == l->main || (++l->exit_spins & 255))
-		return -ECANCELED;
-	now = reel_now();
-	if (report_due(l, now))
-		fprintf(stderr, "reel: at exit, task %#llx (%s) still runs %.1f s after it "
-			"was cancelled: its parking calls return -ECANCELED and it goes on "
-			"making them; a task must return once they do (the loop waits for "
-			"it, and this process spins meanwhile)\n",
-			(unsigned long long)f->id, name_or_unnamed(f->name),
-			since_cancel_s(l, now));
-	return -ECANCELED;
 }
 
 static const char *where(const struct reel__fiber *f)
@@ -132,21 +103,10 @@ static void await_leftovers(struct reel__loop *l)
 		reel__timer_start(l, &self->timer, l->exit_report_ns);
 		r = reel__park(l, REEL__PARK_SHUTDOWN, false);
 		reel__timer_stop(l, &self->timer);
-		if (r == -ETIMEDOUT && l->live > 1 && report_due(l, reel_now()))
+		if (r == -ETIMEDOUT && l->live > 1 && reel__exit_report_due(l, reel_now()))
 			report_lingering(l, reel_now());
 	}
 	l->main_waiting = false;
-}
-
-void reel__task_keep_name(struct reel__loop *l, struct reel__task_slot *s,
-			  const struct reel__fiber *f, int status)
-{
-	bool failed = status < 0 && status != -ECANCELED;
-
-	if (s->joiner || s->watch || s->detached || s->is_main)
-		return;
-	if (failed || (l->debug & REEL_DEBUG_HANDLES))
-		s->ended_name = strdup(name_or_unnamed(f->name));
 }
 
 /* Every task has ended: the slots still DONE were never joined. */

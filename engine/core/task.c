@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "trace.h"
@@ -178,6 +179,19 @@ static void report_background_failure(struct reel__loop *l, const struct reel__f
 		reel_strerror(status), status);
 }
 
+/* A task ends with nobody to take its status: keep its name for the report
+ * at the run's end (shutdown.c) if it failed, or for REEL_DEBUG_HANDLES. */
+static void keep_name(struct reel__loop *l, struct reel__task_slot *s,
+		      const struct reel__fiber *f, int status)
+{
+	bool failed = status < 0 && status != -ECANCELED;
+
+	if (s->joiner || s->watch || s->detached || s->is_main)
+		return;
+	if (failed || (l->debug & REEL_DEBUG_HANDLES))
+		s->ended_name = strdup(f->name ? f->name : "unnamed");
+}
+
 /* Record the end of @f's task; wake its joiner, or main at shutdown. */
 /* Out of line, and called after the checks below: those read operation
  * records left in the dead frames of the task's stack (to name them), which
@@ -220,7 +234,7 @@ void reel__task_finish(struct reel__loop *l, struct reel__fiber *f, int status)
 	}
 	if (reel_unlikely(f->scope))
 		scope_abort(f);
-	reel__task_keep_name(l, s, f, status);
+	keep_name(l, s, f, status);
 	s->state = REEL__TASK_DONE;
 	s->status = status;
 	s->fiber = NULL;
