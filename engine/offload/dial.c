@@ -133,7 +133,7 @@ static int pick_error(const struct dial *d)
 		if (e != -ENETUNREACH && e != -EAFNOSUPPORT && e != -EADDRNOTAVAIL)
 			return e;
 	}
-	return first ? first : -EHOSTUNREACH;   /* no usable address at all */
+	return first ? first : -ENODATA;   /* no TCP address at all (as EAI_NODATA) */
 }
 
 static bool inet(const struct addrinfo *ai)
@@ -364,8 +364,9 @@ int reel_listen_tcp(const char *host, uint16_t port, int backlog)
 		.ai_protocol = IPPROTO_TCP,
 	};
 	struct addrinfo *res, *ai;
+	int r, fd = -ENODATA;   /* no TCP address at all (as EAI_NODATA) */
+	bool tried = false;
 	char service[8];
-	int r, fd = -EHOSTUNREACH;
 
 	if (!host) {
 		if (!reel__self_fiber())
@@ -377,17 +378,14 @@ int reel_listen_tcp(const char *host, uint16_t port, int backlog)
 	if (r)
 		return r;
 	for (ai = res; ai; ai = ai->ai_next) {
-		int one;
-
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+		if (!inet(ai))
 			continue;
-		one = listen_on(ai->ai_family, ai->ai_addr, ai->ai_addrlen, backlog, false);
-		if (one >= 0) {
-			fd = one;
+		r = listen_on(ai->ai_family, ai->ai_addr, ai->ai_addrlen, backlog, false);
+		if (r >= 0 || !tried)
+			fd = r;   /* the socket, or the first address's error */
+		tried = true;
+		if (r >= 0)
 			break;
-		}
-		if (fd == -EHOSTUNREACH)
-			fd = one;   /* report the first address's error */
 	}
 	reel_offload__freeaddrinfo(res);
 	return fd;
