@@ -681,21 +681,47 @@ struct one_family {
 	bool v6_first;
 };
 
+/* Holds loopback port @port (0: any free one) of @family bound but not
+ * listening, so a connect there is refused for as long as it is held: the
+ * socket, or -1 when someone else has the port. */
+static int hold_port(int family, int port)
+{
+	struct sockaddr_in in4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r = family == AF_INET ? bind(s, (struct sockaddr *)&in4, sizeof(in4))
+				  : bind(s, (struct sockaddr *)&in6, sizeof(in6));
+
+	if (r != 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
 static int one_family_main(void *arg)
 {
 	struct one_family *of = arg;
 	const char *lhost = of->listen_family == AF_INET ? "127.0.0.1" : "::1";
+	int other = of->listen_family == AF_INET ? AF_INET6 : AF_INET;
 	struct reel_connect_opts o = { .delay_ns = 5 * SEC };
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int lfd, fd, port, base = fds_base();
+	int lfd, fd, port, held = -1, base = fds_base();
 	uint64_t t0, el;
 
-	lfd = reel_listen_tcp(lhost, 0, 16);
-	FCHECK(lfd >= 0);
-	port = reel_local_port(lfd);
-	/* The same port of the other family: nobody listens there (no other
-	 * test program takes loopback ports of ours), so it is refused. */
+	/* A port that listens in one family and is held shut in the other. */
+	for (int tries = 0; held < 0; tries++) {
+		FCHECK(tries < 20);
+		lfd = reel_listen_tcp(lhost, 0, 16);
+		FCHECK(lfd >= 0);
+		port = reel_local_port(lfd);
+		held = hold_port(other, port);
+		if (held < 0)
+			FCHECK_EQ(reel_close(lfd), 0);
+	}
 	set_list((struct spec[]){ { of->v6_first ? "::1" : "127.0.0.1", 0 },
 				  { of->v6_first ? "127.0.0.1" : "::1", 0 } }, 2);
 	t0 = reel_now();
@@ -706,10 +732,11 @@ static int one_family_main(void *arg)
 	FCHECK_EQ(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
 	FCHECK_EQ(peer.ss_family, of->listen_family);
 	FCHECK_EQ(port_of((struct sockaddr *)&peer), port);
-	FCHECK_EQ(count_fds(), base + 2);   /* the listener and the winner */
+	FCHECK_EQ(count_fds(), base + 3);   /* listener, held port, winner */
 	FCHECK_EQ(check_pair(fd, lfd), 0);
 	FCHECK_EQ(reel_close(fd), 0);
 	FCHECK_EQ(reel_close(lfd), 0);
+	close(held);
 	return 0;
 }
 
@@ -784,13 +811,12 @@ static int interleave_main(void *arg)
 	unsigned ffc = (unsigned)(uintptr_t)arg;
 	struct reel_connect_opts o = { .delay_ns = 5 * SEC, .first_family_count = ffc };
 	int l4 = reel_listen_tcp("127.0.0.1", 0, 16), l6 = reel_listen_tcp("::1", 0, 16);
-	int closed = reel_listen_tcp("::1", 0, 1), cport, fd;
+	int closed = hold_port(AF_INET6, 0), cport, fd;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 
 	FCHECK(l4 >= 0 && l6 >= 0 && closed >= 0);
 	cport = reel_local_port(closed);
-	FCHECK_EQ(reel_close(closed), 0);   /* refused from now on */
 	set_list((struct spec[]){ { "::1", cport }, { "::1", reel_local_port(l6) },
 				  { "127.0.0.1", reel_local_port(l4) } }, 3);
 	fd = reel_connect_tcp_opts("list.test", 1, &o);
@@ -806,6 +832,7 @@ static int interleave_main(void *arg)
 	FCHECK_EQ(reel_close(fd), 0);
 	FCHECK_EQ(reel_close(l4), 0);
 	FCHECK_EQ(reel_close(l6), 0);
+	close(closed);
 	return 0;
 }
 
@@ -823,12 +850,11 @@ static void test_resolve_interleave_families(void **state)
  * fail locally with -ENETUNREACH ("this family can't get there"). */
 static int all_fail_main(void *arg)
 {
-	int closed = reel_listen_tcp("127.0.0.1", 0, 1), cport, base;
+	int closed = hold_port(AF_INET, 0), cport, base;
 
 	(void)arg;
 	FCHECK(closed >= 0);
 	cport = reel_local_port(closed);
-	FCHECK_EQ(reel_close(closed), 0);
 	base = fds_base();
 	reset_counts();
 	/* refused twice: -ECONNREFUSED */
@@ -851,6 +877,7 @@ static int all_fail_main(void *arg)
 	FCHECK_EQ(reel_connect_tcp("127.0.0.1", (uint16_t)cport), -ECONNREFUSED);
 	FCHECK_EQ(atomic_load(&frees), 5);   /* every list freed, the numeric one too */
 	FCHECK_EQ(count_fds(), base);        /* every socket closed */
+	close(closed);
 	return 0;
 }
 
