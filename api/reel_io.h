@@ -89,10 +89,17 @@ REEL_API int reel_renameat(int olddfd, const char *oldpath, int newdfd,
 REEL_API int reel_socket(int domain, int type, int protocol);
 
 /*
- * reel_listen_tcp - a listening TCP socket on @host (numeric IPv4 or IPv6,
- * e.g. "127.0.0.1", "::1", "0.0.0.0"; NULL = all IPv6 and IPv4 addresses)
- * and @port (0 = a free port: read it back with reel_local_port), with
- * SO_REUSEADDR and a @backlog (<= 0: SOMAXCONN). Returns the fd.
+ * reel_listen_tcp - a listening TCP socket on @host and @port (0 = a free
+ * port: read it back with reel_local_port), with SO_REUSEADDR and a
+ * @backlog (<= 0: SOMAXCONN). Returns the fd, owned by the caller.
+ * @host: NULL = all IPv6 and IPv4 addresses (IPv6 "::" with IPV6_V6ONLY
+ * off; "0.0.0.0" where the machine has no IPv6); a numeric address
+ * ("127.0.0.1", "::1", "0.0.0.0"), taken at once; or a name ("localhost"),
+ * resolved as reel_getaddrinfo does (AI_PASSIVE) and bound to the first of
+ * its addresses that can be bound - one socket, one address; listen on NULL
+ * to reach every family. Errors: reel_getaddrinfo's for a name (-ENOENT:
+ * no such name), else bind's or listen's for the first address tried
+ * (-EADDRINUSE ...); -ECANCELED / -ETIMEDOUT during a lookup.
  * reel_listen_unix - the same on a Unix stream socket at @path (an existing
  * socket file there is replaced).
  */
@@ -150,8 +157,9 @@ REEL_API int reel_acceptor_close(struct reel_acceptor *acc);
 
 /* reel_connect - connect @fd to @addr; bound it with reel_wait_for. */
 REEL_API int reel_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
-/* reel_connect_tcp - a new TCP socket connected to numeric @host:@port,
- * TCP_NODELAY set. Returns the fd, owned by the caller. */
+/* reel_connect_tcp - a new TCP socket connected to @host:@port, TCP_NODELAY
+ * set: reel_connect_tcp_opts with the default options (see there: names,
+ * several addresses raced, errors). Returns the fd, owned by the caller. */
 REEL_API int reel_connect_tcp(const char *host, uint16_t port);
 REEL_API int reel_connect_unix(const char *path);
 
@@ -162,6 +170,94 @@ REEL_API ssize_t reel_send(int fd, const void *buf, size_t len, int flags);
 REEL_API ssize_t reel_recvmsg(int fd, struct msghdr *msg, int flags);
 REEL_API ssize_t reel_sendmsg(int fd, const struct msghdr *msg, int flags);
 REEL_API int reel_shutdown(int fd, int how);
+
+/* ---- names --------------------------------------------------------------------- */
+
+struct addrinfo;
+
+/*
+ * reel_getaddrinfo - getaddrinfo(3) that parks the calling fiber instead of
+ * blocking its loop (asyncio's loop.getaddrinfo). @host and @service as
+ * getaddrinfo's (not both NULL); @hints' flags, family, socktype and
+ * protocol are used (NULL: glibc's default, AF_UNSPEC with AI_V4MAPPED |
+ * AI_ADDRCONFIG). On success *@res is the list, owned by the caller: free
+ * it with freeaddrinfo(3). Where it runs:
+ *   - a numeric host (or none) with a numeric service (or none): parsed at
+ *     once on the loop's thread (AI_NUMERICHOST), no thread involved;
+ *   - a name under the reserved "invalid." domain: -ENOENT at once
+ *     (RFC 6761 §6.4), the network never asked;
+ *   - anything else: getaddrinfo on a thread of the reel_to_thread pool.
+ * Returns 0, or -errno with *@res NULL. getaddrinfo's EAI_* codes become:
+ *   EAI_NONAME, EAI_SERVICE      -ENOENT    no such name (or service)
+ *   EAI_NODATA, EAI_ADDRFAMILY   -ENODATA   the name has no such address
+ *   EAI_AGAIN                    -EAGAIN    no answer now (try again later)
+ *   EAI_FAIL                     -EIO       the nameserver failed for good
+ *   EAI_MEMORY                   -ENOMEM
+ *   EAI_FAMILY                   -EAFNOSUPPORT
+ *   EAI_SOCKTYPE                 -ESOCKTNOSUPPORT
+ *   EAI_BADFLAGS                 -EINVAL
+ *   EAI_OVERFLOW                 -EOVERFLOW
+ *   EAI_SYSTEM                   -errno as getaddrinfo left it (-EIO if 0)
+ * Also -EINVAL for NULL @res or both names NULL; -ENOMEM; -EAGAIN when no
+ * pool thread can be started; -ECANCELED / -ETIMEDOUT when the task is
+ * cancelled or a deadline passes - at once, even while a thread is inside
+ * getaddrinfo (it cannot be stopped): that lookup finishes on its own and
+ * its thread frees the result. @host, @service and @hints are copied:
+ * nothing refers to them after the return.
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_getaddrinfo(const char *host, const char *service,
+			      const struct addrinfo *hints, struct addrinfo **res);
+
+/*
+ * Options of reel_connect_tcp_opts; NULL, or a field left zero, means the
+ * default.
+ * @delay_ns:      how long an attempt has to connect before the next address
+ *                 is tried beside it (RFC 8305's Connection Attempt Delay,
+ *                 asyncio's happy_eyeballs_delay): default 250 ms;
+ *                 REEL_CONNECT_SEQUENTIAL: one attempt at a time, each to
+ *                 its end (asyncio's default, happy_eyeballs_delay=None).
+ * @attempt_timeout_ns: the most one attempt may take (it then fails with
+ *                 -ETIMEDOUT and the next address is tried); default none,
+ *                 the kernel's own SYN retries (about two minutes).
+ * @family:        AF_UNSPEC (0, both), AF_INET or AF_INET6 only.
+ * @first_family_count: addresses of the first family returned tried before
+ *                 the other family gets its turn, then they alternate
+ *                 (RFC 8305's First Address Family Count, asyncio's
+ *                 interleave): default 1.
+ */
+#define REEL_CONNECT_SEQUENTIAL UINT64_MAX
+
+struct reel_connect_opts {
+	uint64_t delay_ns;
+	uint64_t attempt_timeout_ns;
+	int family;
+	unsigned first_family_count;
+};
+
+/*
+ * reel_connect_tcp_opts - a new TCP socket connected to @host:@port
+ * (asyncio.open_connection), TCP_NODELAY set. Returns the fd, owned by the
+ * caller. @host is numeric ("127.0.0.1", "::1": no lookup) or a name,
+ * resolved by reel_getaddrinfo (AF_UNSPEC or @opts' family, SOCK_STREAM).
+ * A name with several addresses is dialled the RFC 8305 way ("happy
+ * eyeballs"): addresses ordered by family in turn, starting with the family
+ * getaddrinfo put first; an attempt starts when the one before has had
+ * @delay_ns to connect or as soon as it fails; the first to connect wins,
+ * and the others are cancelled and closed before the call returns.
+ * Returns the fd; reel_getaddrinfo's errors for the name (-ENOENT: no such
+ * name); when every attempt failed, the error of the first attempt, unless
+ * it only says that its family cannot be used from here (-ENETUNREACH,
+ * -EAFNOSUPPORT, -EADDRNOTAVAIL): then the first error that says more
+ * (-ECONNREFUSED, -ETIMEDOUT ...); -EINVAL for a NULL @host or a @family
+ * other than those three; -ECANCELED / -ETIMEDOUT when the task is cancelled
+ * or a deadline passes (the lookup and attempts are abandoned at once,
+ * attempts closed; a connection made before the interruption was seen is
+ * returned, as reel_connect's result wins over a lost cancel).
+ * Context: fiber only (-EPERM elsewhere).
+ */
+REEL_API int reel_connect_tcp_opts(const char *host, uint16_t port,
+				   const struct reel_connect_opts *opts);
 
 /* ---- receiving into shared buffers (provided buffer rings) ------------------ */
 

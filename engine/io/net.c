@@ -1,17 +1,17 @@
 /*
- * net.c - sockets through the ring: socket, listen helpers, accept,
- * connect, send and receive, shutdown.
+ * net.c - sockets through the ring: socket, the Unix listen and connect
+ * helpers, accept, connect, send and receive, shutdown. (The TCP helpers
+ * take host names, so they live above the thread pool: offload/dial.c.)
  *
  * Sends always carry MSG_NOSIGNAL: a peer that went away is -EPIPE for the
  * sending fiber, never a SIGPIPE that kills the process. bind(2), listen(2)
- * and setsockopt(2) never wait on a peer, so the listen helpers call them
+ * and setsockopt(2) never wait on a peer, so the listen helper calls them
  * directly.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -35,31 +35,6 @@ int reel_socket(int domain, int type, int protocol)
 	return reel__io_end(&io, sqe);
 }
 
-/* Parse numeric @host (NULL: any, IPv6 dual-stack) and @port. */
-static int make_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-		     socklen_t *len)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (host && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (!host || inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		if (!host)
-			in6->sin6_addr = in6addr_any;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -EINVAL;   /* not a numeric address */
-}
-
 /* Bind @fd to @addr and listen; closes @fd on failure. */
 static int bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog)
 {
@@ -73,25 +48,6 @@ static int bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int b
 		return err;
 	}
 	return fd;
-}
-
-int reel_listen_tcp(const char *host, uint16_t port, int backlog)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, err = make_addr(host, port, &ss, &len);
-
-	if (err)
-		return err;
-	fd = reel_socket(ss.ss_family, SOCK_STREAM, 0);
-	if (fd < 0)
-		return fd;
-	if (ss.ss_family == AF_INET6 && !host) {
-		int zero = 0;   /* "any" means IPv4 too */
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	}
-	return bind_listen(fd, (struct sockaddr *)&ss, len, backlog);
 }
 
 static int make_unix_addr(const char *path, struct sockaddr_un *un)
@@ -178,23 +134,6 @@ static int connect_new(int family, const struct sockaddr *addr, socklen_t len)
 		close(fd);
 		return err;
 	}
-	return fd;
-}
-
-int reel_connect_tcp(const char *host, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1, err;
-
-	if (!host)
-		return -EINVAL;
-	err = make_addr(host, port, &ss, &len);
-	if (err)
-		return err;
-	fd = connect_new(ss.ss_family, (struct sockaddr *)&ss, len);
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 

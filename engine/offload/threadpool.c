@@ -43,6 +43,21 @@
  *   uninterruptibly, stores its status and returns the interruption. A job
  *   that finished before the fiber noticed the interruption wins: 0.
  *
+ * Detached jobs (reel_offload__run_detached, for work that may take seconds
+ *   and whose caller must not wait for it once interrupted: a DNS lookup).
+ *   The job record and its argument are on the heap, and an interrupted
+ *   fiber leaves a running job behind instead of waiting: under pool.lock it
+ *   takes the job off its loop's books and marks it ABANDONED. The worker,
+ *   when the function returns, looks under the same lock: ABANDONED, it
+ *   calls the job's drop function (which frees what the function made and
+ *   the argument) and frees the record, never touching the loop, which may
+ *   be gone by then; otherwise it marks the job DONE and posts it as usual,
+ *   and a fiber interrupted after that point cannot abandon it any more - it
+ *   waits for the delivery, which is only the mailbox hop away, and drops
+ *   the result itself. So exactly one side frees, and a loop never closes
+ *   while a worker still holds a pointer into its mailbox. Plain
+ *   reel_to_thread jobs skip the extra lock round: nobody abandons them.
+ *
  * Lock order: pool.lock, then a mailbox's lock is never taken while holding
  * it (a worker drops the pool lock before it runs a job and pushes it).
  */
@@ -58,6 +73,7 @@
 #include <reel_offload.h>
 
 #include "../reelimpl.h"
+#include "offload.h"
 
 #if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -69,7 +85,16 @@
 
 enum { MAX_THREADS = 1024, DEFAULT_MAX = 32 };
 
-enum job_state { JOB_QUEUED, JOB_TAKEN };
+/* QUEUED -> TAKEN -> DONE (posted), or TAKEN -> ABANDONED (detached jobs
+ * only: the worker frees it). pool.lock guards every change. */
+enum job_state { JOB_QUEUED, JOB_TAKEN, JOB_DONE, JOB_ABANDONED };
+
+/* How a wait for a job ended. */
+enum job_end {
+	JOB_END_DELIVERED,   /* fn ran and its job came back to the fiber */
+	JOB_END_WITHDRAWN,   /* taken out of the queue: fn never ran */
+	JOB_END_ABANDONED,   /* left running: its worker frees it (detached) */
+};
 
 /*
  * A loop's mailbox for finished jobs: the loop's offload part, made on its
@@ -89,7 +114,8 @@ struct reel__offload {
 	uint64_t count;               /* @read's buffer: the kernel writes it */
 };
 
-/* One reel_to_thread call; lives in the caller's frame. */
+/* One reel_to_thread call, in the caller's frame; a detached job is on the
+ * heap instead (@drop set). */
 struct job {
 	struct reel__list node;      /* on pool.queue while QUEUED (pool.lock),
 				      * then on home->done (home->lock) */
@@ -102,6 +128,7 @@ struct job {
 	struct reel__offload *home;
 	struct reel__fiber *fiber;
 	struct reel__timer poll;     /* must_poll: the mailbox's next look */
+	void (*drop)(void *arg);     /* detached only: frees @arg and fn's result */
 };
 
 struct slot {
@@ -157,6 +184,21 @@ static void post(struct job *j, int status)
 	pthread_mutex_unlock(&o->lock);
 }
 
+/* A detached job's fn returned: may its result still go to the loop? No
+ * once its fiber has abandoned it; else it is DONE, and the fiber will wait
+ * for the post instead of abandoning it. */
+static bool still_wanted(struct job *j)
+{
+	bool wanted;
+
+	pthread_mutex_lock(&pool.lock);
+	wanted = j->state != JOB_ABANDONED;
+	if (wanted)
+		j->state = JOB_DONE;
+	pthread_mutex_unlock(&pool.lock);
+	return wanted;
+}
+
 /* Should the calling worker leave? (pool.lock held) */
 static bool worker_surplus(void)
 {
@@ -187,7 +229,12 @@ static void *worker(void *arg)
 		j->state = JOB_TAKEN;
 		pthread_mutex_unlock(&pool.lock);
 		st = j->fn(j->arg);
-		post(j, st);
+		if (!j->drop || still_wanted(j)) {
+			post(j, st);
+		} else {
+			j->drop(j->arg);   /* abandoned: nobody waits for it */
+			free(j);
+		}
 		pthread_mutex_lock(&pool.lock);
 		pool.running--;
 	}
@@ -451,17 +498,36 @@ static void forget(struct job *j)
 		eventfd_write(o->efd, 1);   /* end the read: no job is left to */
 }
 
+/* Leave running detached job @j to its worker, if it is still running: off
+ * this loop's books first, then marked, both under pool.lock, which the
+ * worker takes before it frees @j. False when fn has returned already. */
+static bool abandon(struct job *j)
+{
+	bool running;
+
+	pthread_mutex_lock(&pool.lock);
+	running = j->state == JOB_TAKEN;
+	if (running) {
+		forget(j);
+		j->state = JOB_ABANDONED;   /* from here on @j is the worker's */
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return running;
+}
+
 /*
  * Park until @j is delivered. Returns 0, or the interruption when it came
- * before the job finished; *@ran tells whether fn ran.
+ * before the job finished; *@end tells what became of the job (after
+ * JOB_END_ABANDONED, @j must not be touched).
  */
-static int wait_job(struct reel__loop *l, struct job *j, bool *ran)
+static int wait_job(struct reel__loop *l, struct job *j, enum job_end *end)
 {
+	struct reel__offload *o = j->home;   /* @j may be gone once abandoned */
 	int r = 0;
 
-	*ran = true;
+	*end = JOB_END_DELIVERED;
 	while (!j->delivered) {
-		bool poll = must_poll() || arm(l, j->home) != 0;
+		bool poll = must_poll() || arm(l, o) != 0;
 		int w;
 
 		if (poll)
@@ -473,14 +539,22 @@ static int wait_job(struct reel__loop *l, struct job *j, bool *ran)
 			r = w;
 			if (unqueue(j)) {
 				forget(j);
-				*ran = false;
-				return r;
+				*end = JOB_END_WITHDRAWN;
+				break;
 			}
-			/* Running: wait for it, deaf to further interruptions. */
+			if (j->drop && abandon(j)) {
+				*end = JOB_END_ABANDONED;
+				break;
+			}
+			/* Running (or done, on its way here): wait for it,
+			 * deaf to further interruptions. */
 		}
 	}
+	/* Other jobs of this loop may still be out, and the wake-up meant to
+	 * make this fiber re-arm the read may have lost to the interruption:
+	 * keep listening, whichever way the job ended. */
 	if (!must_poll())
-		arm(l, j->home);   /* other jobs of this loop are still out: keep listening */
+		arm(l, o);
 	return r;
 }
 
@@ -531,35 +605,83 @@ static int open_mailbox(struct reel__loop *l, struct reel__offload **out)
 	return 0;
 }
 
+/* Queue @j (fn, arg and drop set) for the calling fiber of @l and put it
+ * on the loop's books. 0, or an -errno with nothing queued. */
+static int start_job(struct reel__loop *l, struct job *j)
+{
+	struct reel__offload *o = NULL;
+	int r = reel__interrupt_pending(reel__self_fiber());
+
+	if (!r)
+		r = open_mailbox(l, &o);
+	if (!r) {
+		j->home = o;
+		j->fiber = reel__self_fiber();
+		r = submit(j);
+	}
+	if (!r) {
+		reel__list_add_tail(&j->wait_node, &o->waiting);
+		o->pending++;
+	}
+	return r;
+}
+
 int reel_to_thread(reel_fn fn, void *arg, int *status)
 {
 	struct reel__loop *l = reel__running_loop();
 	struct job j = { .fn = fn, .arg = arg };
-	struct reel__offload *o = NULL;
-	bool ran;
+	enum job_end end;
 	int r;
 
 	if (!l)
 		return -EPERM;
 	if (!fn)
 		return -EINVAL;
-	r = reel__interrupt_pending(reel__self_fiber());
-	if (!r)
-		r = open_mailbox(l, &o);
-	if (!r) {
-		j.home = o;
-		j.fiber = reel__self_fiber();
-		r = submit(&j);
-	}
+	r = start_job(l, &j);
 	if (r) {
 		if (status)
 			*status = r;
 		return r;
 	}
-	reel__list_add_tail(&j.wait_node, &o->waiting);
-	o->pending++;
-	r = wait_job(l, &j, &ran);
+	r = wait_job(l, &j, &end);
 	if (status)
-		*status = ran ? j.status : r;
+		*status = end == JOB_END_DELIVERED ? j.status : r;
+	return r;
+}
+
+int reel_offload__run_detached(reel_fn fn, void *arg, void (*drop)(void *arg), int *status)
+{
+	struct reel__loop *l = reel__running_loop();
+	struct job *j;
+	enum job_end end;
+	int r;
+
+	assert(fn && drop);
+	if (!l) {
+		drop(arg);
+		return -EPERM;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		drop(arg);
+		return -ENOMEM;
+	}
+	j->fn = fn;
+	j->arg = arg;
+	j->drop = drop;
+	r = start_job(l, j);
+	if (r) {
+		free(j);
+		drop(arg);
+		return r;
+	}
+	r = wait_job(l, j, &end);
+	if (end == JOB_END_ABANDONED)
+		return r;             /* its worker drops and frees it */
+	if (!r && status)
+		*status = j->status;
+	free(j);
+	if (r)
+		drop(arg);            /* withdrawn, or done after the interruption */
 	return r;
 }
