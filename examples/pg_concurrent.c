@@ -295,7 +295,8 @@ static int db_call(void *arg)
 	d->t.end = reel_now();
 	if (err < 0)
 		return err;
-	snprintf(d->value, sizeof(d->value), "%s", PQgetvalue(res, 0, 1));
+	if (PQntuples(res) == 1 && PQnfields(res) == 2)
+		snprintf(d->value, sizeof(d->value), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return 0;
 }
@@ -415,6 +416,10 @@ static int deadline_and_cancel(PGconn *conn)
 			  "WHERE query LIKE 'SELECT pg_sleep(10)%' AND state = 'active'",
 			  &res)) < 0)
 		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -EPROTO;
+	}
 	printf("reused: %s backends still in pg_sleep(10)\n", PQgetvalue(res, 0, 0));
 	r = strcmp(PQgetvalue(res, 0, 0), "0") == 0 ? 0 : -EPROTO;
 	PQclear(res);
@@ -548,7 +553,7 @@ static int main_fiber(void *arg)
 	static const struct reel_spawn_opts opts = { .stack_size = PG_STACK, .name = "demo" };
 	struct api api;
 	struct run run = { .status = 0 };
-	int err;
+	int err, status;
 
 	(void)arg;
 	if ((err = api_start(&api)) < 0)
@@ -559,7 +564,8 @@ static int main_fiber(void *arg)
 	err = reel_spawn(&run.task, demo, &api, &opts);
 	if (err == 0 && (err = reel_wait_for(MSEC(30000), join_demo, &run, NULL)) == 0)
 		err = run.status;
-	api_stop(&api);
+	if ((status = api_stop(&api)) < 0 && err == 0)
+		err = status;   /* the server failed: say so */
 	if (err == 0)
 		printf("ok\n");
 	return err;
