@@ -52,8 +52,9 @@ REEL_API int reel_open(const char *path, int flags, mode_t mode);
 
 /*
  * reel_close - close @fd. Operations of this loop still in flight on @fd are
- * cancelled first (IORING_OP_ASYNC_CANCEL by descriptor) and the cancel is
- * waited for - the fibers that issued them get -EBADF - then the descriptor
+ * cancelled first (reel_cancel_fd: IORING_OP_ASYNC_CANCEL by descriptor) and
+ * the kernel's letting go is waited for - the fibers that issued them get
+ * -EBADF, even when the caller is cancelled meanwhile - then the descriptor
  * is closed, so no operation can land on a descriptor number reused later.
  * Returns 0 or -errno (-EBADF when @fd is not open). The descriptor is gone
  * even when an error is returned, as with close(2).
@@ -399,6 +400,29 @@ REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
  * ready events (POLLERR, POLLHUP included).
  */
 REEL_API int reel_poll(int fd, short events);
+
+/*
+ * reel_cancel_fd - cancel every operation of this loop in flight on the
+ * file @fd refers to (reel_poll, reads, receives... of any of its fibers),
+ * wait until the kernel has let go of all of them, and leave @fd open.
+ * For a library that closes its own descriptors (PQfinish, redisFree,
+ * curl's close callback): call it just before, when a fiber may still be
+ * in reel_poll on the descriptor. A pending poll holds a reference to the
+ * file, so a bare close(2) frees nothing: the polling fiber is never woken
+ * and the peer sees no end of stream until that poll ends (docs/
+ * integrating.md, "Closing"). The fibers whose operations were cancelled
+ * get -EBADF, as from reel_close: to them it means "closed under you", and
+ * they must not touch the descriptor, or the library object around it,
+ * again. Operations of other loops (threads) are not touched.
+ * Returns how many operations it cancelled (0 when none was in flight);
+ * -EBADF when @fd is not open; -EPERM outside a fiber; -EOPNOTSUPP when the
+ * kernel cannot cancel by descriptor (before 5.19); -EBUSY when operations
+ * kept arriving on @fd for a second (a fiber that polls again at once).
+ * It finishes even when the calling task is cancelled or its deadline has
+ * passed (it is cleanup, bounded by that second); the interruption then
+ * shows in the caller's next parking call. Context: fiber only.
+ */
+REEL_API int reel_cancel_fd(int fd);
 
 /* ---- signals ------------------------------------------------------------------ */
 

@@ -1,7 +1,11 @@
 /*
  * Description: readiness, signals and child processes (engine/io/proc.c;
  * api/reel_io.h, docs/design.md §5): reel_poll on a pipe (woken by a write,
- * ready at once, cancelled, timed out); reel_signal_wait for a SIGUSR1 from
+ * ready at once, cancelled, timed out); reel_cancel_fd waking two polls and
+ * a receive on a socket with -EBADF, after which a plain close(2) gives the
+ * peer EOF at once, also from a caller cancelled or past its deadline; the
+ * trap it exists for (close(2) under a pending poll wakes nobody and the
+ * peer sees no EOF until the poll ends); reel_signal_wait for a SIGUSR1 from
  * another fiber, and cancelled without losing the signal; one signalfd per
  * loop, shared by waiters for different signals that never take each
  * other's; -EMFILE under a full descriptor table leaves nothing blocked
@@ -149,6 +153,201 @@ static void test_io_proc_poll_cancelled_and_timed_out(void **state)
 {
 	(void)state;
 	run_ok(poll_interrupted_main, NULL);
+}
+
+/* ---- reel_cancel_fd: a library that close(2)s a descriptor being polled ------------ */
+
+/* A reel_recv parked on @fd (the ring's own poll inside). */
+struct receiver_fiber {
+	int fd;
+	ssize_t r;
+	char buf[8];
+};
+
+static int recv_fiber(void *arg)
+{
+	struct receiver_fiber *rf = arg;
+
+	rf->r = reel_recv(rf->fd, rf->buf, sizeof(rf->buf), 0);
+	return rf->r < 0 ? (int)rf->r : 0;
+}
+
+/* The peer's view: POLLIN within @ns (its end of stream, here: POLLRDHUP
+ * comes with it, unasked), else the deadline's -ETIMEDOUT. */
+static int peer_readable_within(int fd, uint64_t ns)
+{
+	struct poller p = { .fd = fd, .events = POLLIN, .r = -12345 };
+	int st, r = reel_wait_for(ns, poll_fiber, &p, &st);
+
+	return r < 0 ? r : p.r & POLLIN;
+}
+
+/* Two polls and a receive wait on the accepted end; reel_cancel_fd wakes
+ * all three with -EBADF and leaves the descriptor open; the plain close(2)
+ * the library makes next then ends the connection: the peer reads EOF at
+ * once. With nothing in flight it cancels nothing; -EBADF for descriptors
+ * that are not open. */
+static int cancel_fd_main(void *arg)
+{
+	struct poller p1 = { .events = POLLIN, .r = -12345 };
+	struct poller p2 = { .events = POLLIN | POLLPRI, .r = -12345 };
+	struct receiver_fiber rf = { .r = -12345 };
+	reel_task t[3];
+	struct conn c;
+	char buf[8];
+	int st;
+
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	if (reel_cancel_fd(c.b) == -EOPNOTSUPP) {   /* before 5.19 */
+		*(bool *)arg = true;
+		FCHECK_EQ(reel_close(c.a), 0);
+		FCHECK_EQ(reel_close(c.b), 0);
+		return 0;
+	}
+	FCHECK_EQ(reel_cancel_fd(c.b), 0);   /* nothing in flight */
+	p1.fd = p2.fd = rf.fd = c.b;
+	FCHECK_EQ(reel_spawn(&t[0], poll_fiber, &p1, NULL), 0);
+	FCHECK_EQ(reel_spawn(&t[1], poll_fiber, &p2, NULL), 0);
+	FCHECK_EQ(reel_spawn(&t[2], recv_fiber, &rf, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(p1.started && p2.started);
+	FCHECK_EQ(p1.r, -12345);
+	FCHECK_EQ(rf.r, -12345);
+	FCHECK_EQ(reel_cancel_fd(c.b), 3);
+	FCHECK(fcntl(c.b, F_GETFD) >= 0);     /* still open: the library's to close */
+	FCHECK_EQ(close(c.b), 0);             /* what PQfinish does */
+	FCHECK_EQ(peer_readable_within(c.a, 1 * SEC), POLLIN);
+	FCHECK_EQ(recv(c.a, buf, sizeof(buf), MSG_DONTWAIT), 0);   /* EOF */
+	for (int i = 0; i < 3; i++) {
+		FCHECK_EQ(reel_join(t[i], &st), 0);
+		FCHECK_EQ(st, -EBADF);
+	}
+	FCHECK_EQ(p1.r, -EBADF);
+	FCHECK_EQ(p2.r, -EBADF);
+	FCHECK_EQ(rf.r, -EBADF);
+	FCHECK_EQ(reel_cancel_fd(c.b), -EBADF);   /* closed now */
+	FCHECK_EQ(reel_cancel_fd(-1), -EBADF);
+	FCHECK_EQ(reel_close(c.a), 0);
+	return 0;
+}
+
+static void test_io_proc_cancel_fd_wakes_pollers_then_close_gives_eof(void **state)
+{
+	bool unsupported = false;
+
+	(void)state;
+	run_ok(cancel_fd_main, &unsupported);
+	if (unsupported)
+		skip();   /* the kernel cannot cancel by descriptor */
+}
+
+/* Cleanup code of a task already cancelled, or past its deadline: the
+ * cancel still happens (it is shielded); the interruption comes back at the
+ * caller's next parking call. */
+static int cancel_fd_interrupted_caller(void *arg)
+{
+	int fd = *(int *)arg;
+
+	FCHECK_EQ(reel_cancel(reel_self()), 0);
+	FCHECK_EQ(reel_cancel_fd(fd), 1);
+	FCHECK_EQ(reel_yield(), -ECANCELED);
+	return 0;
+}
+
+static int cancel_fd_past_deadline(void *arg)
+{
+	int fd = *(int *)arg;
+
+	FCHECK_EQ(reel_sleep(1 * SEC), -ETIMEDOUT);
+	FCHECK_EQ(reel_cancel_fd(fd), 1);
+	FCHECK_EQ(reel_yield(), -ETIMEDOUT);
+	return 0;
+}
+
+static int cancel_fd_interrupted_main(void *arg)
+{
+	struct poller p = { .events = POLLIN, .r = -12345 };
+	reel_task poll_t, closer;
+	struct conn c;
+	int st;
+
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	if (reel_cancel_fd(c.b) == -EOPNOTSUPP) {   /* before 5.19 */
+		*(bool *)arg = true;
+		FCHECK_EQ(reel_close(c.a), 0);
+		FCHECK_EQ(reel_close(c.b), 0);
+		return 0;
+	}
+	p.fd = c.b;
+	for (int k = 0; k < 2; k++) {
+		p.r = -12345;
+		p.started = false;
+		FCHECK_EQ(reel_spawn(&poll_t, poll_fiber, &p, NULL), 0);
+		FCHECK_EQ(reel_sleep(20 * MS), 0);
+		FCHECK(p.started);
+		if (k == 0) {
+			FCHECK_EQ(reel_spawn(&closer, cancel_fd_interrupted_caller, &c.b, NULL), 0);
+			FCHECK_EQ(reel_join(closer, &st), 0);
+		} else {
+			FCHECK_EQ(reel_wait_for(10 * MS, cancel_fd_past_deadline, &c.b, &st),
+				  -ETIMEDOUT);
+		}
+		FCHECK_EQ(st, 0);
+		FCHECK_EQ(reel_join(poll_t, &st), 0);
+		FCHECK_EQ(st, -EBADF);
+		FCHECK_EQ(p.r, -EBADF);
+	}
+	FCHECK_EQ(reel_close(c.b), 0);
+	FCHECK_EQ(reel_close(c.a), 0);
+	return 0;
+}
+
+static void test_io_proc_cancel_fd_from_interrupted_caller(void **state)
+{
+	bool unsupported = false;
+
+	(void)state;
+	run_ok(cancel_fd_interrupted_main, &unsupported);
+	if (unsupported)
+		skip();
+}
+
+/* The trap itself, without reel_cancel_fd: close(2) of a descriptor that a
+ * fiber polls wakes nobody, and the connection stays up - the pending poll
+ * holds the file - so the peer sees no end of stream until that poll ends
+ * (here: its task is cancelled). */
+static int close_under_poll_main(void *arg)
+{
+	struct poller p = { .events = POLLIN, .r = -12345 };
+	struct conn c;
+	reel_task t;
+	char buf[8];
+	int st;
+
+	(void)arg;
+	FCHECK_EQ(tcp_pair("127.0.0.1", &c), 0);
+	p.fd = c.b;
+	FCHECK_EQ(reel_spawn(&t, poll_fiber, &p, NULL), 0);
+	FCHECK_EQ(reel_sleep(20 * MS), 0);
+	FCHECK(p.started);
+	FCHECK_EQ(close(c.b), 0);
+	FCHECK_EQ(peer_readable_within(c.a, 200 * MS), -ETIMEDOUT);
+	FCHECK_EQ(recv(c.a, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	FCHECK_EQ(errno, EAGAIN);             /* no EOF: the socket lives on */
+	FCHECK_EQ(p.r, -12345);               /* and the poller still sleeps */
+	FCHECK_EQ(reel_cancel(t), 0);
+	FCHECK_EQ(reel_join(t, &st), 0);
+	FCHECK_EQ(st, -ECANCELED);
+	FCHECK_EQ(peer_readable_within(c.a, 1 * SEC), POLLIN);
+	FCHECK_EQ(recv(c.a, buf, sizeof(buf), MSG_DONTWAIT), 0);   /* now EOF */
+	FCHECK_EQ(reel_close(c.a), 0);
+	return 0;
+}
+
+static void test_io_proc_close2_under_poll_keeps_connection(void **state)
+{
+	(void)state;
+	run_ok(close_under_poll_main, NULL);
 }
 
 /* ---- reel_signal_wait ------------------------------------------------------------- */
@@ -1319,6 +1518,7 @@ static void test_io_proc_eperm_outside_fiber(void **state)
 	(void)state;
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(reel_poll(p[1], POLLOUT), -EPERM);
+	assert_int_equal(reel_cancel_fd(p[1]), -EPERM);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
 	assert_int_equal(reel_signal_wait(&set, &si), -EPERM);
@@ -1650,6 +1850,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io_proc_poll_pipe_readiness),
 		cmocka_unit_test(test_io_proc_poll_cancelled_and_timed_out),
+		cmocka_unit_test(test_io_proc_cancel_fd_wakes_pollers_then_close_gives_eof),
+		cmocka_unit_test(test_io_proc_cancel_fd_from_interrupted_caller),
+		cmocka_unit_test(test_io_proc_close2_under_poll_keeps_connection),
 		cmocka_unit_test(test_io_proc_signal_wait_sigusr1),
 		cmocka_unit_test(test_io_proc_signal_wait_cancelled),
 		cmocka_unit_test(test_regress_signal_wait_emfile_leaves_signals_unblocked),

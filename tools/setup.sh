@@ -33,7 +33,7 @@ PEERS=(
   golang-go                           # Go twins of the benchmarks
   chromium                            # the SSE page test (headless)
   wrk                                 # cross-check of the load generator
-  postgresql libpq-dev                # database peer for later layers
+  postgresql libpq-dev                # examples/pg_concurrent and its test (a real server)
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=("${PEERS[@]}")

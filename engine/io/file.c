@@ -1,6 +1,7 @@
 /*
  * file.c - files through the ring: open, close, read, write, sync, stat,
- * allocate, unlink, rename.
+ * allocate, unlink, rename; and cancelling every operation on a descriptor
+ * (reel_cancel_fd), the first half of reel_close.
  *
  * Each call is one SQE and one park (engine/core/op.c does the waiting and the
  * cancellation). Where the kernel lacks the opcode (the loop's probe), the
@@ -46,8 +47,34 @@ int reel_open(const char *path, int flags, mode_t mode)
 	return reel_openat(AT_FDCWD, path, flags, mode);
 }
 
-/* Cancel every operation of this ring on @fd and wait for the cancel. */
-static int cancel_fd_ops(int fd)
+/*
+ * Cancelling by descriptor (reel_cancel_fd, reel_close).
+ *
+ * One IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD | _ALL cancels
+ * every request of the ring on the file @fd refers to, but its CQE does not
+ * mean the kernel has let go of them: a cancelled poll ends in task work
+ * that runs at the loop's next wait (DEFER_TASKRUN), and a request running
+ * in an io-wq worker is only signalled. Until such a request is freed it
+ * holds a reference to the file, so a close(2) right after the cancel
+ * would still free nothing. So the cancel is repeated until the kernel
+ * finds nothing on the file: a request still on its way out is found (and
+ * counted) again. Usually the second round finds nothing; from the third
+ * on, each waits 1 ms for io-wq workers. The rounds after the first run
+ * shielded: the caller is cleaning up, and a cancellation or deadline of
+ * its own must not leave the file held (CANCEL_FD_GRACE_NS bounds them).
+ */
+#define CANCEL_FD_GRACE_NS 1000000000ull
+#define CANCEL_FD_NAP_NS 1000000ull
+
+struct fd_cancel {
+	int fd;
+	int found;       /* what the first completed round cancelled */
+	unsigned rounds; /* rounds completed */
+};
+
+/* One round: how many requests on the file it cancelled (with _ALL the
+ * kernel answers 0, not -ENOENT, when it found none). */
+static int cancel_round(struct fd_cancel *c)
 {
 	struct reel__io io;
 	struct io_uring_sqe *sqe = reel__io_begin(&io);
@@ -55,10 +82,56 @@ static int cancel_fd_ops(int fd)
 
 	if (!sqe)
 		return io.err;
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
 	r = reel__io_end(&io, sqe);
-	/* >= 0: how many were cancelled; -ENOENT: none in flight. */
-	return r == -ENOENT || r >= 0 ? 0 : r;
+	if (r >= 0 && c->rounds++ == 0)
+		c->found = r;
+	return r;
+}
+
+/* Rounds until nothing is left on the file (the shielded part). */
+static int cancel_rounds(void *arg)
+{
+	struct fd_cancel *c = arg;
+	int r;
+
+	while ((r = cancel_round(c)) > 0)
+		if (c->rounds >= 2 && (r = reel_sleep(CANCEL_FD_NAP_NS)) < 0)
+			break;
+	return r == -ENOENT ? 0 : r;
+}
+
+/* The kernel's -EINVAL here means it knows no cancelling by descriptor. */
+static int cancel_fd_error(int err)
+{
+	if (err == -EINVAL)
+		return -EOPNOTSUPP;
+	return err == -ETIMEDOUT ? -EBUSY : err;   /* the grace ran out */
+}
+
+int reel_cancel_fd(int fd)
+{
+	struct reel__loop *l = reel__running_loop();
+	struct fd_cancel c = { .fd = fd };
+	int r, status;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!l)
+		return -EPERM;
+	if (!reel__has_op(l, IORING_OP_ASYNC_CANCEL))
+		return -EOPNOTSUPP;
+	/* The common case, nothing in flight, costs one round trip and no
+	 * shield; an interrupted first round is made again, shielded. */
+	r = cancel_round(&c);
+	if (r == 0 || r == -ENOENT)
+		return 0;
+	if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT)
+		return cancel_fd_error(r);
+	r = reel_shield(CANCEL_FD_GRACE_NS, cancel_rounds, &c, &status);
+	if (r == 0)
+		r = status;
+	return r < 0 ? cancel_fd_error(r) : c.found;
 }
 
 int reel_close(int fd)
@@ -72,10 +145,13 @@ int reel_close(int fd)
 		return -EBADF;
 	if (!l)   /* no loop, so nothing of ours in flight: close(2) is all */
 		return reel__sys_result(close(fd));
-	/* Cancellation must not leave the descriptor open: the close itself
-	 * runs shielded, as close(2) cannot be half done. */
-	err = reel__has_op(l, IORING_OP_ASYNC_CANCEL) ? cancel_fd_ops(fd) : 0;
-	if (err == -ECANCELED || err == -ETIMEDOUT || !reel__has_op(l, IORING_OP_CLOSE))
+	/* Whatever the cancel says (-EBADF for a descriptor not open is
+	 * repeated by the close), the descriptor is closed. Cancellation must
+	 * not leave it open: the close itself falls back to close(2) when
+	 * interrupted, as close(2) cannot be half done. */
+	if (reel__has_op(l, IORING_OP_ASYNC_CANCEL))
+		(void)reel_cancel_fd(fd);
+	if (!reel__has_op(l, IORING_OP_CLOSE))
 		return reel__sys_result(close(fd));
 	sqe = reel__io_begin(&io);
 	if (!sqe)
