@@ -406,8 +406,11 @@ REEL_API int reel_http_client_create(struct reel_http_client **c,
 REEL_API int reel_http_client_destroy(struct reel_http_client *c);
 
 /*
- * One request. @url: "http://host[:port]/path?query" with a numeric IPv4
- * host or "localhost" (a "#fragment" is not sent). @headers: NULL, or name,
+ * One request. @url: "http://host[:port]/path?query" where host is a name
+ * (resolved by reel_connect_tcp: reel_getaddrinfo on the thread pool, then
+ * every address tried, IPv6 raced against IPv4), "localhost" (127.0.0.1,
+ * no lookup), a numeric IPv4 address or a bracketed IPv6 one ("[::1]"); a
+ * "#fragment" is not sent. A name that does not resolve: -ENOENT. @headers: NULL, or name,
  * value pairs ending with a NULL name; Host, Content-Length and
  * Transfer-Encoding are the client's own (-EINVAL), as are names that are
  * not tokens and values with CR or LF. @body/@body_len: sent with

@@ -888,9 +888,11 @@ static void test_http_client_get(void **state)
 static int cl_bad_args(void *arg)
 {
 	static const char *const bad_urls[] = {
-		"https://127.0.0.1/", "http://example.com/", "http://127.0.0.1:0/",
+		"https://127.0.0.1/", "http://127.0.0.1:0/",
 		"http://127.0.0.1:65536/", "http://127.0.0.1:/", "http:///x",
 		"http://127.0.0.1/a b", "http://user@127.0.0.1/", "127.0.0.1/",
+		"http://[::1/", "http://[zz]/", "http://[]/", "http://[::1]x/", "http://-a/",
+		"http://a%62/", "http://.a/",
 	};
 	const char *crlf[] = { "X-A", "a\r\nX-B: b", NULL };
 	const char *host[] = { "Host", "evil", NULL };
@@ -932,8 +934,18 @@ static int cl_bad_args(void *arg)
 	{
 		char url[64];
 
+		int r;
+
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 		FCHECK_EQ(reel_http_get(c, url, SEC, buf, sizeof(buf), NULL), -ECONNREFUSED);
+		/* an IPv6 literal is parsed and dialled (refused, or no IPv6 here) */
+		snprintf(url, sizeof(url), "http://[::1]:%d/", port);
+		r = reel_http_get(c, url, SEC, buf, sizeof(buf), NULL);
+		FCHECK(r == -ECONNREFUSED || r == -EADDRNOTAVAIL || r == -ENETUNREACH ||
+		       r == -EAFNOSUPPORT);
+		/* a name is resolved: one that never resolves (RFC 6761) */
+		FCHECK_EQ(reel_http_get(c, "http://no-such-host.invalid:80/", SEC, buf,
+					sizeof(buf), NULL), -ENOENT);
 	}
 	FCHECK_EQ(reel_http_client_destroy(c), 0);
 	return 0;

@@ -45,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@
 #define DEF_RETRIES      1
 
 #define RBUF_LEN 8192
+#define HOST_MAX 256             /* a DNS name is at most 253 bytes */
 
 /* ---- the client and its pool -------------------------------------------------- */
 
@@ -73,7 +75,7 @@ struct origin {
 	struct reel__list idle;   /* struct conn, most recently used first */
 	unsigned nidle;
 	uint16_t port;
-	char host[16];            /* numeric IPv4 */
+	char host[HOST_MAX];      /* a name, or a numeric IPv4/IPv6 address */
 };
 
 struct conn {
@@ -683,7 +685,7 @@ ssize_t reel_http__resp_read(struct reel_http_resp *r, void *buf, size_t len)
 /* ---- the request ------------------------------------------------------------------ */
 
 struct url {
-	char host[16];             /* numeric IPv4 to connect to */
+	char host[HOST_MAX];       /* what to connect to: a name or an address */
 	uint16_t port;
 	const char *authority;     /* for Host, as written */
 	size_t authority_len;
@@ -708,27 +710,63 @@ static int parse_port(const char *s, const char *end, uint16_t *port)
 	return 0;
 }
 
+/* A host name's bytes (RFC 1123 labels; '_' too, as resolvers allow). */
+static bool name_ok(const char *h, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.' && h[i] != '_')
+			return false;
+	return len > 0 && h[0] != '-' && h[0] != '.';
+}
+
+/* The host part of an authority: "name", "1.2.3.4" or "[v6]"; where the
+ * port's colon may follow goes to *@rest. */
+static int parse_host(const char *h, const char *end, struct url *u, const char **rest)
+{
+	struct in6_addr a6;
+	const char *close;
+	size_t hl;
+
+	if (*h == '[') {                        /* an IPv6 literal */
+		close = memchr(h, ']', (size_t)(end - h));
+		if (!close)
+			return -EINVAL;
+		hl = (size_t)(close - h - 1);
+		if (hl == 0 || hl >= sizeof(u->host))
+			return -EINVAL;
+		memcpy(u->host, h + 1, hl);
+		u->host[hl] = '\0';
+		*rest = close + 1;
+		return inet_pton(AF_INET6, u->host, &a6) == 1 ? 0 : -EINVAL;
+	}
+	*rest = memchr(h, ':', (size_t)(end - h));
+	if (!*rest)
+		*rest = end;
+	hl = (size_t)(*rest - h);
+	if (hl >= sizeof(u->host) || !name_ok(h, hl))
+		return -EINVAL;
+	memcpy(u->host, h, hl);
+	u->host[hl] = '\0';
+	if (reel_http__name_eq(u->host, "localhost"))   /* no lookup for the usual case */
+		strcpy(u->host, "127.0.0.1");
+	return 0;
+}
+
 /* "http://host[:port][/path][?query][#fragment]"; the fragment is not sent. */
 static int parse_url(const char *s, struct url *u)
 {
 	const char *h, *end, *colon, *t;
-	struct in_addr a;
-	size_t hl;
 
 	if (strncasecmp(s, "http://", 7) != 0)
 		return -EINVAL;
 	h = s + 7;
 	end = h + strcspn(h, "/?#");
-	colon = memchr(h, ':', (size_t)(end - h));
-	hl = (size_t)((colon ? colon : end) - h);
-	if (hl == 0 || hl >= sizeof(u->host))
+	if (parse_host(h, end, u, &colon))
 		return -EINVAL;
-	memcpy(u->host, h, hl);
-	u->host[hl] = '\0';
-	if (reel_http__name_eq(u->host, "localhost"))
-		strcpy(u->host, "127.0.0.1");
-	else if (inet_pton(AF_INET, u->host, &a) != 1)
+	if (colon != end && *colon != ':')
 		return -EINVAL;
+	if (colon == end)
+		colon = NULL;
 	u->port = 80;
 	if (colon && parse_port(colon + 1, end, &u->port))
 		return -EINVAL;
