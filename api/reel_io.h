@@ -308,6 +308,7 @@ REEL_API void reel_reader_init(struct reel_reader *r, int fd, char *buf, size_t 
  * '\n' is returned as is, if it is shorter than the reader's buffer (the
  * reader needs one spare byte to see the end of the stream).
  * Interrupted: nothing is consumed (bytes read stay in the reader).
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
 /*
@@ -323,6 +324,7 @@ REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
  * call can simply be made again; when @len > @cap the bytes copied so far are
  * consumed and counted in *@done, the rest of the stream stays, so a call
  * for @buf + *@done, @len - *@done continues exactly.
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_reader_read_exact(struct reel_reader *r, void *buf, size_t len,
 					size_t *done);
@@ -341,6 +343,7 @@ REEL_API ssize_t reel_reader_read_exact(struct reel_reader *r, void *buf, size_t
  * chunk stays in the reader, reel_reader_take hands it over); -EINVAL for a
  * NULL @delim or @out, @dlen 0, @len 0, or @dlen past the limit.
  * Interrupted or failing: nothing is consumed.
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_reader_read_until(struct reel_reader *r, const void *delim, size_t dlen,
 					void *out, size_t len);
@@ -351,6 +354,7 @@ REEL_API ssize_t reel_reader_read_until(struct reel_reader *r, const void *delim
  * nothing buffered it reads once - into @buf directly when @len >= @cap.
  * Returns the bytes taken (1..@len); 0 at end of stream, or at once for
  * @len 0; -errno. Interrupted or failing: nothing is consumed.
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_reader_take(struct reel_reader *r, void *buf, size_t len);
 /*
@@ -363,6 +367,7 @@ REEL_API ssize_t reel_reader_take(struct reel_reader *r, void *buf, size_t len);
  * whatever the return value. Interrupted or failing: the bytes discarded so
  * far are gone (counted in *@done), the rest stays; calling it again goes
  * on to the same delimiter.
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_reader_skip_until(struct reel_reader *r, const void *delim, size_t dlen,
 					size_t *done);
@@ -413,6 +418,7 @@ REEL_API void reel_writer_init(struct reel_writer *w, int fd, char *buf, size_t 
  * return value. Interrupted or failing: the bytes of @data counted in
  * *@done went out, the others were not taken (call again with @data +
  * *@done); bytes buffered before that did not go out stay buffered.
+ * Context: fiber (-EPERM when it must write outside one).
  */
 REEL_API ssize_t reel_writer_write(struct reel_writer *w, const void *data, size_t len,
 				   size_t *done);
@@ -426,6 +432,7 @@ REEL_API ssize_t reel_writer_write(struct reel_writer *w, const void *data, size
  * -errno from the flush. All or nothing: on any error none of the text
  * was accepted; a flush interrupted half way keeps its unwritten tail
  * buffered, as reel_writer_flush.
+ * Context: fiber (-EPERM when it must write outside one).
  */
 REEL_API ssize_t reel_writer_printf(struct reel_writer *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -437,6 +444,7 @@ REEL_API ssize_t reel_writer_printf(struct reel_writer *w, const char *fmt, ...)
  * return value. Interrupted or failing: the bytes counted in *@done went
  * out, the unwritten tail stays buffered, so the next flush continues
  * exactly where this one stopped.
+ * Context: fiber (-EPERM when it must write outside one).
  */
 REEL_API ssize_t reel_writer_flush(struct reel_writer *w, size_t *done);
 /*

@@ -698,7 +698,7 @@ static int take_main(void *arg)
 		FCHECK_EQ(reel_wait_for(1 * SEC, take_exactly, &tc, &st), 0);
 		FCHECK_EQ(st, 0);
 	}
-	FCHECK_EQ(take_n(&r, "hello" + b, 5 - (size_t)b), 0);
+	FCHECK_EQ(take_n(&r, &"hello"[b], 5 - (size_t)b), 0);
 	FCHECK_EQ(reel_reader_buffered(&r, NULL), 0);
 
 	/* nothing buffered: one read; its bytes beyond @len stay buffered */
@@ -707,7 +707,7 @@ static int take_main(void *arg)
 	FCHECK(n >= 1 && n <= 3);
 	FCHECK(faults_on() || (n == 3 && reel_reader_buffered(&r, NULL) == 2));
 	FCHECK(memcmp(buf, "wor", (size_t)n) == 0);
-	FCHECK_EQ(take_n(&r, "world" + n, 5 - (size_t)n), 0);
+	FCHECK_EQ(take_n(&r, &"world"[n], 5 - (size_t)n), 0);
 
 	/* @len >= cap with nothing buffered: the read goes to @buf directly */
 	FCHECK_EQ(reel_write_all(c.wr, "0123456789", 10, NULL), 10);
@@ -716,7 +716,7 @@ static int take_main(void *arg)
 	FCHECK(faults_on() || n == 10);
 	FCHECK_EQ(reel_reader_buffered(&r, NULL), 0);
 	FCHECK(memcmp(buf, "0123456789", (size_t)n) == 0);
-	FCHECK_EQ(take_n(&r, "0123456789" + n, 10 - (size_t)n), 0);
+	FCHECK_EQ(take_n(&r, &"0123456789"[n], 10 - (size_t)n), 0);
 
 	/* asyncio's read(n) with n smaller than what is buffered */
 	FCHECK_EQ(reel_write_all(c.wr, "abcdef", 6, NULL), 6);

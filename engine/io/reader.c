@@ -20,10 +20,11 @@
  * (a chunk, -EMSGSIZE, -EPIPE or 0) depends only on the stream's bytes,
  * never on how the reads cut them: the fuzz target fuzz_stream checks that.
  *
- * Rejected: remembering the end of the stream in the reader. It would need
- * a field that old initialisers (memset, designated) do not set, and a read
- * of 0 on a socket or pipe at its end costs one round trip; asyncio keeps
- * the flag because its reader is fed by a protocol, not pulled.
+ * Rejected: remembering the end of the stream in the reader. It would add
+ * a field to a public struct that callers embed (its size is part of the
+ * ABI) to save one read of 0 per call at the end, and a terminal's end
+ * (Ctrl-D) is not final; asyncio keeps the flag because its reader is fed
+ * by a protocol, not pulled.
  * Built on reel_read alone, like stream.c: no engine header.
  */
 #define _GNU_SOURCE   /* memmem */
