@@ -365,8 +365,23 @@ REEL_API ssize_t reel_read_exact(int fd, void *buf, size_t len, size_t *done);
 REEL_API ssize_t reel_write_all(int fd, const void *buf, size_t len, size_t *done);
 
 /*
- * A buffered line reader over a stream descriptor. The caller owns the
- * struct and its buffer (@buf, @cap bytes), which must outlive its use.
+ * struct reel_reader - a buffered reader over a stream descriptor (a
+ * socket, a pipe): asyncio's StreamReader without the exceptions. The
+ * caller owns the struct and its buffer (@buf, @cap bytes), which must
+ * outlive its use; the fields are public for reading (the bytes buffered
+ * are buf[start .. end)), set them only through reel_reader_init.
+ *
+ * Every reader call keeps one rule when it is interrupted (-ECANCELED,
+ * -ETIMEDOUT) or fails: it consumes only what it hands over. Bytes read
+ * from the descriptor but not copied out stay in the reader, so the next
+ * call sees the same stream: nothing is lost, nothing comes twice. Calls
+ * that copy out as they go (reel_reader_read_exact past the buffer's size,
+ * reel_reader_skip_until) count in *@done what they consumed.
+ * Calls that must read outside a fiber get -EPERM (answering from the
+ * buffer needs no fiber). A NULL @r, a reader whose @buf is NULL or @cap
+ * is 0, NULL buffers and lengths past SSIZE_MAX get -EINVAL.
+ * The reader does not remember the end of the stream: each call that needs
+ * more bytes reads again, and a read of 0 is the end for that call.
  */
 struct reel_reader {
 	int fd;
@@ -375,22 +390,166 @@ struct reel_reader {
 	size_t start, end;   /* unread bytes are buf[start .. end) */
 };
 /*
- * reel_reader_init - set up @r to read lines from stream descriptor @fd
- * through @buf (@cap bytes, which bounds the longest line it can return).
- * Allocates nothing and cannot fail: @r, @buf and @fd stay the caller's,
- * and the reader holds no state beyond @r. Context: anywhere.
+ * reel_reader_init - set up @r to read from stream descriptor @fd through
+ * @buf (@cap bytes, which bounds the longest line or delimited chunk it can
+ * return). Allocates nothing and cannot fail: @r, @buf and @fd stay the
+ * caller's, and the reader holds no state beyond @r. Context: anywhere.
  */
 REEL_API void reel_reader_init(struct reel_reader *r, int fd, char *buf, size_t cap);
 /*
  * reel_read_line - the next line, '\n' included, copied into @line (at most
  * @len - 1 bytes, NUL-terminated). Returns its length; 0 at end of stream;
  * -EMSGSIZE when a line does not fit in @len or in the reader's buffer (the
- * stream is then left where it was); a final line without '\n' is returned
- * as is, if it is shorter than the reader's buffer (the reader needs one
- * spare byte to see the end of the stream). Bytes read but not returned
- * stay in the reader.
+ * stream is then left where it was: retry with a larger @line, or drop the
+ * line with reel_reader_skip_until(r, "\n", 1, NULL)); a final line without
+ * '\n' is returned as is, if it is shorter than the reader's buffer (the
+ * reader needs one spare byte to see the end of the stream).
+ * Interrupted: nothing is consumed (bytes read stay in the reader).
+ * Context: fiber (-EPERM when it must read outside one).
  */
 REEL_API ssize_t reel_read_line(struct reel_reader *r, char *line, size_t len);
+/*
+ * reel_reader_read_exact - copy exactly @len bytes of the stream into @buf,
+ * the buffered ones first (asyncio's readexactly). Past what the reader's
+ * buffer holds it reads straight into @buf when the rest is at least @cap.
+ * Returns @len; 0 <= n < @len when the stream ended after n bytes (they are
+ * in @buf and consumed: asyncio's IncompleteReadError.partial); -errno.
+ * *@done (when not NULL) gets the bytes copied into @buf and consumed,
+ * whatever the return value.
+ * Interrupted or failing: when @len <= @cap, nothing is copied before all
+ * @len bytes are buffered, so nothing is consumed (*@done is 0) and the same
+ * call can simply be made again; when @len > @cap the bytes copied so far are
+ * consumed and counted in *@done, the rest of the stream stays, so a call
+ * for @buf + *@done, @len - *@done continues exactly.
+ * Context: fiber (-EPERM when it must read outside one).
+ */
+REEL_API ssize_t reel_reader_read_exact(struct reel_reader *r, void *buf, size_t len,
+					size_t *done);
+/*
+ * reel_reader_read_until - the next chunk of the stream through the first
+ * occurrence of @delim (@dlen bytes, any bytes), copied into @out (not
+ * NUL-terminated) and consumed (asyncio's readuntil). The chunk may be at
+ * most @len bytes, and the reader's buffer bounds it too: the limit is the
+ * smaller of @len and @cap.
+ * Returns the chunk's length, which always ends with @delim; 0 at end of
+ * stream with nothing left; -EMSGSIZE when the limit's worth of bytes is
+ * buffered and @delim does not end within it (asyncio's LimitOverrunError:
+ * the bytes stay in the reader - take them with reel_reader_take, or drop
+ * through the delimiter with reel_reader_skip_until); -EPIPE when the
+ * stream ended before @delim (asyncio's IncompleteReadError: the partial
+ * chunk stays in the reader, reel_reader_take hands it over); -EINVAL for a
+ * NULL @delim or @out, @dlen 0, @len 0, or @dlen past the limit.
+ * Interrupted or failing: nothing is consumed.
+ * Context: fiber (-EPERM when it must read outside one).
+ */
+REEL_API ssize_t reel_reader_read_until(struct reel_reader *r, const void *delim, size_t dlen,
+					void *out, size_t len);
+/*
+ * reel_reader_take - up to @len bytes of what is buffered, copied into @buf
+ * and consumed, without reading when anything is buffered (asyncio's
+ * read(n)): the start of a body that came in with its header block. With
+ * nothing buffered it reads once - into @buf directly when @len >= @cap.
+ * Returns the bytes taken (1..@len); 0 at end of stream, or at once for
+ * @len 0; -errno. Interrupted or failing: nothing is consumed.
+ * Context: fiber (-EPERM when it must read outside one).
+ */
+REEL_API ssize_t reel_reader_take(struct reel_reader *r, void *buf, size_t len);
+/*
+ * reel_reader_skip_until - discard the stream through the next @delim
+ * (@dlen bytes, at most @cap), however far it is: after -EMSGSIZE, drops the
+ * chunk that did not fit. Returns the bytes discarded, @delim included; 0 at
+ * end of stream with nothing left; -EPIPE when the stream ended before
+ * @delim (everything to the end was discarded); -EINVAL as
+ * reel_reader_read_until. *@done (when not NULL) gets the bytes discarded,
+ * whatever the return value. Interrupted or failing: the bytes discarded so
+ * far are gone (counted in *@done), the rest stays; calling it again goes
+ * on to the same delimiter.
+ * Context: fiber (-EPERM when it must read outside one).
+ */
+REEL_API ssize_t reel_reader_skip_until(struct reel_reader *r, const void *delim, size_t dlen,
+					size_t *done);
+/*
+ * reel_reader_buffered - how many bytes @r holds now, read but not
+ * consumed; never reads. *@data (when not NULL) points at them, valid until
+ * the next call on @r. Returns the count; -EINVAL for a NULL or unset
+ * reader. Context: anywhere.
+ */
+REEL_API ssize_t reel_reader_buffered(const struct reel_reader *r, const void **data);
+
+/*
+ * struct reel_writer - a buffered writer over a stream descriptor
+ * (asyncio's StreamWriter: write, then drain - here flush). Small writes
+ * gather in the caller's buffer (@buf, @cap bytes) and go out together;
+ * nothing is sent before the buffer runs over or reel_writer_flush, so
+ * flush before closing the descriptor. The caller owns the struct and the
+ * buffer; the writer allocates nothing, holds nothing else and needs no
+ * teardown (bytes still buffered when it is dropped are dropped with it).
+ * Fields as for struct reel_reader: public for reading, set by init.
+ *
+ * Interrupted (-ECANCELED, -ETIMEDOUT) or failing, a writer call loses and
+ * repeats nothing: bytes that went out are gone from the buffer, bytes
+ * that did not stay buffered, and the call reports how much it moved in
+ * *@done, so a later call continues exactly. A call that must write
+ * outside a fiber gets -EPERM. NULL pointers, a writer whose @buf is NULL
+ * or @cap is 0, and lengths past SSIZE_MAX get -EINVAL.
+ */
+struct reel_writer {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t start, end;   /* bytes accepted, not yet written: buf[start .. end) */
+};
+/*
+ * reel_writer_init - set up @w to write to stream descriptor @fd through
+ * @buf (@cap bytes). Cannot fail; @w, @buf and @fd stay the caller's.
+ * Context: anywhere.
+ */
+REEL_API void reel_writer_init(struct reel_writer *w, int fd, char *buf, size_t cap);
+/*
+ * reel_writer_write - accept @len bytes of @data: copied into the buffer
+ * when they fit in its free room (no system call); otherwise what is
+ * buffered and @data go out together (one writev, again for short writes)
+ * until the rest of @data fits, so a large write bypasses the buffer.
+ * Returns @len once all of @data is accepted (written or buffered); -errno.
+ * *@done (when not NULL) gets the bytes of @data accepted, whatever the
+ * return value. Interrupted or failing: the bytes of @data counted in
+ * *@done went out, the others were not taken (call again with @data +
+ * *@done); bytes buffered before that did not go out stay buffered.
+ * Context: fiber (-EPERM when it must write outside one).
+ */
+REEL_API ssize_t reel_writer_write(struct reel_writer *w, const void *data, size_t len,
+				   size_t *done);
+/*
+ * reel_writer_printf - format as printf(3) into the buffer, flushing it
+ * first when the text does not fit in its free room. The text must be
+ * shorter than @cap (vsnprintf needs room for its NUL): longer text gets
+ * -EMSGSIZE, with nothing written or buffered (format it into your own
+ * buffer and use reel_writer_write).
+ * Returns the text's length; -EMSGSIZE; -EINVAL (also for a format error);
+ * -errno from the flush. All or nothing: on any error none of the text
+ * was accepted; a flush interrupted half way keeps its unwritten tail
+ * buffered, as reel_writer_flush.
+ * Context: fiber (-EPERM when it must write outside one).
+ */
+REEL_API ssize_t reel_writer_printf(struct reel_writer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * reel_writer_flush - write everything buffered (reel_write_all's loop; a
+ * write of 0 is -EIO): asyncio's drain, but it always empties the buffer.
+ * Returns the bytes written (0 with nothing buffered, without a system
+ * call); -errno. *@done (when not NULL) gets the bytes written, whatever the
+ * return value. Interrupted or failing: the bytes counted in *@done went
+ * out, the unwritten tail stays buffered, so the next flush continues
+ * exactly where this one stopped.
+ * Context: fiber (-EPERM when it must write outside one).
+ */
+REEL_API ssize_t reel_writer_flush(struct reel_writer *w, size_t *done);
+/*
+ * reel_writer_buffered - bytes accepted by @w and not yet written; never
+ * writes. Returns the count; -EINVAL for a NULL or unset writer.
+ * Context: anywhere.
+ */
+REEL_API ssize_t reel_writer_buffered(const struct reel_writer *w);
 
 /* ---- readiness of foreign descriptors ------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_line_reader.c - libFuzzer target: reel_reader_init / reel_read_line
- * (engine/io/stream.c) against a reference line splitter.
+ * (engine/io/reader.c) against a reference line splitter.
  *
  * The input's first bytes choose the reader's buffer capacity, the line
  * buffer size given to reel_read_line, the transport (pipe or socketpair),
