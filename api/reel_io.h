@@ -11,8 +11,10 @@
  *     call waits for the original completion (docs/design.md §5). If the operation
  *     completed anyway, its result wins: bytes transferred are returned, an
  *     accepted descriptor is returned, never dropped or leaked;
- *   - Context: fiber only (-EPERM elsewhere; reel_close is the exception:
- *     it closes anywhere). Buffers belong to the caller
+ *   - Context: fiber only (-EPERM elsewhere), unless its comment says
+ *     otherwise (reel_close closes anywhere; reel_process_kill and
+ *     reel_process_close, the reader's and writer's calls that need no
+ *     I/O, work anywhere). Buffers belong to the caller
  *     throughout; reel keeps no pointer to them after the call returns.
  * Bad input gets -EINVAL (NULL buffer with a non-zero length, NULL path) or
  * the kernel's own answer (-EBADF for a descriptor that is not open).
@@ -26,6 +28,7 @@
 #define REEL_IO_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/signalfd.h>   /* sigset_t, struct signalfd_siginfo, even under -std=c11 */
@@ -38,6 +41,12 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define REEL__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define REEL__PRINTF(fmt, args)
 #endif
 
 struct statx;
@@ -532,7 +541,11 @@ REEL_API ssize_t reel_writer_write(struct reel_writer *w, const void *data, size
  * Context: fiber (-EPERM when it must write outside one).
  */
 REEL_API ssize_t reel_writer_printf(struct reel_writer *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	REEL__PRINTF(2, 3);
+/* reel_writer_vprintf - reel_writer_printf with a va_list (@ap is left
+ * as vprintf(3) leaves it: va_end it after). */
+REEL_API ssize_t reel_writer_vprintf(struct reel_writer *w, const char *fmt, va_list ap)
+	REEL__PRINTF(2, 0);
 /*
  * reel_writer_flush - write everything buffered (reel_write_all's loop; a
  * write of 0 is -EIO): asyncio's drain, but it always empties the buffer.

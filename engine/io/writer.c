@@ -156,14 +156,25 @@ static ssize_t format(struct reel_writer *w, const char *fmt, va_list ap)
 
 ssize_t reel_writer_printf(struct reel_writer *w, const char *fmt, ...)
 {
+	va_list ap;
+	ssize_t n;
+
+	va_start(ap, fmt);
+	n = reel_writer_vprintf(w, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+ssize_t reel_writer_vprintf(struct reel_writer *w, const char *fmt, va_list ap_in)
+{
 	va_list ap, again;
 	ssize_t n;
 
 	if (!writer_ok(w) || !fmt)
 		return -EINVAL;
 	compact(w);
-	va_start(ap, fmt);
-	va_copy(again, ap);
+	va_copy(ap, ap_in);
+	va_copy(again, ap_in);
 	n = format(w, fmt, ap);
 	if (n >= 0 && (size_t)n >= w->cap - w->end) {   /* cut short (the NUL) */
 		if ((size_t)n >= w->cap)
