@@ -20,7 +20,10 @@ step() { printf '\n==== %s\n' "$*"; }
 step "plain build (gcc)"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-test -j "$jobs"
-(cd build-test && ctest --output-on-failure)
+# The valgrind runs are single-threaded and need no quiet machine (their
+# timing checks are scaled): two at a time, after the rest ran alone.
+(cd build-test && ctest --output-on-failure -LE valgrind &&
+    ctest --output-on-failure -L valgrind -j "$jobs")
 
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON \
