@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -466,6 +468,82 @@ static inline int scratch_teardown(void **state)
 	free(s);
 	*state = NULL;
 	return r;
+}
+
+/* Open descriptors of this process (the directory's own one excluded). */
+static inline int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/*
+ * A loopback listener of @family whose accept queue is full: backlog 1
+ * holds two connections; the next SYN is dropped and its connect hangs in
+ * SYN retransmits - a black hole with no network. Filled with plain
+ * non-blocking sockets, each given 100 ms to connect: the first that does
+ * not proves the queue full. (A blocking connect(2) here can end in EINTR:
+ * io_uring's task work counts as a pending signal.) 0 or -EFAULT (FCHECK).
+ */
+struct full {
+	int lfd, port;
+	int fillers[8];
+	int nfill;
+};
+
+static inline int full_backlog(struct full *f, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	bool full = false;
+
+	f->lfd = reel_listen_tcp(family == AF_INET ? "127.0.0.1" : "::1", 0, 1);
+	FCHECK(f->lfd >= 0);
+	f->port = reel_local_port(f->lfd);
+	FCHECK_EQ(getsockname(f->lfd, (struct sockaddr *)&ss, &len), 0);
+	for (f->nfill = 0; f->nfill < 8 && !full;) {
+		int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		struct pollfd pfd = { .fd = s, .events = POLLOUT };
+		uint64_t end = reel_now() + 100 * MS;
+		int r;
+
+		FCHECK(s >= 0);
+		f->fillers[f->nfill++] = s;
+		if (connect(s, (struct sockaddr *)&ss, len) == 0)
+			continue;
+		FCHECK_EQ(errno, EINPROGRESS);
+		do
+			r = poll(&pfd, 1, (int)((end - reel_now()) / MS) + 1);
+		while (r < 0 && errno == EINTR && reel_now() < end);
+		FCHECK(r >= 0 || errno == EINTR);
+		if (r <= 0) {
+			full = true;   /* still connecting after 100 ms */
+		} else {
+			int err = -1;
+			socklen_t elen = sizeof(err);
+
+			FCHECK_EQ(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &elen), 0);
+			FCHECK_EQ(err, 0);
+		}
+	}
+	FCHECK(full);
+	return 0;
+}
+
+static inline void full_close(struct full *f)
+{
+	for (int i = 0; i < f->nfill; i++)
+		close(f->fillers[i]);
+	close(f->lfd);
 }
 
 #endif /* REEL_TEST_HELPERS_H */

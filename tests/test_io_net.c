@@ -29,21 +29,6 @@
 /* Buffers that the kernel fills through the ring start out initialised:
  * valgrind cannot see those writes and would call their bytes undefined. */
 
-/* Open descriptors of this process (the directory's own one excluded). */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 /* ---- round trips: TCP over IPv4 and IPv6, Unix stream --------------------------- */
 
@@ -671,63 +656,6 @@ static void test_io_net_cancel_recv(void **state)
 	run_ok(cancel_recv_main, NULL);
 }
 
-/*
- * A listener whose accept queue is full: backlog 1 holds two connections;
- * the next SYN is dropped and its connect hangs in SYN retransmits. Filled
- * with plain non-blocking sockets, each given 100 ms to connect: the first
- * that does not proves the queue full. (A blocking connect(2) here can end
- * in EINTR: io_uring's task work counts as a pending signal.)
- */
-struct full {
-	int lfd, port;
-	int fillers[8];
-	int nfill;
-};
-
-static int full_backlog(struct full *f)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	bool full = false;
-
-	f->lfd = reel_listen_tcp("127.0.0.1", 0, 1);
-	FCHECK(f->lfd >= 0);
-	f->port = reel_local_port(f->lfd);
-	a.sin_port = htons((uint16_t)f->port);
-	for (f->nfill = 0; f->nfill < 8 && !full;) {
-		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		struct pollfd pfd = { .fd = s, .events = POLLOUT };
-		uint64_t end = reel_now() + 100 * MS;
-		int r;
-
-		FCHECK(s >= 0);
-		f->fillers[f->nfill++] = s;
-		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
-			continue;
-		FCHECK_EQ(errno, EINPROGRESS);
-		do
-			r = poll(&pfd, 1, (int)((end - reel_now()) / MS) + 1);
-		while (r < 0 && errno == EINTR && reel_now() < end);
-		FCHECK(r >= 0 || errno == EINTR);
-		if (r <= 0) {
-			full = true;   /* still connecting after 100 ms */
-		} else {
-			int err = -1;
-			socklen_t len = sizeof(err);
-
-			FCHECK_EQ(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
-			FCHECK_EQ(err, 0);
-		}
-	}
-	FCHECK(full);
-	return 0;
-}
-
-static void full_close(struct full *f)
-{
-	for (int i = 0; i < f->nfill; i++)
-		close(f->fillers[i]);
-	close(f->lfd);
-}
 
 static int cancel_connect_main(void *arg)
 {
@@ -737,7 +665,7 @@ static int cancel_connect_main(void *arg)
 	int base = count_fds();
 
 	(void)arg;
-	FCHECK_EQ(full_backlog(&f), 0);
+	FCHECK_EQ(full_backlog(&f, AF_INET), 0);
 	b.port = f.port;
 	FCHECK_EQ(reel_spawn(&t, connect_blocked, &b, NULL), 0);
 	FCHECK_EQ(reel_sleep(50 * MS), 0);
@@ -773,7 +701,7 @@ static int connect_timeout_main(void *arg)
 	uint64_t t0, el;
 
 	(void)arg;
-	FCHECK_EQ(full_backlog(&f), 0);
+	FCHECK_EQ(full_backlog(&f, AF_INET), 0);
 	b.port = f.port;
 	t0 = reel_now();
 	FCHECK_EQ(reel_wait_for(200 * MS, connect_to, &b, &st), -ETIMEDOUT);

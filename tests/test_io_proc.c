@@ -473,20 +473,6 @@ static void test_io_proc_signal_wait_cancelled(void **state)
 
 /* ---- one signalfd per loop, masks put back ------------------------------------------ */
 
-/* Open descriptors of this process (/proc/self/fd, less the directory's own). */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
 
 static bool blocked(int sig)
 {

@@ -147,21 +147,6 @@ static void set_list(const struct spec *s, size_t n)
 	list_len = n;
 }
 
-/* Open descriptors of this process (the directory's own one excluded). */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 /* Open descriptors once this loop's thread-pool mailbox (an eventfd,
  * made by its first job) exists: the base for counting sockets. */
@@ -566,47 +551,6 @@ static void test_resolve_queued_lookup_withdrawn(void **state)
 
 /* ---- listening and connecting by name ------------------------------------------------- */
 
-/* A listener with a full accept queue: a further SYN is dropped, so a
- * connect to it hangs (the kernel retries for about two minutes) - a
- * black hole on loopback, no network needed. */
-struct full {
-	int lfd, port;
-	int fillers[8];
-	int nfill;
-};
-
-static int full_backlog(struct full *f, int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	bool full = false;
-
-	f->lfd = reel_listen_tcp(family == AF_INET ? "127.0.0.1" : "::1", 0, 1);
-	FCHECK(f->lfd >= 0);
-	f->port = reel_local_port(f->lfd);
-	FCHECK_EQ(getsockname(f->lfd, (struct sockaddr *)&ss, &len), 0);
-	for (f->nfill = 0; f->nfill < 8 && !full;) {
-		int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		struct pollfd pfd = { .fd = s, .events = POLLOUT };
-
-		FCHECK(s >= 0);
-		f->fillers[f->nfill++] = s;
-		if (connect(s, (struct sockaddr *)&ss, len) == 0)
-			continue;
-		FCHECK_EQ(errno, EINPROGRESS);
-		if (poll(&pfd, 1, 100) == 0)
-			full = true;   /* still connecting after 100 ms */
-	}
-	FCHECK(full);
-	return 0;
-}
-
-static void full_close(struct full *f)
-{
-	for (int i = 0; i < f->nfill; i++)
-		close(f->fillers[i]);
-	close(f->lfd);
-}
 
 /* IPv6 loopback usable here? (Some containers have none.) */
 static bool have_ipv6(void)
