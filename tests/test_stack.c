@@ -32,7 +32,7 @@ static void test_stack_reuse_most_recent_first(void **state)
 	struct reel__stack a, b, c;
 
 	(void)state;
-	assert_int_equal(reel__stack_cache_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true, true), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &a), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &b), 0);
 	assert_ptr_not_equal(a.lo, b.lo);
@@ -55,7 +55,7 @@ static void test_stack_invalid_size_is_einval(void **state)
 	struct reel__stack s;
 
 	(void)state;
-	assert_int_equal(reel__stack_cache_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true, true), 0);
 	assert_int_equal(reel__stack_alloc(&p, (size_t)1 << 40, &s), -EINVAL);
 	reel__stack_cache_term(&p);
 }
@@ -85,7 +85,7 @@ static void guard_faults(bool guard_install)
 	struct reel__stack_cache p;
 	struct reel__stack below, s;
 
-	assert_int_equal(reel__stack_cache_init(&p, guard_install), 0);
+	assert_int_equal(reel__stack_cache_init(&p, guard_install, true), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &below), 0);
 	assert_int_equal(reel__stack_alloc(&p, 65536, &s), 0);
 	assert_true(s.lo > below.lo);
@@ -132,7 +132,7 @@ static void test_stack_guards_cost_no_vma_with_guard_install(void **state)
 	(void)state;
 	if (!reel__stack_guard_install_supported())
 		skip();
-	assert_int_equal(reel__stack_cache_init(&p, true), 0);
+	assert_int_equal(reel__stack_cache_init(&p, true, true), 0);
 	before = count_maps();
 	for (int i = 0; i < N; i++)
 		assert_int_equal(reel__stack_alloc(&p, 16384, &s[i]), 0);

@@ -24,7 +24,9 @@
  * when the fiber actually runs.
  *
  * Chunks are never freed before the cache is; freed fibers are reused most
- * recent first. An idle fiber costs sizeof(struct reel__fiber) here plus the
+ * recent first, and a chunk's unused structs are carved off in address order
+ * only when no freed one is left (a page of the chunk is touched only once a
+ * fiber needs it). An idle fiber costs sizeof(struct reel__fiber) here plus the
  * one page of its stack that it has touched.
  */
 #include <errno.h>
@@ -69,9 +71,13 @@ static void *map_chunk(void)
 	return aligned;
 }
 
+/* A fresh chunk to carve fibers from. Carved one at a time, not linked on
+ * a free list up front: a struct's page is first touched when a fiber
+ * needs it, and on a virtual machine with shadow page tables every first
+ * touch of a 4 KiB page costs microseconds, huge page or not - linking a
+ * whole chunk cost 512 of them (~5 ms) for a loop's first fiber. */
 static int grow(struct reel__fiber_cache *p)
 {
-	size_t per_chunk = CHUNK_BYTES / sizeof(struct reel__fiber);
 	struct reel__fiber *chunk;
 	void **chunks;
 
@@ -83,11 +89,8 @@ static int grow(struct reel__fiber_cache *p)
 	if (!chunk)
 		return -ENOMEM;
 	p->chunks[p->nchunks++] = chunk;
-	/* Link them in address order: the first handed out is the lowest. */
-	for (size_t i = per_chunk; i-- > 0;) {
-		chunk[i].next_free = p->free;
-		p->free = &chunk[i];
-	}
+	p->carve = chunk;
+	p->carve_end = chunk + CHUNK_BYTES / sizeof(struct reel__fiber);
 	return 0;
 }
 
@@ -97,12 +100,13 @@ static struct reel__fiber *fiber_alloc(struct reel__fiber_cache *p)
 
 	if (reel__fault(REEL__FAULT_FIBER_ENOMEM))
 		return NULL;   /* as if grow had failed */
-	if (reel_unlikely(!f)) {
-		if (grow(p) != 0)
+	if (f) {
+		p->free = f->next_free;
+	} else {
+		if (reel_unlikely(p->carve == p->carve_end) && grow(p) != 0)
 			return NULL;
-		f = p->free;
+		f = p->carve++;   /* in address order: the lowest first */
 	}
-	p->free = f->next_free;
 	p->live++;
 	return f;
 }

@@ -101,7 +101,8 @@ _Static_assert(offsetof(struct reel__fiber, id) == offsetof(struct reel__fiber_h
 
 /* Fiber structs, packed in huge-page chunks (fiber.c). */
 struct reel__fiber_cache {
-	struct reel__fiber *free;
+	struct reel__fiber *free;     /* freed ones, most recent first */
+	struct reel__fiber *carve, *carve_end;  /* the newest chunk's never used */
 	void **chunks;
 	size_t nchunks;
 	size_t live;

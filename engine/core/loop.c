@@ -142,7 +142,8 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	if (err)
 		goto fail;
 	reel__wheel_init(&l->wheel, shift, reel_now());
-	err = reel__stack_cache_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL));
+	err = reel__stack_cache_init(&l->stacks, !(disable & REEL_NO_GUARD_INSTALL),
+				     !(disable & REEL_NO_STACK_COMMIT));
 	if (err)
 		goto fail_ring;
 	err = reel__task_table_init(l);

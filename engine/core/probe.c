@@ -12,8 +12,9 @@
  * io_uring_enter, and a ring that cannot be entered is no ring at all.
  *
  * The REEL_DISABLE environment variable (comma list: single_issuer,
- * defer_taskrun, coop_taskrun, ext_arg, guard_install) turns optional paths
- * off without a rebuild, as libuv's UV_USE_IO_URING does.
+ * defer_taskrun, coop_taskrun, ext_arg, guard_install, buf_ring,
+ * stack_commit) turns optional paths off without a rebuild, as libuv's
+ * UV_USE_IO_URING does.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@ static const struct {
 	{ "ext_arg", REEL_NO_EXT_ARG },
 	{ "guard_install", REEL_NO_GUARD_INSTALL },
 	{ "buf_ring", REEL_NO_BUF_RING },
+	{ "stack_commit", REEL_NO_STACK_COMMIT },
 };
 
 unsigned reel__env_disable(void)

@@ -45,7 +45,9 @@ struct reel__stack_class {
 	size_t size;            /* usable size of this class (0 until used) */
 	struct reel__free_stack *free;  /* free stacks, most recent last */
 	size_t nfree, cap;
-	size_t cold;            /* free[0 .. cold) have had their pages dropped */
+	size_t carved;          /* stacks carved for it so far (slab sizing) */
+	size_t cold;            /* free[0 .. cold) have no pages committed:
+				 * fresh from a slab, or trimmed */
 };
 
 /* One mapping of stacks of one class; addr is NULL once it is unmapped and
@@ -59,9 +61,15 @@ struct reel__stack_slab {
 	bool release;           /* trim: unmap it (all its stacks are free) */
 };
 
+struct iovec;
+
 struct reel__stack_cache {
 	size_t page;
 	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
+	bool no_batch_guard;    /* process_madvise refused guards: one call each */
+	bool no_batch_commit;   /* ... and commits */
+	uint8_t commit;         /* how cold stacks are committed ahead (stack.c) */
+	struct iovec *iov;      /* scratch for batched calls, or NULL */
 	struct reel__stack_class classes[REEL__STACK_CLASSES];
 	struct reel__stack_slab *slabs;  /* every mapping, for term and trim */
 	size_t nslabs, slabs_cap;
@@ -73,7 +81,10 @@ struct reel__stack_cache {
 /* Does this kernel install guard pages without a VMA (6.13+)? Probed once. */
 bool reel__stack_guard_install_supported(void);
 
-int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install);
+/* @allow_commit: commit the top pages of cold stacks ahead, in batches
+ * (stack.c); false leaves every page to its first write. */
+int reel__stack_cache_init(struct reel__stack_cache *p, bool allow_guard_install,
+			   bool allow_commit);
 void reel__stack_cache_term(struct reel__stack_cache *p);
 
 /* The usable size a request of @requested bytes gets (a power of two of at
