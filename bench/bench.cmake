@@ -36,6 +36,9 @@ add_library(reel_bench_suite STATIC
   ${REEL_BENCH_DIR}/suite/suite_args.c
   ${REEL_BENCH_DIR}/suite/suite_cell.c
   ${REEL_BENCH_DIR}/suite/suite_python.c
+  ${REEL_BENCH_DIR}/suite/suite_go.c
+  ${REEL_BENCH_DIR}/suite/suite_exec.c
+  ${REEL_BENCH_DIR}/suite/fresh.c
   ${REEL_BENCH_DIR}/suite/suite_report.c
   ${REEL_BENCH_DIR}/suite/model.c
   ${REEL_BENCH_DIR}/suite/workload.c
@@ -162,6 +165,32 @@ target_link_libraries(trace_cost PRIVATE reel_static reel_flags)
 add_executable(trace_cost_bare ${REEL_BENCH_DIR}/trace/trace_cost.c)
 target_link_libraries(trace_cost_bare PRIVATE reel_bare reel_flags)
 list(APPEND REEL_ECHO_PROGRAMS trace_cost trace_cost_bare)
+
+# Many tasks from a fresh process (bench/suite/fresh.c) execs fresh_tasks
+# (reel fibers, threads) and, when go is installed, suite_go: the Go twin of
+# the suite (bench/go/suite.go), standard library only, built with GOPATH
+# and GOCACHE under the build folder and GO111MODULE=off, so it builds
+# offline and as root on a fresh machine. Without go it is left out and the
+# report says so.
+add_executable(fresh_tasks ${REEL_BENCH_DIR}/suite/fresh_tasks.c)
+target_include_directories(fresh_tasks PRIVATE ${REEL_BENCH_DIR}/common)
+target_link_libraries(fresh_tasks PRIVATE reel_static reel_flags Threads::Threads)
+list(APPEND REEL_ECHO_PROGRAMS fresh_tasks)
+find_program(REEL_GO go)
+if(REEL_GO)
+  set(REEL_GO_DIR ${CMAKE_CURRENT_BINARY_DIR}/go)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/suite_go
+    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOFLAGS= GOPATH=${REEL_GO_DIR}
+      GOCACHE=${REEL_GO_DIR}/cache GOTOOLCHAIN=local
+      ${REEL_GO} build -o ${CMAKE_CURRENT_BINARY_DIR}/suite_go ${REEL_BENCH_DIR}/go/suite.go
+    DEPENDS ${REEL_BENCH_DIR}/go/suite.go
+    COMMENT "Building the Go twin of the suite (bench/go/suite.go)" VERBATIM)
+  add_custom_target(suite_go ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/suite_go)
+  list(APPEND REEL_ECHO_PROGRAMS suite_go)
+else()
+  message(STATUS "go not found (tools/setup.sh --test installs golang-go): "
+                 "the suite's Go twin is not built")
+endif()
 
 # The soak test (bench/soak/soak.c) runs soak_load, a reel program, against
 # echo_server and reel_http_server (its -m http roles: soak_load_http.c).

@@ -52,9 +52,22 @@ static int run_suite(const struct bench_cfg *cfg)
 	return suite_run(cfg, &opts);
 }
 
+static int run_fresh(const struct bench_cfg *cfg)
+{
+	return suite_fresh_run(cfg, &opts);
+}
+
+/* The parts whose rows go to the report's CSVs, not to the micro table. */
+static bool writes_report(int (*run)(const struct bench_cfg *))
+{
+	return run == run_suite || run == run_fresh;
+}
+
 static const struct bench benches[] = {
-	{ "suite", "the same jobs serial, as fibers, threads, pools, hybrid (+ Python)",
+	{ "suite", "the same jobs serial, as fibers, threads, pools, hybrid (+ Go, Python)",
 	  run_suite, 1500, false, false },
+	{ "fresh", "many tasks from a fresh process: reel, Go, asyncio, threads",
+	  run_fresh, 900, false, false },
 	{ "switch", "yield round trip vs jump_fcontext and swapcontext",
 	  bench_switch, 120, false, false },
 	{ "spawn", "spawn+join of an empty fiber vs pthread_create+join",
@@ -221,11 +234,11 @@ int main(int argc, char **argv)
 				   b->name);
 			continue;
 		}
-		if (b->run == run_suite)
+		if (writes_report(b->run))
 			bcfg.reps = cfg.quick ? 3 : 5;  /* each repetition is a fork */
 		else if (!micro_ran && !b->asked_only)
 			bench_table_header();
-		micro_ran |= b->run != run_suite && !b->asked_only;
+		micro_ran |= !writes_report(b->run) && !b->asked_only;
 		running = b->name;
 		fprintf(stderr, "reel-bench: running %s ...\n", b->name);
 		alarm(cfg.quick ? b->timeout_s / 3 : b->timeout_s);
@@ -233,7 +246,7 @@ int main(int argc, char **argv)
 		alarm(0);
 		ran++;
 		failed += err < 0;
-		suite_ran |= b->run == run_suite && err == 0;
+		suite_ran |= writes_report(b->run) && err == 0;
 	}
 	/* A suite-only run keeps the micro rows of an earlier run. */
 	err = micro_ran ? bench_write_csv(csv, &cfg) : 0;

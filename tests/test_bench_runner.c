@@ -77,7 +77,8 @@ static void make_dir(char *dir)
 static void rm_dir(const char *dir)
 {
 	static const char *const names[] = {
-		"suite.csv", "micro.csv", "REPORT.md", "plots.gp", "speedup_timer.dat",
+		"suite.csv", "micro.csv", "fresh.csv", "REPORT.md", "plots.gp",
+		"speedup_timer.dat",
 		"speedup_tcp.dat", "speedup_file.dat", "speedup_cpu.dat",
 		"speedup_mixed.dat", "mem_timer.dat",
 	};
@@ -186,6 +187,8 @@ static void test_bench_runner_report_from_csv(void **state)
 	copy_file(REEL_TEST_DATA_DIR "/bench_suite.csv", path);
 	snprintf(micro, sizeof(micro), "%s/micro.csv", dir);
 	copy_file(REEL_TEST_DATA_DIR "/bench_micro.csv", micro);
+	snprintf(path, sizeof(path), "%s/fresh.csv", dir);
+	copy_file(REEL_TEST_DATA_DIR "/bench_fresh.csv", path);
 	assert_int_equal(suite_report_write(dir, micro, false), 0);
 
 	snprintf(path, sizeof(path), "%s/REPORT.md", dir);
@@ -217,10 +220,28 @@ static void test_bench_runner_report_from_csv(void **state)
 	assert_contains(md, "| 10000 | fibers | 90.0 ms (85.0 ms-95.0 ms) | 80.0 ms | "
 			    "60.5 MiB | 6.0 | ~1122x |");
 	/* Only thread-pool at 100 timers spread by more than 25%. */
-	assert_contains(md, "**Warning: noisy machine.** 1 of 20 measured cells");
+	assert_contains(md, "**Warning: noisy machine.** 1 of 37 measured cells");
 	assert_contains(md, "| switch: yield round trip (A->B->A) | 25.6 ns (24.9-45.7) | "
 			    "jump_fcontext round trip: 14.8 ns | 1.73x | reel/base <= 2.00 | pass |");
 	assert_contains(md, "Quick mode: the 1M-sleeper (sleep1m) and echo-server rows");
+	/* reel, Go and asyncio side by side; Go's extra column for CPU jobs. */
+	assert_contains(md, "- Go: go1.19.8 (bench/go/suite.go; GOMAXPROCS=1");
+	assert_contains(md, "| 100 | 10.5 ms, 3.1 MiB | 10.4 ms, 4.9 MiB | 170.0 ms, 4.7 MiB | "
+			    "25.3 ms, 11.7 MiB | 1.01x |");
+	assert_contains(md, "| 10000 | 90.0 ms, 60.5 MiB | 45.0 ms, 30.0 MiB | skipped | - | "
+			    "2.00x |");
+	assert_contains(md, "| Go goroutines, GOMAXPROCS=cores |");
+	/* Many tasks from a fresh process: per task above the idle program,
+	 * and the goals' verdicts computed from the rows. */
+	assert_contains(md, "| waits 10 ms | 10000 | 40.0 ms, 4.80 KiB/task | 80.0 ms, "
+			    "2.56 KiB/task |");
+	assert_contains(md, "- threads at 100000 tasks: skipped: a thread per task");
+	assert_contains(md, "| 10,000 tasks each waiting 10 ms: reel wall <= 0.6x Go's | 0.50x "
+			    "(reel 40.0 ms, Go 80.0 ms) | PASS |");
+	assert_contains(md, "| 100,000 tasks due over 1 s: reel wall <= 0.8x Go's | 1.08x "
+			    "(reel 1.30 s, Go 1.20 s) | **MISS** |");
+	assert_contains(md, "spawning included: reel wall <= 1.0x Go's | 0.90x");
+	assert_contains(md, "reel peak RSS per task <= 4.5 KiB | 4.20 KiB (peak 4100 MiB) | PASS |");
 	assert_contains(md, "gnuplot not run: `cd");
 	free(md);
 

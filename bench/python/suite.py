@@ -12,6 +12,13 @@ model alone. Prints CSV rows in suite.csv's format on stdout:
     python,workload,model,jobs,reps,wall_med_s,wall_min_s,wall_max_s,cpu_med_s,rss_med_kib,status
 
 Run by reel-bench (bench/suite/suite_python.c) with --port of its delay server.
+
+With --fresh MODE TASKS SEED it is instead the asyncio side of "many tasks
+from a fresh process" (bench/suite/fresh.c): reel-bench starts it afresh for
+every repetition, it starts TASKS asyncio tasks that each wait 10 ms
+(wait10ms) or sleep until t0 + d, d uniform in [0, 1 s) drawn from
+splitmix64(SEED) as the C and Go twins draw them (due1s), gathers them, and
+prints "ok WALL_NS": from before asyncio.run (t0) to the gather's return.
 """
 import argparse
 import asyncio
@@ -184,11 +191,60 @@ def predict(model, workload, n, t1, ncpu):
     return -(-n // par) * t1
 
 
+# ---- many tasks from a fresh process ----------------------------------------
+
+MASK64 = (1 << 64) - 1
+
+
+def splitmix(state):
+    """bench_rand of bench/common/bench.h: returns (new state, value)."""
+    state = (state + 0x9E3779B97F4A7C15) & MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return state, z ^ (z >> 31)
+
+
+def fresh(mode, n, seed):
+    """Start n tasks in this fresh process, wait for all; print the time."""
+    t0 = time.monotonic_ns()     # asyncio's clock: CLOCK_MONOTONIC
+    joined = [t0]
+
+    async def wait10ms():
+        await asyncio.sleep(WAIT_S)
+
+    async def due(at_ns):
+        await asyncio.sleep((at_ns - time.monotonic_ns()) / 1e9)
+
+    async def main():
+        tasks = []
+        if mode == "wait10ms":
+            for _ in range(n):
+                tasks.append(asyncio.create_task(wait10ms()))
+        else:
+            s = seed
+            for _ in range(n):
+                s, r = splitmix(s)
+                tasks.append(asyncio.create_task(due(t0 + r % 1000000000)))
+        await asyncio.gather(*tasks)
+        joined[0] = time.monotonic_ns()
+
+    asyncio.run(main())
+    print("ok %d" % (joined[0] - t0), flush=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--fresh", nargs=3, metavar=("MODE", "TASKS", "SEED"))
     args = ap.parse_args()
+    if args.fresh:
+        mode, n, seed = args.fresh
+        if mode not in ("wait10ms", "due1s"):
+            ap.error("--fresh MODE is wait10ms or due1s")
+        return fresh(mode, int(n), int(seed))
     Env.port = args.port
     Env.rounds = calibrate(CPU_JOB_S)
     ncpu = os.cpu_count() or 1

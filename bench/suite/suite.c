@@ -8,6 +8,9 @@
  * 10,000 x 10 ms (100 s) cannot eat the run; the report then estimates
  * serial from the one-job time and marks it so.
  *
+ * When the Go twin is built (suite_go.c), its models join each cell's
+ * repetitions beside the C ones, exec'd rather than forked.
+ *
  * Rows go to stdout as Markdown tables as they are measured, and to
  * OUT/suite.csv, which is all the report (suite_report.c) reads.
  */
@@ -51,6 +54,7 @@ struct plan {
 	unsigned ncpu;
 	unsigned reel_pool;     /* reel_to_thread's default pool size */
 	double budget_s;        /* predicted wall of one repetition, at most */
+	struct suite_go go;     /* the Go twin, when found */
 	unsigned cells, done;   /* for the progress line */
 	uint64_t start_ns;
 	bool tty;
@@ -150,6 +154,12 @@ static void write_meta(struct plan *p, uint64_t idle_kib)
 	fprintf(p->csv, "# file: %u MiB file, %u KiB per job\n", FILE_SIZE >> 20,
 		READ_SIZE >> 10);
 	fprintf(p->csv, "# idle_rss_kib: %llu\n", (unsigned long long)idle_kib);
+	if (p->go.ok)
+		fprintf(p->csv, "# go: %s (bench/go/suite.go; GOMAXPROCS=1 but "
+			"goroutines-ncpu: GOMAXPROCS=%u)\n# go_cpu_rounds: %llu\n",
+			p->go.version, p->ncpu, (unsigned long long)p->go.cpu_rounds);
+	else
+		fprintf(p->csv, "# go: %s\n", p->go.why);
 	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		fprintf(p->csv, "# rlimit_nproc: %llu\n", (unsigned long long)rl.rlim_cur);
 	fprintf(p->csv, "# threads_max: %ld\n", bench_read_long("/proc/sys/kernel/threads-max"));
@@ -190,15 +200,49 @@ static void concurrency(const struct plan *p, enum suite_model m, unsigned n,
 	}
 }
 
-/* Seconds one repetition of @m with @n jobs should take, from @t1 (one
- * job alone): waits overlap up to the model's concurrency, computing up
- * to its cores. */
-static double predict(const struct plan *p, enum suite_workload w, enum suite_model m,
+/*
+ * The contestants of a cell: the C models (suite_models[], forked copies of
+ * reel-bench), then the Go twin's (suite_go.c, exec'd), in one numbering so
+ * that a repetition runs them all in turn.
+ */
+#define NCONT (SUITE_NMODELS + SUITE_GO_NMODELS)
+
+static bool is_go(int k)
+{
+	return k >= SUITE_NMODELS;
+}
+
+static enum suite_go_model go_model(int k)
+{
+	return (enum suite_go_model)(k - SUITE_NMODELS);
+}
+
+static const char *cont_name(int k)
+{
+	return is_go(k) ? suite_go_model_names[go_model(k)] : suite_model_names[k];
+}
+
+static bool applies(const struct plan *p, enum suite_workload w, int k)
+{
+	if (is_go(k))
+		return p->go.ok && suite_go_applies(w, go_model(k));
+	/* Without a CPU part, hybrid is the fibers model again. */
+	return k != SUITE_HYBRID || suite_workload_computes(w);
+}
+
+/* Seconds one repetition of contestant @k with @n jobs should take, from
+ * @t1 (one job alone): waits overlap up to the model's concurrency,
+ * computing up to its cores. */
+static double predict(const struct plan *p, enum suite_workload w, int k,
 		      unsigned n, double t1)
 {
 	double c_io, c_cpu, io = 0, cpu = t1;
 
-	concurrency(p, m, n, &c_io, &c_cpu);
+	if (is_go(k))
+		suite_go_concurrency(&p->go, go_model(k), n, p->env.tpool_threads,
+				     &c_io, &c_cpu);
+	else
+		concurrency(p, (enum suite_model)k, n, &c_io, &c_cpu);
 	if (w == SUITE_TIMER || w == SUITE_TCP)
 		io = t1, cpu = 0;
 	else if (w == SUITE_MIXED)
@@ -208,14 +252,15 @@ static double predict(const struct plan *p, enum suite_workload w, enum suite_mo
 
 /* ---- running ---- */
 
-static void progress(struct plan *p, enum suite_workload w, enum suite_model m,
-		     unsigned n, unsigned rep)
+static void progress(struct plan *p, enum suite_workload w, int k, unsigned n,
+		     unsigned rep)
 {
 	if (!p->tty)
 		return;
-	fprintf(stderr, "\rsuite [%3u/%3u] %-6s %-12s %6u jobs  rep %u/%u  %4.0f s   ",
-		p->done, p->cells, suite_workload_names[w], suite_model_names[m], n,
-		rep + 1, p->cfg->reps, (double)(bench_now_ns() - p->start_ns) / 1e9);
+	fprintf(stderr, "\rsuite [%3u/%3u] %-6s %-3s%-16s %6u jobs  rep %u/%u  %4.0f s   ",
+		p->done, p->cells, suite_workload_names[w], is_go(k) ? "go:" : "",
+		cont_name(k), n, rep + 1, p->cfg->reps,
+		(double)(bench_now_ns() - p->start_ns) / 1e9);
 	fflush(stderr);
 }
 
@@ -225,19 +270,7 @@ static void progress_clear(const struct plan *p)
 		fprintf(stderr, "\r%78s\r", "");
 }
 
-static bool model_applies(enum suite_workload w, enum suite_model m)
-{
-	/* Without a CPU part, hybrid is the fibers model again. */
-	return m != SUITE_HYBRID || suite_workload_computes(w);
-}
-
-/* What one model did at one job count, over the repetitions. */
-struct cell {
-	struct bench_series wall, cpu, rss, setup;
-	char why[160];          /* empty: measured */
-};
-
-static void summarize(const struct bench_series *s, double out[3])
+void suite_summarize(const struct bench_series *s, double out[3])
 {
 	double v[BENCH_MAX_REPS];
 	unsigned n = s->n;
@@ -256,92 +289,125 @@ static void summarize(const struct bench_series *s, double out[3])
 	out[2] = n ? v[n - 1] : NAN;
 }
 
-/* One row to stdout and the CSV. @serial_s: serial's median at @n (for the
- * speed-up column), estimated from one job when @est, 0 when unknown. */
-static void emit(struct plan *p, enum suite_workload w, enum suite_model m, unsigned n,
-		 const struct cell *c, double serial_s, bool est)
+void suite_series_add(struct suite_series *c, const struct suite_sample *s)
+{
+	bench_series_add(&c->wall, s->wall_s);
+	bench_series_add(&c->cpu, s->cpu_s);
+	bench_series_add(&c->rss, (double)s->rss_kib);
+	bench_series_add(&c->setup, s->setup_s);
+}
+
+void suite_row_write(FILE *csv, const char *lang, const char *workload, const char *model,
+		     unsigned n, const struct suite_series *c, char *label, size_t len)
 {
 	double wall[3], cpu[3], rss[3];
 	char status[200];
 
-	summarize(&c->wall, wall);
-	summarize(&c->cpu, cpu);
-	summarize(&c->rss, rss);
 	snprintf(status, sizeof(status), "%s", c->why[0] ? c->why : "ok");
 	for (char *s = status; *s; s++)
 		if (*s == '"' || *s == ',')
 			*s = ';';       /* keeps the CSV field plain */
 	if (c->why[0]) {
-		fprintf(p->csv, "c,%s,%s,%u,0,,,,,,\"%s\"\n", suite_workload_names[w],
-			suite_model_names[m], n, status);
-		printf("| %6u | %-12s | %-26s | %8s | %9s | %8s |\n", n,
-		       suite_model_names[m], status, "-", "-", "-");
-	} else {
-		char cellbuf[64], sp[16] = "-";
+		fprintf(csv, "%s,%s,%s,%u,0,,,,,,\"%s\"\n", lang, workload, model, n, status);
+		snprintf(label, len, "%s", status);
+		return;
+	}
+	suite_summarize(&c->wall, wall);
+	suite_summarize(&c->cpu, cpu);
+	suite_summarize(&c->rss, rss);
+	fprintf(csv, "%s,%s,%s,%u,%u,%.6f,%.6f,%.6f,%.6f,%.0f,\"ok\"\n", lang, workload,
+		model, n, c->wall.n, wall[0], wall[1], wall[2], cpu[0], rss[0]);
+	snprintf(label, len, "%.4f s (%.4f-%.4f) | %6.3f s | %5.1f MiB", wall[0], wall[1],
+		 wall[2], cpu[0], rss[0] / 1024);
+}
 
-		fprintf(p->csv, "c,%s,%s,%u,%u,%.6f,%.6f,%.6f,%.6f,%.0f,\"ok\"\n",
-			suite_workload_names[w], suite_model_names[m], n, c->wall.n,
-			wall[0], wall[1], wall[2], cpu[0], rss[0]);
-		snprintf(cellbuf, sizeof(cellbuf), "%.4f s (%.4f-%.4f)", wall[0], wall[1],
-			 wall[2]);
+/* One row to stdout and the CSV. @serial_s: serial's median at @n (for the
+ * speed-up column), estimated from one job when @est, 0 when unknown. */
+static void emit(struct plan *p, enum suite_workload w, int k, unsigned n,
+		 const struct suite_series *c, double serial_s, bool est)
+{
+	char label[300], model[32], sp[16] = "-";
+	double wall[3];
+
+	snprintf(model, sizeof(model), "%s%s", is_go(k) ? "go:" : "", cont_name(k));
+	suite_row_write(p->csv, is_go(k) ? "go" : "c", suite_workload_names[w],
+			cont_name(k), n, c, label, sizeof(label));
+	if (c->why[0]) {
+		printf("| %6u | %-18s | %-26s | %8s | %9s | %8s |\n", n, model, label,
+		       "-", "-", "-");
+	} else {
+		suite_summarize(&c->wall, wall);
 		if (serial_s > 0)
 			snprintf(sp, sizeof(sp), "%s%.2fx", est ? "~" : "", serial_s / wall[0]);
-		printf("| %6u | %-12s | %-26s | %6.3f s | %5.1f MiB | %8s |\n", n,
-		       suite_model_names[m], cellbuf, cpu[0], rss[0] / 1024, sp);
+		printf("| %6u | %-18s | %s | %8s |\n", n, model, label, sp);
 	}
 	fflush(p->csv);
 	fflush(stdout);
 }
 
-static void run_count(struct plan *p, enum suite_workload w, unsigned n, double *t1)
+/* Mark the contestants whose predicted time exceeds the budget as
+ * skipped, with the prediction as the reason. */
+static void skip_slow(struct plan *p, enum suite_workload w, unsigned n, double t1,
+		      struct suite_series *cells)
 {
-	struct suite_set set = { &p->env, w, n };
-	struct cell cells[SUITE_NMODELS];
-	double serial_s = 0, med[3];
-	bool est = false;
+	for (int k = 0; k < NCONT; k++) {
+		double pred = t1 > 0 ? predict(p, w, k, n, t1) : 0;
 
-	memset(cells, 0, sizeof(cells));
-	for (int m = 0; m < SUITE_NMODELS; m++) {
-		double pred = *t1 > 0 ? predict(p, w, (enum suite_model)m, n, *t1) : 0;
-
-		if (model_applies(w, (enum suite_model)m) && pred > p->budget_s) {
-			snprintf(cells[m].why, sizeof(cells[m].why),
+		if (applies(p, w, k) && pred > p->budget_s) {
+			snprintf(cells[k].why, sizeof(cells[k].why),
 				 "skipped: predicted %.1f s > budget %.1f s", pred, p->budget_s);
 			p->done += p->cfg->reps;
 		}
 	}
-	for (unsigned r = 0; r < p->cfg->reps; r++) {
-		for (int m = 0; m < SUITE_NMODELS; m++) {
-			struct cell *c = &cells[m];
-			struct suite_sample s;
-			double pred = *t1 > 0 ? predict(p, w, (enum suite_model)m, n, *t1) : 1;
-			uint64_t timeout = (uint64_t)((10 + 4 * pred) * 1e9);
+}
 
-			if (!model_applies(w, (enum suite_model)m) || c->why[0])
-				continue;
-			progress(p, w, (enum suite_model)m, n, r);
-			if (suite_cell_run(suite_models[m], &set, timeout, &s) < 0) {
-				snprintf(c->why, sizeof(c->why), "fork failed");
-				continue;
-			}
-			p->done++;
-			if (s.err) {
-				snprintf(c->why, sizeof(c->why), "%s", s.why);
-				continue;
-			}
-			bench_series_add(&c->wall, s.wall_s);
-			bench_series_add(&c->cpu, s.cpu_s);
-			bench_series_add(&c->rss, (double)s.rss_kib);
-			bench_series_add(&c->setup, s.setup_s);
+/* Every contestant once, in turn: one repetition of a cell. */
+static void run_rep(struct plan *p, const struct suite_set *set, unsigned r, double t1,
+		    struct suite_series *cells)
+{
+	for (int k = 0; k < NCONT; k++) {
+		struct suite_series *c = &cells[k];
+		struct suite_sample s;
+		double pred = t1 > 0 ? predict(p, set->workload, k, set->jobs, t1) : 1;
+		uint64_t timeout = (uint64_t)((10 + 4 * pred) * 1e9);
+		int err;
+
+		if (!applies(p, set->workload, k) || c->why[0])
+			continue;
+		progress(p, set->workload, k, set->jobs, r);
+		err = is_go(k) ? suite_go_cell(&p->go, go_model(k), set, timeout, &s)
+			       : suite_cell_run(suite_models[k], set, timeout, &s);
+		if (err < 0) {
+			snprintf(c->why, sizeof(c->why), "fork failed");
+			continue;
 		}
+		p->done++;
+		if (s.err) {
+			snprintf(c->why, sizeof(c->why), "%s", s.why);
+			continue;
+		}
+		suite_series_add(c, &s);
 	}
+}
+
+static void run_count(struct plan *p, enum suite_workload w, unsigned n, double *t1)
+{
+	struct suite_set set = { &p->env, w, n };
+	struct suite_series cells[NCONT];
+	double serial_s = 0, med[3];
+	bool est = false;
+
+	memset(cells, 0, sizeof(cells));
+	skip_slow(p, w, n, *t1, cells);
+	for (unsigned r = 0; r < p->cfg->reps; r++)
+		run_rep(p, &set, r, *t1, cells);
 	progress_clear(p);
 	if (w == SUITE_TIMER && n == 1 && cells[SUITE_FIBERS].setup.n) {
-		summarize(&cells[SUITE_FIBERS].setup, med);
+		suite_summarize(&cells[SUITE_FIBERS].setup, med);
 		fprintf(p->csv, "# reel_run_ms: %.2f\n", med[0] * 1e3);
 	}
 	if (!cells[SUITE_SERIAL].why[0]) {
-		summarize(&cells[SUITE_SERIAL].wall, med);
+		suite_summarize(&cells[SUITE_SERIAL].wall, med);
 		serial_s = med[0];
 		if (n == 1)
 			*t1 = serial_s;
@@ -349,9 +415,9 @@ static void run_count(struct plan *p, enum suite_workload w, unsigned n, double 
 		serial_s = n * *t1;     /* as the report estimates it */
 		est = true;
 	}
-	for (int m = 0; m < SUITE_NMODELS; m++)
-		if (model_applies(w, (enum suite_model)m))
-			emit(p, w, (enum suite_model)m, n, &cells[m], serial_s, est);
+	for (int k = 0; k < NCONT; k++)
+		if (applies(p, w, k))
+			emit(p, w, k, n, &cells[k], serial_s, est);
 }
 
 static void run_workload(struct plan *p, enum suite_workload w)
@@ -360,9 +426,9 @@ static void run_workload(struct plan *p, enum suite_workload w)
 	double t1 = 0;
 
 	printf("\n### %s\n\n", suite_workload_names[w]);
-	printf("| %6s | %-12s | %-26s | %8s | %9s | %8s |\n", "jobs", "model",
+	printf("| %6s | %-18s | %-26s | %8s | %9s | %8s |\n", "jobs", "model",
 	       "wall median (min-max)", "CPU", "peak RSS", "speed-up");
-	printf("|--------|--------------|----------------------------|----------|"
+	printf("|--------|--------------------|----------------------------|----------|"
 	       "-----------|----------|\n");
 	for (unsigned i = 0; i < MAX_COUNTS && counts[i]; i++)
 		run_count(p, w, counts[i], &t1);
@@ -376,9 +442,8 @@ static unsigned count_cells(const struct plan *p)
 		const unsigned *counts = p->cfg->quick ? quick_counts[w] : full_counts[w];
 
 		for (unsigned i = 0; i < MAX_COUNTS && counts[i]; i++)
-			for (int m = 0; m < SUITE_NMODELS; m++)
-				cells += model_applies((enum suite_workload)w,
-						       (enum suite_model)m) * p->cfg->reps;
+			for (int k = 0; k < NCONT; k++)
+				cells += applies(p, (enum suite_workload)w, k) * p->cfg->reps;
 	}
 	return cells;
 }
@@ -430,12 +495,14 @@ int suite_run(const struct bench_cfg *cfg, const struct suite_opts *o)
 		return bench_fail("suite", err, "cannot start the delay server");
 	}
 	suite_cell_run(idle_model, &idle, 10000000000u, &s);
+	if (suite_go_init(&p.go, JOB_NS, p.ncpu) < 0)
+		bench_note("suite: Go twin: %s", p.go.why);
 	write_meta(&p, s.rss_kib);
 	p.cells = count_cells(&p);
 	p.start_ns = bench_now_ns();
-	printf("## Headline: the same jobs, six ways (%u CPUs, thread pool %u, "
-	       "process pool %u, R=%u)\n", p.ncpu, p.env.tpool_threads,
-	       p.env.ppool_procs, cfg->reps);
+	printf("## Headline: the same jobs, six ways%s (%u CPUs, thread pool %u, "
+	       "process pool %u, R=%u)\n", p.go.ok ? " and in Go" : "", p.ncpu,
+	       p.env.tpool_threads, p.env.ppool_procs, cfg->reps);
 	for (int w = 0; w < SUITE_NWORKLOADS; w++)
 		run_workload(&p, (enum suite_workload)w);
 	if (o->python) {

@@ -13,6 +13,10 @@
  *   suite_cell.c       one measurement in its own forked child
  *   suite.c            the plan: which cells, repetitions, skips, CSV
  *   suite_python.c     the Python twin (bench/python/suite.py)
+ *   suite_go.c         the Go twin (bench/go/suite.go, built as suite_go)
+ *   suite_exec.c       one measurement of a program of its own (exec'd)
+ *   fresh.c            many tasks from a fresh process: reel, Go, asyncio,
+ *                      threads (fresh.csv; fresh_tasks.c is reel's program)
  *   suite_report.c     REPORT.md and the gnuplot plots, from the CSV only
  *   suite_args.c       the command line of reel-bench
  */
@@ -142,6 +146,92 @@ struct suite_sample {
  */
 int suite_cell_run(suite_model_fn fn, const struct suite_set *set,
 		   uint64_t timeout_ns, struct suite_sample *out);
+
+/* ---- suite.c: what the plans share (suite.c, fresh.c) ---- */
+
+/* What one contestant did at one job count, over the repetitions. */
+struct suite_series {
+	struct bench_series wall, cpu, rss, setup;
+	char why[160];          /* empty: measured; else why not (the row's status) */
+};
+
+/* suite_summarize - median, min and max of @s into @out (NAN when empty). */
+void suite_summarize(const struct bench_series *s, double out[3]);
+/* suite_series_add - a measured sample's figures onto @c. */
+void suite_series_add(struct suite_series *c, const struct suite_sample *s);
+/*
+ * suite_row_write - @c's row in suite.csv's format to @csv, and the same
+ * figures for a stdout table into @label: "wall (min-max) | CPU | RSS", or
+ * the status when @c was not measured.
+ */
+void suite_row_write(FILE *csv, const char *lang, const char *workload, const char *model,
+		     unsigned n, const struct suite_series *c, char *label, size_t len);
+
+/* ---- suite_exec.c ---- */
+
+/*
+ * suite_exec_run - run the program @argv[0] (a path) with @argv as a fresh
+ * process (fork, exec), with the "NAME=value" strings of @env (NULL, or
+ * NULL-terminated) added to its environment, measuring it, and wait for at
+ * most @timeout_ns. The program prints "ok WALL_NS" (its jobs' time,
+ * measured inside) or "err REASON" on stdout; CPU time and peak RSS come
+ * from wait4 and are its own. A failure, crash or hang is a sample with
+ * err and @why set. Returns 0 when @out was filled, -errno when the child
+ * could not be started.
+ */
+int suite_exec_run(char *const argv[], char *const env[], uint64_t timeout_ns,
+		   struct suite_sample *out);
+
+/* ---- suite_go.c ---- */
+
+enum suite_go_model {
+	SUITE_GO_GOROUTINES,    /* a goroutine per job, GOMAXPROCS=1 */
+	SUITE_GO_POOL,          /* tpool_threads goroutines, GOMAXPROCS=1 */
+	SUITE_GO_NCPU,          /* a goroutine per job, GOMAXPROCS=cores (cpu) */
+	SUITE_GO_NMODELS
+};
+
+extern const char *const suite_go_model_names[SUITE_GO_NMODELS];
+
+/* The Go twin as found at the start of a run. */
+struct suite_go {
+	bool ok;                /* suite_go found and calibrated */
+	char bin[4096];         /* suite_go, next to reel-bench */
+	char version[32];       /* "go1.19.8" */
+	uint64_t cpu_rounds;    /* Go's rounds of a CPU job (its calibration) */
+	unsigned ncpu;
+	char why[160];          /* when !ok: "not installed (tools/setup.sh --test)" */
+};
+
+/* suite_go_locate - suite_go next to reel-bench into @bin. Returns 0, or
+ * -ENOENT with the reason (no go, or go but no build) in @why. */
+int suite_go_locate(char *bin, size_t len, char *why, size_t whylen);
+/* suite_go_init - find suite_go and calibrate its CPU job to @job_ns.
+ * Returns 0, or -errno with g->why set (g->ok false): not an error of the
+ * run, the Go rows are then left out. */
+int suite_go_init(struct suite_go *g, uint64_t job_ns, unsigned ncpu);
+bool suite_go_applies(enum suite_workload w, enum suite_go_model m);
+/* GOMAXPROCS of model @m. */
+unsigned suite_go_procs(const struct suite_go *g, enum suite_go_model m);
+/* How many of @n jobs model @m runs at once: waiting, and computing. */
+void suite_go_concurrency(const struct suite_go *g, enum suite_go_model m, unsigned n,
+			  unsigned pool, double *c_io, double *c_cpu);
+/* suite_go_cell - one measurement of model @m on @set (suite_exec_run). */
+int suite_go_cell(const struct suite_go *g, enum suite_go_model m,
+		  const struct suite_set *set, uint64_t timeout_ns, struct suite_sample *out);
+
+/* ---- fresh.c ---- */
+
+struct suite_opts;
+/*
+ * suite_fresh_run - many tasks from a fresh process: 10,000 tasks waiting
+ * 10 ms, and 10k/100k/1M (1M: full mode) tasks each sleeping to a due time
+ * in [0, 1 s), for reel fibers, goroutines, asyncio tasks and threads,
+ * each repetition an exec'd process. Prints its table and writes
+ * OUT/fresh.csv (suite.csv's format), which the report reads beside
+ * suite.csv. Returns 0, or -errno when it could not run at all.
+ */
+int suite_fresh_run(const struct bench_cfg *cfg, const struct suite_opts *o);
 
 /* ---- suite_args.c ---- */
 

@@ -8,8 +8,10 @@
  * gains 3-10x, CPU-bound work gains nothing, processes and C threads scale
  * with the cores), the figure measured for each and whether it holds on
  * this machine; then reel's own checks (fibers near the ideal speed-up, what
- * 10,000 threads or processes cost beside 10,000 fibers), the tables, Python
- * beside reel, the plots and the micro-benchmarks.
+ * 10,000 threads or processes cost beside 10,000 fibers), reel, Go and
+ * asyncio side by side per workload, many tasks from a fresh process (from
+ * fresh.csv, when it exists, with the goals of issue 15 as PASS/MISS), the
+ * tables, Python beside reel, the plots and the micro-benchmarks.
  * Speed-ups are serial's median wall time over the model's, at the same job
  * count; where serial was skipped (too slow for the budget) it is estimated
  * as jobs x (serial time of one job) and the figure is marked with "~".
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 #define MAX_FIELDS 20
-#define MAX_META 40
+#define MAX_META 64
 #define NOISY 0.25      /* (max - min) / median above which a cell is noisy */
 
 struct row {
@@ -45,6 +47,7 @@ struct data {
 	char meta_key[MAX_META][32];
 	char meta_val[MAX_META][160];
 	unsigned nmeta;
+	bool fresh;             /* fresh.csv was read too */
 };
 
 /* ---- reading ---- */
@@ -497,6 +500,273 @@ static void tables(FILE *md, const struct data *d)
 	fputc('\n', md);
 }
 
+/* ---- reel, Go and asyncio side by side ---- */
+
+/* A column of the side-by-side tables: one runtime's model. */
+struct column {
+	const char *lang, *model, *title;
+	const char *only;       /* the one workload it is shown for, or NULL */
+};
+
+static const struct column side_cols[] = {
+	{ "c", "fibers", "reel fibers", NULL },
+	{ "go", "goroutines", "Go goroutines", NULL },
+	{ "go", "worker-pool", "Go worker pool", NULL },
+	{ "python", "asyncio", "asyncio", NULL },
+	{ "c", "thread-pool", "C thread pool", "cpu" },
+	{ "go", "goroutines-ncpu", "Go goroutines, GOMAXPROCS=cores", "cpu" },
+	{ "python", "process-pool", "Python process pool", "cpu" },
+};
+#define NSIDE (sizeof(side_cols) / sizeof(side_cols[0]))
+
+static bool shown(const struct column *c, const char *w)
+{
+	return !c->only || !strcmp(c->only, w);
+}
+
+/* The job counts of @w in any column, ascending; returns how many. */
+static unsigned side_counts(const struct data *d, const char *w, unsigned *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct row *r = &d->rows[i];
+		unsigned j = 0;
+		bool in = false;
+
+		for (size_t c = 0; c < NSIDE && !in; c++)
+			in = shown(&side_cols[c], w) && !strcmp(r->lang, side_cols[c].lang) &&
+			     !strcmp(r->model, side_cols[c].model);
+		if (!in || strcmp(r->workload, w))
+			continue;
+		while (j < n && out[j] != r->jobs)
+			j++;
+		if (j == n && n < max) {
+			while (j > 0 && out[j - 1] > r->jobs) {
+				out[j] = out[j - 1];
+				j--;
+			}
+			out[j] = r->jobs;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* "10.3 ms, 2.1 MiB"; "skipped"; the status; "-" when not run. */
+static const char *side_cell(char *buf, size_t len, const struct row *r)
+{
+	char a[32];
+
+	if (!r)
+		snprintf(buf, len, "-");
+	else if (r->ok)
+		snprintf(buf, len, "%s, %.1f MiB%s", secs(a, 32, r->wall[0]), r->rss_kib / 1024,
+			 noisy(r) ? " (noisy)" : "");
+	else if (!strncmp(r->status, "skipped", 7))
+		snprintf(buf, len, "skipped");
+	else
+		snprintf(buf, len, "%.48s", r->status);
+	return buf;
+}
+
+static void side_table(FILE *md, const struct data *d, const char *w)
+{
+	unsigned counts[16], n = side_counts(d, w, counts, 16);
+	char cell[64], a[32];
+
+	if (!n)
+		return;
+	fprintf(md, "\n### %s\n\n| jobs |", w);
+	for (size_t c = 0; c < NSIDE; c++)
+		if (shown(&side_cols[c], w))
+			fprintf(md, " %s |", side_cols[c].title);
+	fprintf(md, " reel/Go |\n|---:|");
+	for (size_t c = 0; c < NSIDE; c++)
+		if (shown(&side_cols[c], w))
+			fprintf(md, "---|");
+	fprintf(md, "---:|\n");
+	for (unsigned i = 0; i < n; i++) {
+		const struct row *f = find_ok(d, "c", w, "fibers", counts[i]);
+		const struct row *g = find_ok(d, "go", w, "goroutines", counts[i]);
+
+		fprintf(md, "| %u |", counts[i]);
+		for (size_t c = 0; c < NSIDE; c++)
+			if (shown(&side_cols[c], w))
+				fprintf(md, " %s |", side_cell(cell, sizeof(cell),
+					find(d, side_cols[c].lang, w, side_cols[c].model, counts[i])));
+		fprintf(md, " %s |\n", f && g ? fx(a, 32, f->wall[0] / g->wall[0], false) : "-");
+	}
+}
+
+static bool has_lang(const struct data *d, const char *lang)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->rows[i].lang, lang))
+			return true;
+	return false;
+}
+
+static void side_by_side(FILE *md, const struct data *d)
+{
+	const char *go = meta(d, "go");
+
+	fprintf(md, "## reel, Go and asyncio side by side\n\n");
+	fprintf(md, "The same jobs in each runtime, from the same run: wall time (median) "
+		"and peak RSS per cell. reel fibers and asyncio run on one thread; Go runs "
+		"with GOMAXPROCS=1 (one core, like the fibers): a goroutine per job, or a "
+		"worker pool of the C thread pool's size (%s). For the CPU jobs, the models "
+		"that use every core are shown too, Go's with GOMAXPROCS=cores. Each Go cell "
+		"is its own exec'd process (bench/go/suite.go), timed inside around the jobs "
+		"as the C cells are; CPU time and RSS from wait4. reel/Go: fibers' wall over "
+		"goroutines'.\n\n", meta(d, "thread_pool") ? meta(d, "thread_pool") : "?");
+	fprintf(md, "- Go: %s\n", go ? go : "not recorded in this CSV");
+	if (!has_lang(d, "python"))
+		fprintf(md, "- Python: no rows in this run\n");
+	for (const char *const *w = (const char *const[]){ "timer", "tcp", "cpu", NULL };
+	     *w; w++)
+		side_table(md, d, *w);
+	fputc('\n', md);
+}
+
+/* ---- many tasks from a fresh process (fresh.csv) ---- */
+
+static const struct column fresh_cols[] = {
+	{ "c", "fibers", "reel fibers", NULL },
+	{ "go", "goroutines", "Go goroutines (GOMAXPROCS=1)", NULL },
+	{ "python", "asyncio", "asyncio tasks", NULL },
+	{ "c", "threads", "threads", NULL },
+};
+#define NFRESH (sizeof(fresh_cols) / sizeof(fresh_cols[0]))
+
+/* KiB of peak RSS per task above the same program with no task. */
+static double fresh_kib(const struct data *d, const struct row *r)
+{
+	const struct row *idle = r ? find_ok(d, r->lang, "fresh-1s", r->model, 0) : NULL;
+
+	if (!r || !r->ok || !idle || !r->jobs)
+		return NAN;
+	return (r->rss_kib - idle->rss_kib) / r->jobs;
+}
+
+static void fresh_row(FILE *md, const struct data *d, const char *w, unsigned n)
+{
+	const struct row *f = find_ok(d, "c", w, "fibers", n);
+	const struct row *g = find_ok(d, "go", w, "goroutines", n);
+	char a[32], b[32];
+
+	fprintf(md, "| %s | %u |", !strcmp(w, "fresh-10ms") ? "waits 10 ms" :
+		"sleeps to a due time in [0, 1 s)", n);
+	for (size_t c = 0; c < NFRESH; c++) {
+		const struct row *r = find(d, fresh_cols[c].lang, w, fresh_cols[c].model, n);
+		double kib = fresh_kib(d, r);
+
+		if (r && r->ok && !isnan(kib))
+			fprintf(md, " %s, %.2f KiB/task%s |", secs(a, 32, r->wall[0]), kib,
+				noisy(r) ? " (noisy)" : "");
+		else if (r && r->ok)
+			fprintf(md, " %s%s |", secs(a, 32, r->wall[0]), noisy(r) ? " (noisy)" : "");
+		else
+			fprintf(md, " %s |", !r ? "-" : !strncmp(r->status, "skipped", 7) ?
+				"skipped (below)" : r->status);
+	}
+	fprintf(md, " %s |\n", f && g ? fx(b, 32, f->wall[0] / g->wall[0], false) : "-");
+}
+
+/* One goal row: reel's wall over Go's at @n tasks of @w, at most @goal. */
+static void fresh_goal_wall(FILE *md, const struct data *d, const char *what,
+			    const char *w, unsigned n, double goal)
+{
+	const struct row *f = find_ok(d, "c", w, "fibers", n);
+	const struct row *g = find_ok(d, "go", w, "goroutines", n);
+	char a[32], b[32], c[32];
+
+	fprintf(md, "| %s: reel wall <= %.1fx Go's | ", what, goal);
+	if (!f || !g) {
+		fprintf(md, "not measured%s | - |\n", n > 10000 && !find(d, "c", w, "fibers", n)
+			? " (full mode only)" : "");
+		return;
+	}
+	fprintf(md, "%s (reel %s, Go %s) | %s |\n", fx(a, 32, f->wall[0] / g->wall[0], false),
+		secs(b, 32, f->wall[0]), secs(c, 32, g->wall[0]),
+		f->wall[0] / g->wall[0] <= goal ? "PASS" : "**MISS**");
+}
+
+static void fresh_goals(FILE *md, const struct data *d)
+{
+	const struct row *f = find_ok(d, "c", "fresh-1s", "fibers", 1000000);
+	double kib = fresh_kib(d, f);
+
+	fprintf(md, "\n| goal (issue 15) | measured | verdict |\n|---|---|---|\n");
+	fresh_goal_wall(md, d, "10,000 tasks each waiting 10 ms", "fresh-10ms", 10000, 0.6);
+	fresh_goal_wall(md, d, "100,000 tasks due over 1 s", "fresh-1s", 100000, 0.8);
+	fresh_goal_wall(md, d, "1,000,000 tasks due over 1 s, spawning included",
+			"fresh-1s", 1000000, 1.0);
+	fprintf(md, "| 1,000,000 tasks due over 1 s: reel peak RSS per task <= 4.5 KiB | ");
+	if (isnan(kib))
+		fprintf(md, "not measured%s | - |\n", f ? "" : " (full mode only)");
+	else
+		fprintf(md, "%.2f KiB (peak %.0f MiB) | %s |\n", kib, f->rss_kib / 1024,
+			kib <= 4.5 ? "PASS" : "**MISS**");
+}
+
+static void fresh_section(FILE *md, const struct data *d)
+{
+	const char *w[] = { "fresh-10ms", "fresh-1s" };
+
+	if (!d->fresh)
+		return;
+	fprintf(md, "## Many tasks from a fresh process\n\n");
+	fprintf(md, "From `fresh.csv`. Each repetition is a new process, exec'd, in which "
+		"nothing ran before (no loop, no stack pool): it starts N tasks and waits for "
+		"all of them. Wall: from the start of its main, spawning included, to the last "
+		"join (median); KiB/task: peak RSS (wait4) above the same program started with "
+		"no task, over N. reel: a fiber per task (bench/suite/fresh_tasks.c, default "
+		"64 KiB stacks, reel_gather); Go: a goroutine per task, GOMAXPROCS=1, "
+		"sync.WaitGroup; asyncio: create_task and gather; threads: a pthread per task "
+		"(default stacks, all cores), up to 10,000. Due times: splitmix64 from seed %s, "
+		"the same in every runtime. reel/Go: wall over wall. Go preempts the "
+		"spawning goroutine, so its tasks run while the rest are being spawned: where "
+		"spawning takes longer than the 1 s of due times, most start late and end at "
+		"once, their stacks reused (hence its small KiB/task at 1M); reel's and "
+		"asyncio's tasks first run after the last spawn, all alive at once.\n\n",
+		meta(d, "fresh_seed") ? meta(d, "fresh_seed") : "?");
+	if (meta(d, "fresh_goroutines"))
+		fprintf(md, "- Go: %s\n\n", meta(d, "fresh_goroutines"));
+	fprintf(md, "| each task | tasks |");
+	for (size_t c = 0; c < NFRESH; c++)
+		fprintf(md, " %s |", fresh_cols[c].title);
+	fprintf(md, " reel/Go |\n|---|---:|---|---|---|---|---:|\n");
+	for (size_t i = 0; i < 2; i++) {
+		unsigned seen[8], ns = 0;
+
+		for (size_t j = 0; j < d->n; j++) {
+			const struct row *r = &d->rows[j];
+			unsigned k = 0;
+
+			if (strcmp(r->workload, w[i]) || !r->jobs)
+				continue;
+			while (k < ns && seen[k] != r->jobs)
+				k++;
+			if (k == ns && ns < 8) {
+				seen[ns++] = r->jobs;
+				fresh_row(md, d, w[i], r->jobs);
+			}
+		}
+	}
+	for (size_t j = 0, first = 1; j < d->n; j++) {
+		const struct row *r = &d->rows[j];
+
+		if (strncmp(r->workload, "fresh-", 6) || strncmp(r->status, "skipped", 7))
+			continue;
+		fprintf(md, "%s- %s at %u tasks: %s\n", first ? "\n" : "", r->model, r->jobs,
+			r->status);
+		first = 0;
+	}
+	fresh_goals(md, d);
+	fputc('\n', md);
+}
+
 /* ---- plots ---- */
 
 static const char *const plot_models[] = {
@@ -751,6 +1021,13 @@ int suite_report_write(const char *dir, const char *micro_csv, bool plot)
 		free(d.rows);
 		return err;
 	}
+	snprintf(path, sizeof(path), "%s/fresh.csv", dir);
+	err = read_suite(path, &d);
+	d.fresh = err == 0;
+	if (err < 0 && err != -ENOENT) {
+		free(d.rows);
+		return err;
+	}
 	snprintf(path, sizeof(path), "%s/REPORT.md", dir);
 	md = fopen(path, "w");
 	if (!md) {
@@ -760,6 +1037,8 @@ int suite_report_write(const char *dir, const char *micro_csv, bool plot)
 	machine(md, &d, dir);
 	claims(md, &d);
 	checks(md, &d);
+	side_by_side(md, &d);
+	fresh_section(md, &d);
 	tables(md, &d);
 	err = write_plots(md, &d, dir, plot);
 	micro(md, micro_csv);
