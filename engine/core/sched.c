@@ -14,7 +14,7 @@
  *   - Fibers switch directly to the next ready fiber; there is no scheduler
  *     fiber in between. A trip through a central context doubles the cost of
  *     every switch (two switches per hand-over), which breaks the goal of a
- *     yield round trip within 2x a bare register swap.
+ *     yield round trip within 1.1x a bare register swap.
  *   - The loop's own work (submit, reap, expire) runs on whichever fiber
  *     happens to end a pass, on its stack; blocking in the kernel too. So
  *     the loop needs no stack of its own; the thread's stack only starts main
