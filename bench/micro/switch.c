@@ -5,8 +5,10 @@
  * again. reel pays for its scheduler on top of the register swap (the ready
  * queue, and whatever a pass of the loop looks at), so it is set beside:
  *
- *   - Boost.Context's jump_fcontext: the bare swap of callee-saved registers,
- *     the floor any stackful coroutine sits on. Goal: reel <= 2x this.
+ *   - Boost.Context's jump_fcontext: the bare swap of callee-saved registers
+ *     (and of MXCSR and the x87 control word, which reel leaves to the
+ *     thread), the floor any stackful coroutine sits on. Goal: reel <= 1.1x
+ *     this (issue 15), scheduler included.
  *   - ucontext's swapcontext: what C code reaches for without a library;
  *     it makes an rt_sigprocmask system call per switch (for context only).
  *
@@ -178,7 +180,7 @@ int bench_switch(const struct bench_cfg *cfg)
 	bench_report(NAME, &(struct bench_row){
 		.name = "switch: yield round trip (A->B->A)", .unit = "ns",
 		.reel = &s[0], .base_name = "jump_fcontext round trip",
-		.base = &s[1], .goal = BENCH_RATIO_LE, .goal_value = 2 });
+		.base = &s[1], .goal = BENCH_RATIO_LE, .goal_value = 1.1 });
 	bench_report(NAME, &(struct bench_row){
 		.name = "switch: yield round trip (A->B->A)", .unit = "ns",
 		.reel = &s[0], .base_name = "swapcontext round trip",

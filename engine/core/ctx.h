@@ -2,13 +2,15 @@
  * ctx.h - the context-switch contract (implemented in switch_<arch>_<abi>.S).
  *
  * A context is nothing but a saved stack pointer. reel__ctx_switch pushes the
- * registers the ABI makes callee-saved (x86-64 SysV: rbx, rbp, r12-r15, the
- * MXCSR control bits and the x87 control word) on the current stack, stores
- * the stack pointer in *@save_sp, loads @load_sp and pops the same frame from
- * there, and "returns" @value - chosen by the switcher - to the resumed
- * context. Caller-saved state needs no saving: the C compiler already treats
- * the call as clobbering it. No signal mask is touched (why not swapcontext:
- * one rt_sigprocmask syscall per switch).
+ * general registers the ABI makes callee-saved (x86-64 SysV: rbx, rbp,
+ * r12-r15) on the current stack, stores the stack pointer in *@save_sp, loads
+ * @load_sp and pops the same frame from there, and "returns" @value - chosen
+ * by the switcher - to the resumed context. Caller-saved state needs no
+ * saving: the C compiler already treats the call as clobbering it. The
+ * floating-point control state (MXCSR, the x87 control word) and the signal
+ * mask are the thread's, shared by its contexts, not switched (why:
+ * switch_x86_64_sysv.S; why not swapcontext: one rt_sigprocmask syscall per
+ * switch).
  *
  * reel__ctx_make builds, at the top of a fresh stack, a frame that the next
  * switch to it "returns" into: the trampoline reel__ctx_start, which calls

@@ -3,28 +3,36 @@
  *
  * The saved frame, at the saved stack pointer (lowest address first):
  *
- *   sp+0   MXCSR (4 bytes)     callee-saved control bits of SSE
- *   sp+4   x87 control word    (2 bytes, 2 bytes padding)
- *   sp+8   r15
- *   sp+16  r14
- *   sp+24  r13
- *   sp+32  r12
- *   sp+40  rbx
- *   sp+48  rbp                 frame pointer chain stays intact
- *   sp+56  return address      where the switched-to context resumes
+ *   sp+0   r15
+ *   sp+8   r14
+ *   sp+16  r13
+ *   sp+24  r12
+ *   sp+32  rbx
+ *   sp+40  rbp                 frame pointer chain stays intact
+ *   sp+48  return address      where the switched-to context resumes
  *
- * MXCSR and the x87 control word are saved and restored unconditionally.
- * Restoring only when they differ was measured slower: reading back the
- * value stmxcsr/fnstcw just stored stalls on store forwarding (19 vs 14 ns
- * a round trip on the development machine).
+ * Only the general registers the ABI makes callee-saved are kept: the
+ * switch is a function call, so the compiler has already given up every
+ * caller-saved register. The floating-point control state (MXCSR and the
+ * x87 control word: rounding, FTZ/DAZ, exception masks) is the thread's,
+ * shared by its fibers, as with Go, Photon and any setjmp/longjmp-based
+ * coroutine: a fiber that changes it puts it back before it parks or
+ * yields (docs/core.md). Keeping it per fiber, as Boost.Context's
+ * jump_fcontext does, made the switch the bigger half of a yield round
+ * trip on the development machine (AMD EPYC, nested KVM): ldmxcsr alone
+ * costs ~2 ns a switch, and the round trip went from 1.3x jump_fcontext to
+ * under it without it. Restoring only when the values differ is no way
+ * out: reading back what stmxcsr just stored stalls on store forwarding
+ * (measured slower than restoring unconditionally, there and before on
+ * Intel).
  *
  * The switch passes a value in eax to the context it resumes: reel_yield
  * tail-calls the switch, so a yielding fiber resumes straight in its caller
  * with its result. It comes in two exits, ret and pop+jmp (see SWITCH).
  *
  * A fresh context made by reel__ctx_make holds the same frame with rbp = 0
- * (end of the frame-pointer chain), r12 = entry, r13 = arg, default MXCSR
- * and x87 control word, and returns into reel__ctx_start.
+ * (end of the frame-pointer chain), r12 = entry, r13 = arg, and returns
+ * into reel__ctx_start.
  */
 #if defined(__x86_64__)
 
@@ -73,17 +81,9 @@
 	pushq	%r15
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset r15, 0
-	subq	$8, %rsp		/* room for MXCSR and the x87 CW */
-	.cfi_adjust_cfa_offset 8
-	stmxcsr	(%rsp)			/* SSE control/status */
-	fnstcw	4(%rsp)			/* x87 control word */
 	movq	%rsp, (%rdi)		/* *save_sp = our frame */
 	movl	%edx, %eax		/* value: what the other side's call returns */
 	movq	%rsi, %rsp		/* switch to the other stack */
-	ldmxcsr	(%rsp)			/* restore its SSE control */
-	fldcw	4(%rsp)			/* restore its x87 control word */
-	addq	$8, %rsp
-	.cfi_adjust_cfa_offset -8
 	popq	%r15			/* restore its callee-saved registers */
 	.cfi_adjust_cfa_offset -8
 	popq	%r14
@@ -145,18 +145,15 @@ reel__ctx_make:
 	_CET_ENDBR
 	movq	%rdi, %rax
 	andq	$-16, %rax		/* align the top down to 16 bytes */
-	subq	$64, %rax		/* one saved frame; rax+64 stays aligned */
-	movl	$0x1f80, (%rax)		/* default MXCSR: all exceptions masked */
-	movw	$0x037f, 4(%rax)	/* default x87 CW: 64-bit precision */
-	movw	$0, 6(%rax)		/* padding */
-	movq	$0, 8(%rax)		/* r15 */
-	movq	$0, 16(%rax)		/* r14 */
-	movq	%rdx, 24(%rax)		/* r13 = arg */
-	movq	%rsi, 32(%rax)		/* r12 = entry */
-	movq	$0, 40(%rax)		/* rbx */
-	movq	$0, 48(%rax)		/* rbp = 0: end of the frame chain */
+	subq	$56, %rax		/* one saved frame; rax+56 stays aligned */
+	movq	$0, (%rax)		/* r15 */
+	movq	$0, 8(%rax)		/* r14 */
+	movq	%rdx, 16(%rax)		/* r13 = arg */
+	movq	%rsi, 24(%rax)		/* r12 = entry */
+	movq	$0, 32(%rax)		/* rbx */
+	movq	$0, 40(%rax)		/* rbp = 0: end of the frame chain */
 	leaq	reel__ctx_start_entry(%rip), %rcx
-	movq	%rcx, 56(%rax)		/* "return address" = trampoline */
+	movq	%rcx, 48(%rax)		/* "return address" = trampoline */
 	ret				/* rax = initial stack pointer */
 	.cfi_endproc
 	.size	reel__ctx_make, .-reel__ctx_make
