@@ -216,6 +216,12 @@ const char *bench_wstatus(int wstatus, char *buf, size_t len);
 /* utime + stime of process @pid in ns (/proc/PID/stat, clock-tick
  * resolution: 10 ms at USER_HZ 100), or -errno. */
 int64_t bench_proc_cpu_ns(pid_t pid);
+/* On-CPU ns of every thread of @pid, summed (/proc/PID/task/TID/schedstat:
+ * nanoseconds, and with the kernel's softirq work done in the process's
+ * context when the kernel does not account IRQ time apart), or
+ * bench_proc_cpu_ns when schedstat is missing; -errno. A server's CPU over
+ * a window of a few seconds needs this resolution: ticks are 4-10 ms. */
+int64_t bench_proc_oncpu_ns(pid_t pid);
 
 /* Resident set size of this process in bytes (/proc/self/statm), or 0. */
 uint64_t bench_rss_bytes(void);

@@ -13,6 +13,7 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -269,4 +270,49 @@ int64_t bench_proc_cpu_ns(pid_t pid)
 		   &utime, &stime) != 2)
 		return -EIO;
 	return (int64_t)(utime + stime) * (1000000000 / hz);
+}
+
+/* On-CPU ns of one thread: the first field of its schedstat. */
+static int64_t thread_oncpu_ns(pid_t pid, const char *tid)
+{
+	char path[96], buf[128];
+	unsigned long long ns;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%.32s/schedstat", (int)pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -EIO;
+	buf[r] = '\0';
+	return sscanf(buf, "%llu", &ns) == 1 ? (int64_t)ns : -EIO;
+}
+
+int64_t bench_proc_oncpu_ns(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int64_t sum = 0, ns;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		ns = thread_oncpu_ns(pid, de->d_name);
+		if (ns >= 0) {
+			sum += ns;
+			n++;
+		}
+	}
+	closedir(d);
+	return n ? sum : bench_proc_cpu_ns(pid);
 }

@@ -19,24 +19,33 @@
  * pinned to the second, opens C connections on 127.0.0.1 and plays
  * ping-pong with 64-byte messages, one in flight per connection, for a
  * warm-up and then a fixed window, timing every round trip itself. At the
- * window's start and end it prints a line; the server's utime + stime are
- * read from /proc then, so the server's CPU time per message covers the
- * window only. Then the server gets SIGTERM and must exit 0 within 3 s:
+ * window's start and end it prints a line; the server's on-CPU time is
+ * read then, summed over its threads from /proc/PID/task/ * /schedstat
+ * (nanoseconds; utime + stime in /proc/PID/stat count 4-10 ms ticks, too
+ * coarse for a 1 s window), so the server's CPU time per message covers
+ * the window only. Then the server gets SIGTERM and must exit 0 within 3 s:
  * a clean shutdown is part of what is checked.
  *
  * Cells run for C = 1, 50, 500; for each C, R repetitions, each running the
  * four servers in turn (in a rotating order), so that a machine that slows
  * down part way slows all of them alike. Full mode: 0.5 s warm-up, 5 s
- * window, the runner's R; quick mode: 0.2 s and 1 s, R = 3 (about 45 s). Rows compare medians: throughput
- * reel/libuv (goal >= 1.3 at 50 and 500 connections), reel/raw liburing
- * (goal >= 0.9), p99 round trip reel/libuv (goal <= 1), and, for context,
- * reel/raw epoll and the server CPU per message. Every absolute number
- * (per server: throughput, CPU per message, p50/p99/p99.9, how busy the
- * server's and the generator's CPUs were) is in the table printed after
+ * window, the runner's R; quick mode: 0.2 s and 1 s, R = 3 (about 45 s).
+ *
+ * The first figure is the server's CPU time per message, not throughput:
+ * on a 2-core machine the server and echo_load each fill one CPU at 50 and
+ * 500 connections, so every server runs near the generator's limit and
+ * throughput ratios crowd toward 1, while what each server spent per
+ * message still tells them apart (that CPU includes the kernel's loopback
+ * TCP work done in the server's context, the same for all four). Rows
+ * compare medians: CPU per message reel/raw liburing (goal <= 1.0 at 50
+ * and 500 connections) and reel/libuv (goal <= 0.75, which on a saturated
+ * core is >= 1.33x libuv's rate), p99 round trip reel/libuv (goal <= 1),
+ * and, for context, reel/raw epoll and the throughputs. Every absolute
+ * number (per server: throughput, CPU per message, p50/p99/p99.9, how busy
+ * the server's and the generator's CPUs were) is in the table printed after
  * the notes. A cell where the generator's CPU had no idle time left while
  * the server's CPU had some gets a note: it measured the generator more
- * than the server. (Per-CPU idle time comes from /proc/stat; the processes'
- * own CPU time leaves out softirq time, which loopback TCP has plenty of.)
+ * than the server. (Per-CPU idle time comes from /proc/stat.)
  *
  * Safety: each cell arms its own watchdog alarm; the children share one
  * process group that every error path (and bench/main.c's watchdog) kills; each
@@ -77,7 +86,7 @@ static const unsigned conn_counts[] = { 1, 50, 500 };
 /* What one cell measured. */
 struct cell {
 	double msgs_per_s;
-	double cpu_ns_per_msg;  /* server utime + stime over the window / msgs */
+	double cpu_ns_per_msg;  /* server on-CPU ns over the window / msgs */
 	double p50_us, p99_us, p999_us;
 	double srv_busy, load_busy;     /* the processes' CPU time / window */
 	double srv_idle, load_idle;     /* their CPUs' idle time / total time */
@@ -263,11 +272,11 @@ static int follow_load(const struct echo_run *r, struct bench_proc *srv,
 
 	while ((line = bench_child_line(load, deadline, &err)) != NULL) {
 		if (strcmp(line, "start") == 0) {
-			cpu0 = bench_proc_cpu_ns(srv->pid);
+			cpu0 = bench_proc_oncpu_ns(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s0);
 			read_cpu_ticks(r->cpu_load, &l0);
 		} else if (strcmp(line, "stop") == 0) {
-			cpu1 = bench_proc_cpu_ns(srv->pid);
+			cpu1 = bench_proc_oncpu_ns(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s1);
 			read_cpu_ticks(r->cpu_load, &l1);
 		} else if (strncmp(line, "result ", 7) == 0) {
@@ -395,40 +404,52 @@ static double extreme(const struct bench_series *s, bool max)
 	return v;
 }
 
+/* The rows of one connection count. Server CPU per message comes first:
+ * on two cores the server and echo_load each fill a CPU, so throughput
+ * ratios say little (every server is near the generator's limit), while
+ * what the server spent per message still separates them. A goal on CPU
+ * per message is the throughput goal it replaces, stated where a small
+ * machine can check it: <= 0.75x libuv's is >= 1.33x libuv's rate on a
+ * saturated core. The goals apply from 50 connections on; one connection
+ * measures latency more than cost. */
 static void report_conns(const struct echo_run *r, unsigned conns,
 			 const struct cell_series cs[NSRV])
 {
 	const struct cell_series *reel = &cs[SRV_REEL];
+	const char *pl = conns > 1 ? "s" : "";
+	bool goal = conns >= 50;
 	char name[64];
 
-	snprintf(name, sizeof(name), "echo %u conn%s: throughput", conns, conns > 1 ? "s" : "");
+	snprintf(name, sizeof(name), "echo %u conn%s: server CPU per message", conns, pl);
+	bench_report(NAME, &(struct bench_row){
+		.name = name, .unit = "ns", .reel = &reel->cpu,
+		.base_name = "raw liburing", .base = &cs[SRV_URING].cpu,
+		.goal = goal ? BENCH_RATIO_LE : BENCH_INFO, .goal_value = 1.0 });
 	if (r->have[SRV_LIBUV])
 		bench_report(NAME, &(struct bench_row){
-			.name = name, .unit = "kmsg/s", .reel = &reel->tput,
-			.base_name = "libuv", .base = &cs[SRV_LIBUV].tput,
-			.goal = conns >= 50 ? BENCH_RATIO_GE : BENCH_INFO,
-			.goal_value = 1.3 });
+			.name = name, .unit = "ns", .reel = &reel->cpu,
+			.base_name = "libuv", .base = &cs[SRV_LIBUV].cpu,
+			.goal = goal ? BENCH_RATIO_LE : BENCH_INFO, .goal_value = 0.75 });
 	bench_report(NAME, &(struct bench_row){
-		.name = name, .unit = "kmsg/s", .reel = &reel->tput,
-		.base_name = "raw liburing", .base = &cs[SRV_URING].tput,
-		.goal = BENCH_RATIO_GE, .goal_value = 0.9 });
-	bench_report(NAME, &(struct bench_row){
-		.name = name, .unit = "kmsg/s", .reel = &reel->tput,
-		.base_name = "raw epoll", .base = &cs[SRV_EPOLL].tput,
-		.goal = BENCH_INFO });
-	snprintf(name, sizeof(name), "echo %u conn%s: p99 round trip", conns,
-		 conns > 1 ? "s" : "");
+		.name = name, .unit = "ns", .reel = &reel->cpu,
+		.base_name = "raw epoll", .base = &cs[SRV_EPOLL].cpu, .goal = BENCH_INFO });
+	snprintf(name, sizeof(name), "echo %u conn%s: p99 round trip", conns, pl);
 	if (r->have[SRV_LIBUV])
 		bench_report(NAME, &(struct bench_row){
 			.name = name, .unit = "us", .reel = &reel->p99,
 			.base_name = "libuv", .base = &cs[SRV_LIBUV].p99,
 			.goal = BENCH_RATIO_LE, .goal_value = 1.0 });
-	snprintf(name, sizeof(name), "echo %u conn%s: server CPU per message", conns,
-		 conns > 1 ? "s" : "");
+	snprintf(name, sizeof(name), "echo %u conn%s: throughput", conns, pl);
+	if (r->have[SRV_LIBUV])
+		bench_report(NAME, &(struct bench_row){
+			.name = name, .unit = "kmsg/s", .reel = &reel->tput,
+			.base_name = "libuv", .base = &cs[SRV_LIBUV].tput, .goal = BENCH_INFO });
 	bench_report(NAME, &(struct bench_row){
-		.name = name, .unit = "ns", .reel = &reel->cpu,
-		.base_name = "raw liburing", .base = &cs[SRV_URING].cpu,
-		.goal = BENCH_INFO });
+		.name = name, .unit = "kmsg/s", .reel = &reel->tput,
+		.base_name = "raw liburing", .base = &cs[SRV_URING].tput, .goal = BENCH_INFO });
+	bench_report(NAME, &(struct bench_row){
+		.name = name, .unit = "kmsg/s", .reel = &reel->tput,
+		.base_name = "raw epoll", .base = &cs[SRV_EPOLL].tput, .goal = BENCH_INFO });
 
 	for (unsigned s = 0; s < NSRV; s++) {
 		const struct cell_series *c = &cs[s];
@@ -521,6 +542,8 @@ int bench_echo(const struct bench_cfg *cfg)
 			   "server's > 10%%: those measured the load generator more than the "
 			   "server", r.saturated, r.saturated_at, r.saturated > 8 ? ", ..." : "");
 	bench_note("echo: throughput and p99 from echo_load's own timing of every round "
-		   "trip; server CPU = utime+stime from /proc (10 ms ticks) over the window");
+		   "trip; server CPU per message = the server's on-CPU time over the window "
+		   "(/proc/PID/task/*/schedstat, ns; softirq work done in its context "
+		   "included) / the messages echoed in it");
 	return 0;
 }

@@ -52,9 +52,7 @@
 #include "suite.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -118,46 +116,6 @@ struct http_run {
 };
 
 /* ---- CPU time and memory of a child ---- */
-
-/* On-CPU ns of every thread of @pid (schedstat's first field), or
- * bench_proc_cpu_ns when schedstat is missing. */
-static int64_t proc_cpu_ns(pid_t pid)
-{
-	char path[96], buf[128];
-	struct dirent *de;
-	int64_t sum = 0;
-	unsigned n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) != NULL) {
-		unsigned long long ns;
-		ssize_t r;
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.32s/schedstat", (int)pid,
-			 de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		r = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (r <= 0)
-			continue;
-		buf[r] = '\0';
-		if (sscanf(buf, "%llu", &ns) == 1) {
-			sum += (int64_t)ns;
-			n++;
-		}
-	}
-	closedir(d);
-	return n ? sum : bench_proc_cpu_ns(pid);
-}
 
 /* VmRSS of @pid in KiB, or 0. */
 static uint64_t proc_rss_kib(pid_t pid)
@@ -457,11 +415,11 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 	}
 	while ((line = bench_child_line(&load, deadline, &err)) != NULL) {
 		if (strcmp(line, "start") == 0) {
-			cpu0 = proc_cpu_ns(srv->pid);
+			cpu0 = bench_proc_oncpu_ns(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s0);
 			read_cpu_ticks(r->cpu_load, &l0);
 		} else if (strcmp(line, "stop") == 0) {
-			cpu1 = proc_cpu_ns(srv->pid);
+			cpu1 = bench_proc_oncpu_ns(srv->pid);
 			rss1 = proc_rss_kib(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s1);
 			read_cpu_ticks(r->cpu_load, &l1);

@@ -21,7 +21,13 @@
  *   - Set-up tries SINGLE_ISSUER + DEFER_TASKRUN first (completions are run
  *     only when we ask, on our thread: no IPIs, no task-work interrupts),
  *     then COOP_TASKRUN + TASKRUN_FLAG, then plain; each step down is
- *     recorded with its reason for the capability report.
+ *     recorded with its reason for the capability report. Not TASKRUN_FLAG
+ *     with DEFER_TASKRUN: the loop enters once per pass whenever anything
+ *     is in flight anyway (needs_enter), and with the flag set liburing's
+ *     io_uring_peek_batch_cqe enters the kernel itself each time it finds
+ *     the CQ empty while task work is pending - so reap chased every
+ *     arriving receive with an enter of its own: 2.5x the enters per message
+ *     of an echo server at 50 connections, and ~20% more CPU per message.
  *   - A parked fiber's SQE is only queued; the scheduler submits once per
  *     pass, so one io_uring_enter carries every fiber's SQE of that pass.
  *   - user_data is an op-table slot and a generation, never a raw pointer.
@@ -76,7 +82,7 @@ static int setup_ring(struct reel__ring *r, unsigned entries, unsigned disable)
 	else
 		note_fallback(r, "single_issuer off (disabled by request)");
 	if (!(disable & REEL_NO_DEFER_TASKRUN) && (want & IORING_SETUP_SINGLE_ISSUER))
-		want |= IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+		want |= IORING_SETUP_DEFER_TASKRUN;
 	else if (disable & REEL_NO_DEFER_TASKRUN)
 		note_fallback(r, "defer_taskrun off (disabled by request)");
 	if (!(want & IORING_SETUP_DEFER_TASKRUN) && !(disable & REEL_NO_COOP_TASKRUN))
