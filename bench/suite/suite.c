@@ -353,7 +353,13 @@ static void skip_slow(struct plan *p, enum suite_workload w, unsigned n, double 
 	for (int k = 0; k < NCONT; k++) {
 		double pred = t1 > 0 ? predict(p, w, k, n, t1) : 0;
 
-		if (applies(p, w, k) && pred > p->budget_s) {
+		if (applies(p, w, k) && p->cfg->quick && is_go(k) &&
+		    go_model(k) == SUITE_GO_POOL) {
+			/* Quick mode stays small: the pool is the C thread
+			 * pool's twin, at the thread pool's pace. */
+			snprintf(cells[k].why, sizeof(cells[k].why), "skipped: full mode only");
+			p->done += p->cfg->reps;
+		} else if (applies(p, w, k) && pred > p->budget_s) {
 			snprintf(cells[k].why, sizeof(cells[k].why),
 				 "skipped: predicted %.1f s > budget %.1f s", pred, p->budget_s);
 			p->done += p->cfg->reps;

@@ -681,10 +681,13 @@ static void fresh_goal_wall(FILE *md, const struct data *d, const char *what,
 	const struct row *g = find_ok(d, "go", w, "goroutines", n);
 	char a[32], b[32], c[32];
 
+	const struct row *bad = !f ? find(d, "c", w, "fibers", n) : find(d, "go", w,
+									  "goroutines", n);
+
 	fprintf(md, "| %s: reel wall <= %.1fx Go's | ", what, goal);
 	if (!f || !g) {
-		fprintf(md, "not measured%s | - |\n", n > 10000 && !find(d, "c", w, "fibers", n)
-			? " (full mode only)" : "");
+		fprintf(md, "not measured%s%s | - |\n", bad ? ": " : n > 10000 ?
+			" (full mode only)" : "", bad ? bad->status : "");
 		return;
 	}
 	fprintf(md, "%s (reel %s, Go %s) | %s |\n", fx(a, 32, f->wall[0] / g->wall[0], false),
