@@ -3,10 +3,12 @@
  * stacks are reused most-recent first, every stack has a guard page that
  * faults, many guarded stacks cost few VMAs with MADV_GUARD_INSTALL, and a
  * fiber that overflows its stack dies by SIGSEGV with a message naming it,
- * under both guard kinds.
+ * under both guard kinds; cold stacks have their top page (and only it)
+ * committed ahead, in a batch; trim drops many stacks' pages a call.
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +144,74 @@ static void test_stack_guards_cost_no_vma_with_guard_install(void **state)
 		reel__stack_free(&p, &s[i]);
 	reel__stack_cache_term(&p);
 	free(s);
+}
+
+/* Is the page at @addr resident? */
+static bool resident(const char *addr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char vec = 0;
+
+	assert_int_equal(mincore((void *)addr, (size_t)page, &vec), 0);
+	return vec & 1;
+}
+
+/* A fresh cache hands out a stack whose top page is committed already, and
+ * so are the top pages of the next cold stacks (ahead, in one call); the
+ * rest of each stack is not, so an idle fiber's RSS stays one page. With
+ * committing off, nothing is resident until written. */
+static void test_stack_cold_stacks_commit_their_top_page_ahead(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct reel__stack_cache p, off;
+	struct reel__stack a, b, c;
+
+	(void)state;
+	assert_int_equal(reel__stack_cache_init(&p, true, true), 0);
+	assert_int_equal(reel__stack_alloc(&p, 65536, &a), 0);
+	if (!resident(a.lo + a.size - page)) {
+		reel__stack_cache_term(&p);
+		skip();   /* no MADV_POPULATE_WRITE (before 5.14) */
+	}
+	assert_false(resident(a.lo + a.size - 2 * page));
+	assert_false(resident(a.lo));
+	assert_int_equal(reel__stack_alloc(&p, 65536, &b), 0);   /* committed ahead */
+	assert_true(resident(b.lo + b.size - page));
+	assert_false(resident(b.lo + b.size - 2 * page));
+	reel__stack_free(&p, &b);
+	reel__stack_free(&p, &a);
+	reel__stack_cache_term(&p);
+
+	assert_int_equal(reel__stack_cache_init(&off, true, false), 0);
+	assert_int_equal(reel__stack_alloc(&off, 65536, &c), 0);
+	assert_false(resident(c.lo + c.size - page));
+	reel__stack_free(&off, &c);
+	reel__stack_cache_term(&off);
+}
+
+/* Trim drops the pages of the free stacks beyond the 64 most recently
+ * freed, many stacks a call: one call of the budget covers them all. */
+static void test_stack_trim_drops_many_stacks_a_call(void **state)
+{
+	enum { N = 200, HOT = 64 };
+	long page = sysconf(_SC_PAGESIZE);
+	struct reel__stack_cache p;
+	struct reel__stack s[N];
+
+	(void)state;
+	assert_int_equal(reel__stack_cache_init(&p, true, true), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(reel__stack_alloc(&p, 65536, &s[i]), 0);
+		s[i].lo[s[i].size - 1] = 1;   /* its top page is resident */
+	}
+	for (int i = 0; i < N; i++)
+		reel__stack_free(&p, &s[i]);
+	assert_int_equal(reel__stack_trim(&p, 1), 1);   /* no budget left to unmap */
+	assert_false(resident(s[0].lo + s[0].size - page));
+	assert_false(resident(s[N - HOT - 1].lo + s[N - HOT - 1].size - page));
+	assert_true(resident(s[N - HOT].lo + s[N - HOT].size - page));
+	assert_true(resident(s[N - 1].lo + s[N - 1].size - page));
+	reel__stack_cache_term(&p);
 }
 
 static volatile int depth_limit = 1 << 30;   /* opaque to the compiler */
@@ -386,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_stack_guard_page_faults_madv_guard),
 		cmocka_unit_test(test_stack_guard_page_faults_mprotect),
 		cmocka_unit_test(test_stack_guards_cost_no_vma_with_guard_install),
+		cmocka_unit_test(test_stack_cold_stacks_commit_their_top_page_ahead),
+		cmocka_unit_test(test_stack_trim_drops_many_stacks_a_call),
 		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber),
 		cmocka_unit_test(test_stack_overflow_dies_naming_the_fiber_mprotect),
 		cmocka_unit_test(test_stack_overflow_message_with_a_huge_name),

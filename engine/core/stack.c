@@ -30,7 +30,8 @@
  * a million fibers ending must not cost a million madvise calls on the way.
  * Instead the loop trims when it is idle (reel__stack_trim, just before it
  * blocks): free stacks beyond the HOT most recent of a class get
- * MADV_DONTNEED, which drops their pages but keeps the address range and its
+ * MADV_DONTNEED (up to 1,024 in one process_madvise), which drops their
+ * pages but keeps the address range and its
  * guard - the way Go's scavenger returns idle stack memory. A slab whose
  * stacks are all free is then unmapped whole (beyond the HOT free stacks
  * its class keeps), so a burst of one size does not keep its address space
@@ -465,6 +466,24 @@ static unsigned release_slabs(struct reel__stack_cache *p, unsigned budget)
 	return done;
 }
 
+/* Drop the pages of @n free stacks of @size bytes: one process_madvise for
+ * them all, where the kernel takes it (a million stacks freed at once are
+ * a thousand calls, not a million), else one madvise each. */
+static void drop_pages(struct reel__stack_cache *p, const struct reel__free_stack *f,
+		       size_t n, size_t size)
+{
+	struct iovec *iov = scratch(p);
+
+	if (iov && !p->no_batch_commit) {
+		for (size_t i = 0; i < n; i++)
+			iov[i] = (struct iovec){ f[i].lo, size };
+		if (madvise_ranges(iov, n, MADV_DONTNEED, &p->no_batch_commit))
+			return;
+	}
+	for (size_t i = 0; i < n; i++)
+		madvise(f[i].lo, size, MADV_DONTNEED);
+}
+
 unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget)
 {
 	unsigned done = 0;
@@ -476,7 +495,11 @@ unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget)
 
 		/* free[0 .. cold) are trimmed already; keep the top HOT warm. */
 		while (c->cold + HOT < c->nfree && done < budget) {
-			madvise(c->free[c->cold++].lo, c->size, MADV_DONTNEED);
+			size_t n = c->nfree - HOT - c->cold;
+
+			n = n > BATCH ? BATCH : n;
+			drop_pages(p, c->free + c->cold, n, c->size);
+			c->cold += n;
 			done++;
 		}
 	}

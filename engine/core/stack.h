@@ -67,7 +67,7 @@ struct reel__stack_cache {
 	size_t page;
 	bool guard_install;     /* MADV_GUARD_INSTALL, else mprotect guards */
 	bool no_batch_guard;    /* process_madvise refused guards: one call each */
-	bool no_batch_commit;   /* ... and commits */
+	bool no_batch_commit;   /* ... and commits and trims */
 	uint8_t commit;         /* how cold stacks are committed ahead (stack.c) */
 	struct iovec *iov;      /* scratch for batched calls, or NULL */
 	struct reel__stack_class classes[REEL__STACK_CLASSES];
@@ -96,10 +96,10 @@ size_t reel__stack_size(size_t requested);
 int reel__stack_alloc(struct reel__stack_cache *p, size_t size, struct reel__stack *out);
 void reel__stack_free(struct reel__stack_cache *p, const struct reel__stack *s);
 
-/* Drop the pages of free stacks beyond the warmest few of each class, then
- * unmap slabs whose stacks are all free (keeping the warmest few stacks of
- * each class), at most @budget system calls. Returns how many were made.
- * For idle time. */
+/* Drop the pages of free stacks beyond the warmest few of each class (up to
+ * 1,024 stacks a call), then unmap slabs whose stacks are all free (keeping
+ * the warmest few stacks of each class), at most @budget system calls.
+ * Returns how many were made. For idle time. */
 unsigned reel__stack_trim(struct reel__stack_cache *p, unsigned budget);
 
 #endif /* REEL_STACK_H */
