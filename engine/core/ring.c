@@ -27,7 +27,8 @@
  *     io_uring_peek_batch_cqe enters the kernel itself each time it finds
  *     the CQ empty while task work is pending - so reap chased every
  *     arriving receive with an enter of its own: 2.5x the enters per message
- *     of an echo server at 50 connections, and ~20% more CPU per message.
+ *     of an echo server at 50 connections, and 4-20% more CPU per message
+ *     (same-run A/Bs on a shared machine).
  *   - A parked fiber's SQE is only queued; the scheduler submits once per
  *     pass, so one io_uring_enter carries every fiber's SQE of that pass.
  *   - user_data is an op-table slot and a generation, never a raw pointer.
