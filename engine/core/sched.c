@@ -61,7 +61,7 @@
 #define SANITIZED_SWITCH 1
 #endif
 
-enum { PASS_MAX = 1024, TRIM_BUDGET = 256 };
+enum { PASS_MAX = 1024, TRIM_BUDGET = 256, PREFETCH_LINES = 8 };
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
 
 __thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
@@ -221,6 +221,30 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
 
+/*
+ * Start loading what the fiber after the one being switched to (the head of
+ * the ready queue, if any) will touch first: its saved frame, with the
+ * frames it returns through just above, and its task slot (read when it
+ * ends). With many fibers both are cold - the stack top a TLB miss and a few
+ * cache misses: perf on 200k sleepers put half the loop's time on the
+ * switch's first pop, and a sixth on the slot in reel__task_finish. Loaded
+ * now, they overlap with the run of the fiber before it. A prefetch never
+ * faults, so lines past a stack's top do no harm.
+ */
+static inline void prefetch_next(struct reel__loop *l)
+{
+	struct reel__list *n = l->ready.next;
+
+	if (n != &l->ready) {
+		const struct reel__fiber *f = reel__container_of(n, struct reel__fiber, ready_node);
+		const char *sp = f->sp;
+
+		for (unsigned i = 0; i < PREFETCH_LINES; i++)
+			__builtin_prefetch(sp + 64 * i, 1, 3);
+		__builtin_prefetch(&l->tasks[f->slot], 1, 3);
+	}
+}
+
 static inline struct reel__fiber *next_ready(struct reel__loop *l)
 {
 	struct reel__list *n;
@@ -242,6 +266,7 @@ static inline struct reel__fiber *next_ready(struct reel__loop *l)
 	l->budget--;
 	n = reel__list_pop(&l->ready);
 	l->nready--;
+	prefetch_next(l);
 	return reel__container_of(n, struct reel__fiber, ready_node);
 }
 
