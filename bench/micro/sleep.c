@@ -10,10 +10,12 @@
  * over the fibers also tells how long one pass takes (P). Main then fixes
  * the start t0 = now + 1.5 P + 10 ms and gives the signal; each fiber arms
  * its sleep until t0 + d, d uniform in [0, 1 s), before t0 - as a program
- * arms its timers before the loop runs them - and notes when it woke. The
- * result is how long after t0 the last one woke: the ideal is 1 s; the goal
- * is 1.5 s. Spawn and arming times are printed in notes; a fiber that armed
- * after its own deadline counts as late, so a slow arming pass shows up.
+ * arms its timers before the loop runs them - and notes when it woke; main
+ * joins them all, in spawn order. The result is how long after t0 the last
+ * one was joined (woken, run, ended, joined): the ideal is 1 s; the goal is
+ * 1.2 s (issue 15). The last wake, spawn and arming times are printed in
+ * notes; a fiber that armed after its own deadline counts as late, so a slow
+ * arming pass shows up.
  */
 #include "bench.h"
 
@@ -33,6 +35,7 @@ struct sleep_bench {
 	uint64_t *deadline_ns;  /* NFIBERS, absolute; each fiber's arg */
 	reel_task *tasks;
 	uint64_t last_wake_ns;  /* latest reel_now() seen after a sleep */
+	uint64_t joined_ns;     /* when main had joined the last fiber */
 	uint64_t early;         /* fibers woken before their deadline */
 	int err;                /* the first reel_sleep failure */
 };
@@ -98,6 +101,7 @@ static int sleep_main(void *arg)
 		if ((err = reel_join(sb.tasks[i], &status)) < 0)
 			return bench_fail(NAME, err, "reel_join of fiber %u", i);
 	}
+	sb.joined_ns = reel_now();
 	if (sb.err)
 		return bench_fail(NAME, sb.err, "reel_sleep");
 	if (sb.early)
@@ -108,7 +112,7 @@ static int sleep_main(void *arg)
 
 int bench_sleep(const struct bench_cfg *cfg)
 {
-	struct bench_series last = { 0 }, ideal = { 0 };
+	struct bench_series joined = { 0 }, ideal = { 0 };
 	uint64_t start = bench_now_ns();
 	unsigned r;
 	int err = 0;
@@ -122,14 +126,16 @@ int bench_sleep(const struct bench_cfg *cfg)
 	for (r = 0; bench_more_reps(cfg, r, start); r++) {
 		if ((err = bench_reel_run(NAME, sleep_main, NULL)) < 0)
 			goto out_free;
-		bench_series_add(&last, (double)(sb.last_wake_ns - sb.t0) / NS_PER_S);
+		bench_series_add(&joined, (double)(sb.joined_ns - sb.t0) / NS_PER_S);
 		bench_series_add(&ideal, 1.0);
 	}
 	bench_report(NAME, &(struct bench_row){
-		.name = "sleep: 1M fibers over 1 s, last wake", .unit = "s",
-		.reel = &last, .base_name = "ideal (1 s)",
-		.base = &ideal, .goal = BENCH_ABS_LE, .goal_value = 1.5 });
+		.name = "sleep: 1M fibers over 1 s, all woken and joined", .unit = "s",
+		.reel = &joined, .base_name = "ideal (1 s)",
+		.base = &ideal, .goal = BENCH_ABS_LE, .goal_value = 1.2 });
 	bench_note_reps(NAME, cfg, r, start);
+	bench_note("sleep1m: the last fiber woke %.3f s after t0 (last repetition)",
+		   (double)(sb.last_wake_ns - sb.t0) / NS_PER_S);
 	bench_note("sleep1m: spawning 1M fibers and running each once took %.2f s "
 		   "(last repetition), before t0", (double)sb.spawn_ns / NS_PER_S);
 	bench_note("sleep1m: the last fiber armed its sleep %.3f s %s t0",

