@@ -16,8 +16,9 @@
 #
 # How `reel bt` walks a fiber that is switched out. Its saved stack pointer
 # (fiber->sp) points at the frame reel__ctx_switch pushed
-# (engine/core/switch_x86_64_sysv.S): rbp at sp+48 and the resume address
-# at sp+56. From there it follows the frame-pointer chain ([rbp] is the
+# (engine/core/switch_x86_64_sysv.S): rbp at sp+40 and the resume address
+# at sp+48 (six callee-saved registers; the FP control state is the
+# thread's, not saved per fiber). From there it follows the frame-pointer chain ([rbp] is the
 # caller's rbp, [rbp+8] its return address) - the engine is built with
 # -fno-omit-frame-pointer - until rbp is 0 (reel__ctx_make ends the chain
 # there) or leaves the fiber's stack. A fiber the loop is running uses its
@@ -415,7 +416,7 @@ def walk(f):
     sp = int(f.fiber["sp"])
     if not lo <= sp < hi:
         raise ReelError("reel: fiber %#x's saved sp 0x%x is outside its stack" % (f.id, sp))
-    rbp, pc = read_u64(sp + 48), read_u64(sp + 56)
+    rbp, pc = read_u64(sp + 40), read_u64(sp + 48)
     if not pc:
         raise ReelError("reel: fiber %#x's saved frame reads as zeros: this core lacks its "
                         "stack (gcore of stacks guarded by MADV_GUARD_INSTALL: see "
