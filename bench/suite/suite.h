@@ -137,6 +137,11 @@ struct suite_sample {
 	uint64_t rss_kib;       /* peak RSS (process pool: summed over workers) */
 };
 
+/* Reap cell child @pid (SIGKILL first when it @timed_out) and fill @out's
+ * CPU time and peak RSS from wait4 (and its timeout reason). Returns the
+ * wait status. Shared by the forked cells and the exec'd ones. */
+int suite_reap(pid_t pid, bool timed_out, uint64_t timeout_ns, struct suite_sample *out);
+
 /*
  * suite_cell_run - run @fn(@set) in a forked child, measuring it, and wait
  * for at most @timeout_ns. A model that fails, crashes or hangs (killed at

@@ -84,11 +84,31 @@ static int read_msg(int fd, struct cell_msg *m, uint64_t deadline)
 	return 0;
 }
 
+int suite_reap(pid_t pid, bool timed_out, uint64_t timeout_ns, struct suite_sample *out)
+{
+	struct rusage ru;
+	int st = 0;
+
+	if (timed_out)
+		kill(pid, SIGKILL);
+	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
+		;
+	bench_child = 0;
+	out->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	out->rss_kib = (uint64_t)ru.ru_maxrss;
+	if (timed_out) {
+		out->err = -ETIMEDOUT;
+		snprintf(out->why, sizeof(out->why), "timeout: killed after %.3g s",
+			 (double)timeout_ns / 1e9);
+	}
+	return st;
+}
+
 int suite_cell_run(suite_model_fn fn, const struct suite_set *set,
 		   uint64_t timeout_ns, struct suite_sample *out)
 {
 	struct cell_msg m = { 0 };
-	struct rusage ru;
 	pid_t parent = getpid(), pid;
 	int fds[2], st = 0, rd;
 
@@ -112,20 +132,10 @@ int suite_cell_run(suite_model_fn fn, const struct suite_set *set,
 	close(fds[1]);
 	rd = read_msg(fds[0], &m, bench_now_ns() + timeout_ns);
 	close(fds[0]);
+	st = suite_reap(pid, rd == -ETIMEDOUT, timeout_ns, out);
 	if (rd == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
-		;
-	bench_child = 0;
-
-	out->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	out->rss_kib = (uint64_t)ru.ru_maxrss;
-	if (rd == -ETIMEDOUT) {
-		out->err = -ETIMEDOUT;
-		snprintf(out->why, sizeof(out->why), "timeout: killed after %.3g s",
-			 (double)timeout_ns / 1e9);
-	} else if (rd < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		return 0;   /* suite_reap wrote why */
+	if (rd < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		char ws[96];
 
 		out->err = -ECHILD;

@@ -155,7 +155,6 @@ int suite_exec_run(char *const argv[], char *const env[], uint64_t timeout_ns,
 	struct exec_out *o = calloc(1, sizeof(*o));
 	char **envp = make_env(env);
 	pid_t parent = getpid(), pid = -1;
-	struct rusage ru;
 	int fds[2] = { -1, -1 }, st = 0, rd;
 
 	memset(out, 0, sizeof(*out));
@@ -184,21 +183,9 @@ int suite_exec_run(char *const argv[], char *const env[], uint64_t timeout_ns,
 	close(fds[1]);
 	rd = read_output(fds[0], o, bench_now_ns() + timeout_ns);
 	close(fds[0]);
-	if (rd == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
-		;
-	bench_child = 0;
-	out->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	out->rss_kib = (uint64_t)ru.ru_maxrss;
-	if (rd == -ETIMEDOUT) {
-		out->err = -ETIMEDOUT;
-		snprintf(out->why, sizeof(out->why), "timeout: killed after %.3g s",
-			 (double)timeout_ns / 1e9);
-	} else {
+	st = suite_reap(pid, rd == -ETIMEDOUT, timeout_ns, out);
+	if (rd != -ETIMEDOUT)
 		judge(out, o, st);
-	}
 	free(o);
 	return 0;
 }

@@ -524,6 +524,24 @@ static bool shown(const struct column *c, const char *w)
 	return !c->only || !strcmp(c->only, w);
 }
 
+/* Add job count @jobs to the ascending set @out of @n (at most @max);
+ * returns the new size. */
+static unsigned add_count(unsigned *out, unsigned n, unsigned max, unsigned jobs)
+{
+	unsigned j = 0;
+
+	while (j < n && out[j] != jobs)
+		j++;
+	if (j < n || n == max)
+		return n;
+	while (j > 0 && out[j - 1] > jobs) {
+		out[j] = out[j - 1];
+		j--;
+	}
+	out[j] = jobs;
+	return n + 1;
+}
+
 /* The job counts of @w in any column, ascending; returns how many. */
 static unsigned side_counts(const struct data *d, const char *w, unsigned *out, unsigned max)
 {
@@ -531,7 +549,6 @@ static unsigned side_counts(const struct data *d, const char *w, unsigned *out, 
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct row *r = &d->rows[i];
-		unsigned j = 0;
 		bool in = false;
 
 		for (size_t c = 0; c < NSIDE && !in; c++)
@@ -539,16 +556,7 @@ static unsigned side_counts(const struct data *d, const char *w, unsigned *out, 
 			     !strcmp(r->model, side_cols[c].model);
 		if (!in || strcmp(r->workload, w))
 			continue;
-		while (j < n && out[j] != r->jobs)
-			j++;
-		if (j == n && n < max) {
-			while (j > 0 && out[j - 1] > r->jobs) {
-				out[j] = out[j - 1];
-				j--;
-			}
-			out[j] = r->jobs;
-			n++;
-		}
+		n = add_count(out, n, max, r->jobs);
 	}
 	return n;
 }
@@ -784,20 +792,10 @@ static unsigned job_counts(const struct data *d, const char *w, unsigned *out, u
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct row *r = &d->rows[i];
-		unsigned j = 0;
 
 		if (strcmp(r->lang, "c") || strcmp(r->workload, w))
 			continue;
-		while (j < n && out[j] != r->jobs)
-			j++;
-		if (j == n && n < max) {
-			while (j > 0 && out[j - 1] > r->jobs) {
-				out[j] = out[j - 1];
-				j--;
-			}
-			out[j] = r->jobs;
-			n++;
-		}
+		n = add_count(out, n, max, r->jobs);
 	}
 	return n;
 }
