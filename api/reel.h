@@ -586,6 +586,7 @@ REEL_API int reel_spawn_background(reel_fn fn, void *arg, const struct reel_spaw
 #include "reel_io.h"
 #include "reel_offload.h"
 #include "reel_retry.h"
+#include "reel_rt.h"
 #include "reel_sync.h"
 #include "reel_trace.h"
 
