@@ -212,7 +212,7 @@ int reel_loop_spawn(struct reel_remote *pub, int loop, reel_fn fn, void *arg,
 		return -EPERM;
 	if (!pub || !fn)
 		return -EINVAL;
-	err = reel__rt_target(loop, &ib);
+	err = reel_rt__target(loop, &ib);
 	if (err)
 		return err;
 	r = remote_of(pub);

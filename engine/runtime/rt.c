@@ -495,7 +495,7 @@ int reel_rt_index(void)
 	return rt_cur ? (int)rt_cur->index : 0;
 }
 
-int reel__rt_target(int index, struct reel__inbox **ib)
+int reel_rt__target(int index, struct reel__inbox **ib)
 {
 	struct reel_rt *rt;
 

@@ -15,6 +15,6 @@
  * -ESHUTDOWN when the runtime is stopping or every main has returned.
  * Context: a fiber.
  */
-int reel__rt_target(int index, struct reel__inbox **ib);
+int reel_rt__target(int index, struct reel__inbox **ib);
 
 #endif /* REEL_RUNTIME_RT_H */
