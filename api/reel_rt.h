@@ -82,7 +82,8 @@ REEL_API int reel_rt_wait(struct reel_rt *rt, int *statuses, unsigned n);
  * parking calls return -ECANCELED), so it returns, and each loop cancels
  * and awaits its tasks. Idempotent. Returns 0; -EINVAL for NULL.
  * Context: anywhere - any thread, a fiber of any loop, a signal handler
- * (async-signal-safe).
+ * (async-signal-safe) - until reel_rt_wait(@rt) returns (a stop under way
+ * when the loops end is waited for).
  */
 REEL_API int reel_rt_stop(struct reel_rt *rt);
 

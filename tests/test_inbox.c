@@ -5,7 +5,8 @@
  * and settle after an interruption; a burst of posts from a thread runs
  * once each, in order, for far fewer wake-ups than posts; a ping-pong
  * between two loops on two threads by MSG_RING, by eventfd, and with the
- * brief poll; a post to a loop that has ended is refused (-ESHUTDOWN).
+ * brief poll; a post to a loop that has ended is refused (-ESHUTDOWN);
+ * the capability report names the wake-up path.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -377,6 +378,19 @@ static void test_pingpong_poll(void **state)
 	run_pingpong(false, 50000, "MSG_RING, 50 us poll");
 }
 
+/* reel-caps says which way peers wake a loop. */
+static void test_caps_report(void **state)
+{
+	struct reel_run_opts o = { .disable = REEL_NO_MSG_RING };
+	static char rep[8192];
+
+	(void)state;
+	assert_true(reel_capabilities(rep, sizeof(rep), NULL) > 0);
+	assert_non_null(strstr(rep, "loop wake-ups:  MSG_RING"));
+	assert_true(reel_capabilities(rep, sizeof(rep), &o) > 0);
+	assert_non_null(strstr(rep, "loop wake-ups:  eventfd (MSG_RING disabled"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_pingpong_msg_ring),
 		cmocka_unit_test(test_pingpong_eventfd),
 		cmocka_unit_test(test_pingpong_poll),
+		cmocka_unit_test(test_caps_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
