@@ -344,7 +344,8 @@ static void report_wake_path(struct out *o, const struct reel__ring *r, unsigned
 		    "other threads\n", (r->caps.features & IORING_FEAT_CQE_SKIP)
 		    ? " (no CQE back on success)" : "");
 	else
-		say(o, "loop wake-ups:  eventfd (no MSG_RING in this kernel: needs 5.18)\n");
+		say(o, "loop wake-ups:  eventfd (the opcode probe lists no MSG_RING: a "
+		    "kernel before 5.18, or the probe was refused)\n");
 }
 
 static void report_limits(struct out *o)
