@@ -183,7 +183,9 @@ static void send_msg_ring(struct reel__loop *me, struct reel__inbox *ib, int rin
 	io_uring_sqe_set_data64(sqe, REEL__UD_MSG_RING_SENT | (uint64_t)(uintptr_t)ib);
 	me->ring.msg_ring_failed = msg_ring_failed;
 	if (!me->in_pass)
-		reel__pass_work(me);
+		reel__pass_work(me);   /* out at this pass's end */
+	else
+		me->inbox->flush = true;   /* a message's run: out before the next pass */
 }
 
 int reel__xmsg_post(struct reel__inbox *ib, struct reel__xmsg *m)
