@@ -110,6 +110,7 @@ static int plain_main(void *arg)
 	FCHECK_EQ(reel_loop_call(0, return_arg, (void *)(intptr_t)42, &st), 0);
 	FCHECK_EQ(st, 42);
 	FCHECK_EQ(reel_loop_call(1, return_arg, NULL, &st), -EINVAL);
+	FCHECK_EQ(reel_rt_run(return_arg, NULL, NULL, NULL, 0), -EPERM);
 	return 0;
 }
 

@@ -64,6 +64,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -371,7 +372,8 @@ int reel__inbox_loop_init(struct reel__loop *l)
 	l->inbox = ib;
 	if (ib->owned && !ib->no_msg_ring && !(l->disable & REEL_NO_MSG_RING) &&
 	    (l->ring.caps.ops & (1ull << IORING_OP_MSG_RING))) {
-		int fd = dup(l->ring.ring.ring_fd);
+		/* Close-on-exec: a child must not keep the ring alive. */
+		int fd = fcntl(l->ring.ring.ring_fd, F_DUPFD_CLOEXEC, 0);
 
 		pthread_mutex_lock(&ib->lock);
 		ib->ring_fd = fd < 0 ? -1 : fd;   /* none: eventfd wake-ups */

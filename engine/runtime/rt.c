@@ -409,6 +409,8 @@ int reel_rt_start(struct reel_rt **out, reel_fn main, void *arg, const struct re
 
 	if (!out || !main || check_opts(opts))
 		return -EINVAL;
+	if (reel__self_fiber())
+		return -EPERM;   /* its handshake and its wait would block a loop */
 	err = make_rt(&rt, main, arg, opts);
 	if (err)
 		return err;
