@@ -473,6 +473,49 @@ static void test_call_latency(void **state)
 	rt_ok(latency_main, NULL, 2, NULL);
 }
 
+/* Both loops busy (a fiber yielding in a loop on each): posts are seen at
+ * pass ends, no wake-up through the kernel. */
+static int spin_yielding(void *arg)
+{
+	(void)arg;
+	while (reel_yield() == 0)
+		;
+	return 0;
+}
+
+static int busy_latency_main(void *arg)
+{
+	unsigned n = (unsigned)scaled(2000 / TSAN_SCALE);
+	struct reel_remote far;
+	reel_task near;
+	uint64_t t0;
+	int st;
+
+	(void)arg;
+	if (reel_rt_index() != 0)
+		return 0;
+	FCHECK_EQ(reel_spawn(&near, spin_yielding, NULL, NULL), 0);
+	FCHECK_EQ(reel_loop_spawn(&far, 1, spin_yielding, NULL, NULL), 0);
+	t0 = reel_now();
+	for (unsigned i = 0; i < n; i++) {
+		FCHECK_EQ(reel_loop_call(1, add_one, (void *)(intptr_t)i, &st), 0);
+		FCHECK_EQ(st, (int)i + 1);
+	}
+	printf("  one call at a time, both loops busy: %.1f us per round trip\n",
+	       (double)(reel_now() - t0) / n / 1e3);
+	FCHECK_EQ(reel_remote_cancel(&far), 0);
+	FCHECK_EQ(reel_remote_join(&far, &st), 0);
+	FCHECK_EQ(reel_cancel(near), 0);
+	FCHECK_EQ(reel_join(near, &st), 0);
+	return 0;
+}
+
+static void test_call_latency_busy(void **state)
+{
+	(void)state;
+	rt_ok(busy_latency_main, NULL, 2, NULL);
+}
+
 static void test_many_calls(void **state)
 {
 	struct many m = { .fibers = 50 };
@@ -714,6 +757,7 @@ static int use_default(void **state)
 #define REMOTE_TESTS(setup)                                                          \
 	cmocka_unit_test_setup_teardown(test_remote_calls, setup, use_default),      \
 	cmocka_unit_test_setup_teardown(test_call_latency, setup, use_default),      \
+	cmocka_unit_test_setup_teardown(test_call_latency_busy, setup, use_default), \
 	cmocka_unit_test_setup_teardown(test_many_calls, setup, use_default),        \
 	cmocka_unit_test_setup_teardown(test_remote_cancel, setup, use_default),     \
 	cmocka_unit_test_setup_teardown(test_call_for, setup, use_default)
