@@ -25,6 +25,25 @@
 
 /* ---- loops on plain threads ----------------------------------------------------- */
 
+/* The counts of the cross-thread runs: scaled() (ASan, valgrind), and a
+ * fiftieth under ThreadSanitizer, which makes every lock, switch and copy
+ * here some 50 to 100 times slower. */
+#if defined(__SANITIZE_THREAD__)
+#define XCHAN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define XCHAN_TSAN 1
+#endif
+#endif
+#ifndef XCHAN_TSAN
+#define XCHAN_TSAN 0
+#endif
+
+static long xscaled(long n)
+{
+	return XCHAN_TSAN ? n / 50 : scaled(n);
+}
+
 /* A thread running reel_run(@fn, @arg) on a loop of its own. */
 struct loop_thread {
 	pthread_t thread;
@@ -258,6 +277,8 @@ static int back_pressure_main(void *arg)
 	FCHECK_EQ(reel_join(tb, &st), 0);
 	FCHECK_EQ(a.sent, 6);
 	FCHECK_EQ(b.sent, 3);
+	FCHECK_EQ(reel_xchan_len(&c), 0);
+	FCHECK_EQ(reel_xchan_destroy(&c), 0);
 
 	/* A parked batch: 4 in the ring, 6 waiting; one recv_many takes the
 	 * ring and 4 straight from the sender, the last 2 fill the ring and
@@ -529,7 +550,7 @@ static void test_xchan_ping_pong_two_loops(void **state)
 	uint64_t t0;
 
 	(void)state;
-	pp.rounds = scaled(100000);
+	pp.rounds = xscaled(100000);
 	assert_int_equal(reel_xchan_init(&pp.ping, sizeof(long), 1), 0);
 	assert_int_equal(reel_xchan_init(&pp.pong, sizeof(long), 1), 0);
 	t0 = reel_now();
@@ -764,7 +785,7 @@ static void test_xchan_million_under_cancellation(void **state)
 
 	(void)state;
 	memset(&cx, 0, sizeof(cx));
-	cx.per_sender = (uint32_t)(scaled(1000000) / CX_SENDERS);
+	cx.per_sender = (uint32_t)(xscaled(1000000) / CX_SENDERS);
 	cx.total = (uint64_t)cx.per_sender * CX_SENDERS;
 	cx.recv_rng = 0x2545f4914f6cdd1dull;
 	for (uint32_t i = 0; i < CX_SENDERS; i++) {
@@ -966,7 +987,7 @@ static void test_xchan_plain_thread_producer(void **state)
 	void *ret;
 
 	(void)state;
-	pt.n = scaled(200000);
+	pt.n = xscaled(200000);
 	assert_int_equal(reel_xchan_init(&pt.c, sizeof(long), 16), 0);
 	loop_start(&r, pt_receiver, NULL);
 	assert_int_equal(pthread_create(&p, NULL, pt_producer, NULL), 0);
@@ -1032,7 +1053,7 @@ static void test_xchan_throughput_figures(void **state)
 		uint64_t t0;
 
 		tp.batch = batches[b];
-		tp.n = scaled(tp.batch == 1 ? 1000000 : 4000000);
+		tp.n = xscaled(tp.batch == 1 ? 1000000 : 4000000);
 		assert_int_equal(reel_xchan_init(&tp.c, sizeof(uint64_t), 1024), 0);
 		t0 = reel_now();
 		loop_start(&r, tp_receiver, NULL);
