@@ -21,7 +21,10 @@
  * unlocking calls reel__xwait_wake (never under the lock: the wake may
  * post to an inbox, and the lock is held only to move elements). So
  * "woken" means "done": a woken waiter never retries, and a burst of
- * elements handed to one parked party costs it one wake. Invariants:
+ * elements handed to one parked party costs it one wake. The woken waiter
+ * reads its result without the channel's lock: the post and the loop's
+ * taking of it pass through the inbox's mutex, which orders the waker's
+ * writes before that read. Invariants:
  *  - receivers wait only while the ring is empty, senders only while it is
  *    full, so the two queues are never both non-empty;
  *  - a send serves waiting receivers first (oldest first, each up to its
@@ -80,7 +83,7 @@
 #define XCHAN_MAGIC 0x7863686eu   /* "xchn" */
 
 struct xchan_impl {
-	pthread_mutex_t lock;         /* guards every field below but magic */
+	pthread_mutex_t lock;         /* guards every field below but inside and magic */
 	struct reel__list senders;    /* struct xwaiter.node: parked senders, oldest first */
 	struct reel__list receivers;  /* struct xwaiter.node: parked receivers, oldest first */
 	unsigned char *buf;           /* cap * size bytes */
