@@ -6,7 +6,7 @@
  * Shape. Go's channels: one mutex per channel guards a ring of @cap
  * elements and two FIFO queues of parked waiters, senders and receivers,
  * which may sit on any loops. A waiter is a struct xwaiter in the parked
- * fiber's frame; its struct reel__xwait (engine/core/inbox.c) is the one
+ * fiber's frame; its struct reel__xwait (engine/core/xwait.c) is the one
  * way another thread can make it runnable: reel__xwait_wake posts to the
  * waiter's loop. A plain mutex, not a lock-free ring: the critical sections
  * are a few memcpys, batches amortise the lock (send_many / recv_many move
