@@ -60,6 +60,7 @@ typedef struct reel_task {
 #define REEL_NO_GUARD_INSTALL  (1u << 4)  /* "guard_install": guards by mprotect */
 #define REEL_NO_BUF_RING       (1u << 5)  /* "buf_ring": receivers use plain recv */
 #define REEL_NO_STACK_COMMIT   (1u << 6)  /* "stack_commit": stacks fault in page by page */
+#define REEL_NO_MSG_RING       (1u << 7)  /* "msg_ring": peer loops are woken by eventfd */
 
 /*
  * Options of reel_run. NULL, or any field left zero, means the default.

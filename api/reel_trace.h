@@ -49,11 +49,13 @@ enum reel_park_reason {
 	REEL_PARK_CHAN,         /* channel send or receive */
 	REEL_PARK_GEN,          /* generator hand-off */
 	REEL_PARK_OFFLOAD,      /* thread or process pool */
+	REEL_PARK_REMOTE,       /* a task on another loop (reel_remote_join) */
+	REEL_PARK_XCHAN,        /* a channel between loops (reel_xchan) */
 	REEL_PARK_REASONS
 };
 
 /* "yield", "sleep", "join", "io", "io-cancel", "shutdown", "gather", "sync",
- * "chan", "gen", "offload"; "?" out of range. Context: anywhere. */
+ * "chan", "gen", "offload", "remote", "xchan"; "?" out of range. Context: anywhere. */
 REEL_API const char *reel_park_reason_name(int reason);
 
 /* ---- the trace ----------------------------------------------------------------- */

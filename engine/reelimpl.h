@@ -18,6 +18,8 @@
  *   I/O               struct reel__io, reel__io_begin/end; struct reel__op
  *                     for long-lived operations (multishot, eventfd reads)
  *   per-loop parts    reel__loop_part, for a layer's state on each loop
+ *   other threads     the inbox: reel__xmsg_post, reel__xwait_* (a wait
+ *                     another thread ends)
  *   lists             list.h, intrusive and allocation-free
  *
  * Everything here runs on the loop's own thread, from a fiber unless a
@@ -65,7 +67,7 @@ struct __attribute__((may_alias)) reel__fiber_head {
 
 /* This thread's loop while reel_run runs here, else NULL. initial-exec: one
  * %fs-relative load, no __tls_get_addr call (the library is linked at
- * start-up, not dlopen'ed). Defined in core/sched.c; set and cleared by
+ * start-up, not dlopen'ed). Defined in core/here.c; set and cleared by
  * core/loop.c, cleared in a forked child by reel__fork_child_continue.
  * Layers only read it. */
 extern __thread struct reel__loop *reel__loop_cur
@@ -112,6 +114,8 @@ enum reel__park_reason {
 	REEL__PARK_CHAN,        /* channel send or receive */
 	REEL__PARK_GEN,         /* generator hand-off */
 	REEL__PARK_OFFLOAD,     /* waiting for the thread or process pool */
+	REEL__PARK_REMOTE,      /* a task on another loop (runtime/remote.c) */
+	REEL__PARK_XCHAN,       /* a channel between loops (sync/xchan.c) */
 	REEL__PARK_REASONS
 };
 
@@ -418,6 +422,109 @@ struct reel__loop_part {
 
 struct reel__loop_part *reel__loop_part(struct reel__loop *l, enum reel__part_id id);
 void reel__loop_set_part(struct reel__loop *l, enum reel__part_id id, struct reel__loop_part *p);
+
+/* ---- the inbox: the one way in from other threads (core/inbox.c, xwait.c) ------- */
+
+/*
+ * Every loop has an inbox: a list of messages that any thread may post and
+ * that the loop runs, on its own thread, in loop context (between fibers:
+ * a message's @run must not park; it may reel__wake fibers, reel__xmsg_post,
+ * reel__loop_spawn). A burst of posts costs the loop one wake-up, and a loop
+ * that is awake costs none (core/inbox.c explains). A runtime makes its
+ * loops' inboxes itself and keeps them until every loop thread has been
+ * joined, so a post to a loop that has ended is safe and refused.
+ */
+struct reel__inbox;
+
+/* A message: lives in its poster's memory; from the post until its @run is
+ * called it belongs to the inbox, and the poster must not touch it. */
+struct reel__xmsg {
+	struct reel__list node;            /* on the inbox's list while posted */
+	void (*run)(struct reel__xmsg *m); /* on the target loop, loop context */
+};
+
+/* Post @m to @ib from any thread (a signal handler excepted). FIFO per
+ * inbox. Returns 0; -ESHUTDOWN when @ib's loop has ended (then @m is the
+ * poster's again and will never run). */
+int reel__xmsg_post(struct reel__inbox *ib, struct reel__xmsg *m);
+
+/* The inbox of @l (every loop has one from its start). */
+struct reel__inbox *reel__loop_inbox(struct reel__loop *l);
+
+/*
+ * Inboxes a runtime owns: made before their loop starts, handed to the
+ * loop that the next reel_run on the calling thread starts (adopt_next),
+ * freed by the runtime once that thread has been joined. While the loop
+ * runs, its inbox counts as listening (peers may post at any time: never a
+ * deadlock report). @poll_ns: before blocking in the kernel the loop polls
+ * its inbox this long. @no_msg_ring: peers wake it by eventfd only.
+ * @group (the runtime): loops of one group wake each other by MSG_RING.
+ * reel__inbox_new: NULL with *@err (-ENOMEM, -EMFILE...).
+ */
+struct reel__inbox *reel__inbox_new(uint64_t poll_ns, bool no_msg_ring, int *err);
+void reel__inbox_free(struct reel__inbox *ib);
+void reel__inbox_adopt_next(struct reel__inbox *ib, const void *group);
+
+/*
+ * Kick @ib's loop: async-signal-safe, no lock, no message; the loop calls
+ * @ib's kick handler (reel__inbox_on_kick, set by the owner before the loop
+ * starts) in loop context at its next look at the inbox. For inboxes a
+ * runtime owns only (their eventfd outlives the loop).
+ */
+void reel__inbox_kick(struct reel__inbox *ib);
+void reel__inbox_on_kick(struct reel__inbox *ib, void (*fn)(void *arg), void *arg);
+
+/* Has @l stopped running fibers for good (its main has handed the thread
+ * back)? A message's @run then cannot start a task. */
+bool reel__loop_closed(const struct reel__loop *l);
+
+/*
+ * reel__loop_spawn - reel_spawn for a message's @run: start @fn(@arg) as a
+ * task of @l, which is the calling thread's loop, from loop context.
+ * Returns 0 with the handle in *@task; -ESHUTDOWN when @l is closed; the
+ * errors of reel_spawn. While @l shuts down, the task is cancelled before
+ * it starts (it never runs), as reel_spawn does.
+ */
+int reel__loop_spawn(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+		     const struct reel_spawn_opts *opts);
+
+/*
+ * A wait another thread ends: a fiber parks on its own loop until some
+ * thread calls reel__xwait_wake, which posts @msg to that loop's inbox; its
+ * run wakes the fiber. Lives in the waiting fiber's frame (or an object it
+ * owns); fields are the core's. A woken wait is settled: it can be
+ * reel__xwait_init'ed again for another round.
+ */
+struct reel__xwait {
+	struct reel__xmsg msg;        /* posted by the waker */
+	struct reel__fiber *fiber;    /* the waiting fiber */
+	struct reel__loop *loop;      /* its loop */
+	int state;                    /* the loop's thread only (xwait.c) */
+};
+
+/* Set up @w for the calling fiber, on its loop. Context: fiber only. */
+void reel__xwait_init(struct reel__xwait *w);
+
+/*
+ * Park until @w is woken, for at most @timeout_ns (REEL__FOREVER: no
+ * limit), interruptibly. Returns 0 once woken (also when the wake came
+ * before the park: then at once); -ECANCELED / -ETIMEDOUT when interrupted
+ * before the wake: the caller then withdraws @w from wherever wakers find
+ * it, under its own lock; if a waker already took @w (it will call
+ * reel__xwait_wake), the caller calls reel__xwait_settle instead, before
+ * @w's memory goes.
+ */
+int reel__xwait_park(struct reel__xwait *w, enum reel__park_reason why, uint64_t timeout_ns);
+
+/* Wait, not interruptibly, for the wake a waker has promised. */
+void reel__xwait_settle(struct reel__xwait *w);
+
+/* Has @w been woken? (the loop's thread only) */
+bool reel__xwait_woken(const struct reel__xwait *w);
+
+/* Wake @w: any thread, exactly once per reel__xwait_init. The waker must
+ * not touch @w afterwards (its fiber may be gone at once). */
+void reel__xwait_wake(struct reel__xwait *w);
 
 /* ---- processes --------------------------------------------------------------------- */
 

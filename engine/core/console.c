@@ -99,7 +99,7 @@ const char *reel_park_reason_name(int reason)
 {
 	static const char *const names[REEL_PARK_REASONS] = {
 		"yield", "sleep", "join", "io", "io-cancel", "shutdown",
-		"gather", "sync", "chan", "gen", "offload",
+		"gather", "sync", "chan", "gen", "offload", "remote", "xchan",
 	};
 
 	return reason >= 0 && reason < REEL_PARK_REASONS ? names[reason] : "?";

@@ -31,6 +31,7 @@
 #include <reel_trace.h>
 
 #include "console.h"
+#include "inbox.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -84,6 +85,11 @@ unsigned reel__loop_disabled(const struct reel__loop *l)
 uint16_t reel__loop_new_bgid(struct reel__loop *l)
 {
 	return l->next_bgid++;
+}
+
+bool reel__loop_closed(const struct reel__loop *l)
+{
+	return l->closed;
 }
 
 /* Main's body: run the user's main, then cancel and await the leftovers. */
@@ -149,8 +155,13 @@ static int loop_init(struct reel__loop *l, const struct reel_run_opts *o)
 	err = reel__task_table_init(l);
 	if (err)
 		goto fail_stacks;
+	err = reel__inbox_loop_init(l);
+	if (err)
+		goto fail_tasks;
 	return 0;
 
+fail_tasks:
+	reel__task_table_term(l);
 fail_stacks:
 	reel__stack_cache_term(&l->stacks);
 fail_ring:
@@ -230,6 +241,8 @@ int reel_run(reel_fn main, void *arg, const struct reel_run_opts *opts, int *sta
 	if (status)
 		*status = l->main_status;
 out:
+	l->closed = true;         /* no task starts from here on */
+	reel__inbox_loop_term(l); /* refuse posts, answer what came, reap the read */
 	parts_term(l);            /* on this thread's loop still: they may reap */
 	reel__stall_loop_end();
 	reel__trace_loop_end();   /* its last events go to the writer */

@@ -13,7 +13,7 @@
  *
  * The REEL_DISABLE environment variable (comma list: single_issuer,
  * defer_taskrun, coop_taskrun, ext_arg, guard_install, buf_ring,
- * stack_commit) turns optional paths off without a rebuild, as libuv's
+ * stack_commit, msg_ring) turns optional paths off without a rebuild, as libuv's
  * UV_USE_IO_URING does.
  */
 #include <errno.h>
@@ -38,6 +38,7 @@ static const struct {
 	{ "guard_install", REEL_NO_GUARD_INSTALL },
 	{ "buf_ring", REEL_NO_BUF_RING },
 	{ "stack_commit", REEL_NO_STACK_COMMIT },
+	{ "msg_ring", REEL_NO_MSG_RING },
 };
 
 unsigned reel__env_disable(void)

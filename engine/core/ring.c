@@ -31,7 +31,9 @@
  *     (same-run A/Bs on a shared machine).
  *   - A parked fiber's SQE is only queued; the scheduler submits once per
  *     pass, so one io_uring_enter carries every fiber's SQE of that pass.
- *   - user_data is an op-table slot and a generation, never a raw pointer.
+ *   - user_data is an op-table slot and a generation, never a raw pointer
+ *     (a MSG_RING to a peer's inbox excepted: bit 63 tags it, and op
+ *     generations stay below 2^31; success posts no CQE here).
  *   - CQEs are reaped in batches; on overflow (IORING_FEAT_NODROP keeps the
  *     extra CQEs in the kernel) reaping goes on until the kernel's overflow
  *     list is empty, so nothing is lost.
@@ -278,6 +280,13 @@ void reel__ring_term(struct reel__ring *r)
 	r->slots = NULL;
 }
 
+/* An op slot's next generation: 1 .. 2^31 - 1, so that bit 63 of a
+ * user_data is never an op's (REEL__UD_MSG_RING_SENT). */
+static inline uint32_t next_gen(uint32_t gen)
+{
+	return gen + 1 < (1u << 31) ? gen + 1 : 1;
+}
+
 static int grow_slots(struct reel__ring *r)
 {
 	uint32_t n = r->nslots * 2;
@@ -333,8 +342,13 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 		r->wait_timeout_armed = false;
 		return;
 	}
-	if (ud == REEL__UD_IGNORE)
+	if (ud == REEL__UD_IGNORE || ud == REEL__UD_INBOX)
+		return;   /* a peer's wake-up: the pass end looks at the inbox */
+	if (reel_unlikely(ud & REEL__UD_MSG_RING_SENT)) {
+		if (r->msg_ring_failed)
+			r->msg_ring_failed(ud, cqe->res);
 		return;
+	}
 	if (reel_unlikely(idx >= r->nslots || r->slots[idx].gen != gen ||
 			  !r->slots[idx].op)) {
 		r->stale_cqes++;
@@ -349,7 +363,7 @@ static void dispatch(struct reel__ring *r, const struct io_uring_cqe *cqe)
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		/* Final CQE: the kernel is done with the op; free its slot. */
 		slot->op = NULL;
-		slot->gen++;
+		slot->gen = next_gen(slot->gen);
 		slot->next_free = r->free_head;
 		r->free_head = idx;
 		r->inflight--;
@@ -393,7 +407,7 @@ static void fail_all(struct reel__ring *r, int err)
 		if (!op)
 			continue;
 		r->slots[i].op = NULL;
-		r->slots[i].gen++;
+		r->slots[i].gen = next_gen(r->slots[i].gen);
 		r->slots[i].next_free = r->free_head;
 		r->free_head = i;
 		r->inflight--;
@@ -585,8 +599,8 @@ static bool needs_enter(const struct reel__ring *r)
 
 	if (io_uring_sq_ready(&r->ring))
 		return true;
-	if (!r->inflight)
-		return false;
+	if (r->inflight <= r->idle_ops)
+		return false;   /* only the inbox's read: its wake-up waits */
 	if (r->caps.setup_flags & IORING_SETUP_DEFER_TASKRUN)
 		return true;
 	flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);

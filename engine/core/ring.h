@@ -42,7 +42,12 @@ struct reel__ring {
 	uint64_t idle_ns;          /* time in the blocking wait */
 	uint64_t overflows_seen;   /* reaps that found the kernel's CQ overflow flag */
 	uint32_t long_lived;       /* multishot ops owned by objects, not a park */
+	uint32_t idle_ops;         /* ops in flight that are no reason to enter
+				    * at a pass end (the inbox's eventfd read) */
 	bool wait_timeout_armed;   /* !ext_arg: our TIMEOUT SQE is in flight */
+	/* A MSG_RING this ring sent failed (its CQE; success posts none):
+	 * the inbox's hook (inbox.c), called with the SQE's user_data. */
+	void (*msg_ring_failed)(uint64_t user_data, int res);
 	int broken;                /* 0, or the -errno io_uring_enter failed with
 				    * for good: the ring is out of use */
 	struct __kernel_timespec wait_ts;  /* the bound of the current wait */
@@ -51,6 +56,10 @@ struct reel__ring {
 /* Internal user_data values below 2^32 (real ops have generation >= 1). */
 #define REEL__UD_IGNORE        0ull   /* cancel requests: CQE dropped */
 #define REEL__UD_WAIT_TIMEOUT  1ull   /* the !ext_arg wait bound */
+#define REEL__UD_INBOX         2ull   /* a peer's MSG_RING: look at the inbox */
+/* A MSG_RING sent from this ring: bit 63, the target inbox's address in the
+ * rest (op generations stay below 2^31, so no op's user_data has it). */
+#define REEL__UD_MSG_RING_SENT (1ull << 63)
 
 /* Create the ring. @entries 0 = default. @disable = REEL_NO_* bits.
  * ENOMEM (RLIMIT_MEMLOCK, charged per user and uncharged late) is retried
@@ -105,7 +114,7 @@ static inline bool reel__ring_busy(const struct reel__ring *r)
 {
 	/* sqe_tail - sqe_head: SQEs we queued and have not flushed to the
 	 * kernel yet; a local count, no load from the shared ring. */
-	return r->inflight || r->ring.sq.sqe_tail != r->ring.sq.sqe_head;
+	return r->inflight > r->idle_ops || r->ring.sq.sqe_tail != r->ring.sq.sqe_head;
 }
 
 #endif /* REEL_RING_H */

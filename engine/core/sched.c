@@ -41,7 +41,12 @@
  *     loop->zombie and the fiber switched to frees it.
  *   - When nothing is ready, nothing is in flight and no timer is armed, no
  *     fiber can ever wake: that is a deadlock, reported with every fiber's
- *     park reason (Go's "all goroutines are asleep") instead of a hang.
+ *     park reason (Go's "all goroutines are asleep") instead of a hang -
+ *     unless another thread may still post a wake-up (inbox.c: a fiber
+ *     waits for one, or the loop is one of a runtime's).
+ *   - Other threads reach the loop through its inbox (inbox.c): each pass
+ *     end looks at it with one load; before blocking, the loop says so and
+ *     looks again, so a post either is seen or wakes it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +58,7 @@
 #include <reel_trace.h>
 
 #include "console.h"
+#include "inbox.h"
 #include "internal.h"
 #include "trace.h"
 
@@ -71,8 +77,6 @@
 enum { PASS_MAX = 1024, TRIM_BUDGET = 256, PREFETCH_LINES = 4 };   /* 128 bytes apart */
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
 
-__thread struct reel__loop *reel__loop_cur __attribute__((tls_model("initial-exec")));
-
 static const char *const park_reason_names[REEL__PARK_REASONS] = {
 	[REEL__PARK_YIELD] = "yield",
 	[REEL__PARK_SLEEP] = "sleep",
@@ -85,6 +89,8 @@ static const char *const park_reason_names[REEL__PARK_REASONS] = {
 	[REEL__PARK_CHAN] = "channel",
 	[REEL__PARK_GEN] = "generator",
 	[REEL__PARK_OFFLOAD] = "offload",
+	[REEL__PARK_REMOTE] = "remote",
+	[REEL__PARK_XCHAN] = "xchan",
 };
 
 const char *reel__park_reason_name(unsigned why)
@@ -160,15 +166,16 @@ static void expire_timers(struct reel__loop *l)
 		reel__wheel_advance(&l->wheel, reel_now());
 }
 
-/* Can anything still wake a fiber? Not when no I/O is in flight and the
- * only timer is main's at shutdown, which only reports who lingers. */
+/* Can anything still wake a fiber? Not when no I/O is in flight, the only
+ * timer is main's at shutdown (which only reports who lingers) and no
+ * other thread can post a wake-up (no fiber waits for one, no runtime). */
 static bool nothing_can_wake(struct reel__loop *l)
 {
 	uint64_t timers = l->wheel.count;
 
 	if (l->main_waiting && l->main->timer.armed)
 		timers--;
-	return timers == 0 && !reel__ring_busy(&l->ring);
+	return timers == 0 && !reel__ring_busy(&l->ring) && !reel__inbox_listening(l->inbox);
 }
 
 /* Block in the kernel until a CQE arrives or the next timer is due. */
@@ -208,6 +215,8 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 	reel__console_pass(l, l->console);   /* the console: join, leave, snapshot */
 	release_zombie(l);
 	expire_timers(l);
+	if (reel__inbox_pending(l->inbox))   /* one load: posts from other threads */
+		reel__inbox_drain(l->inbox);
 	/* Fibers are ready: submit and reap without blocking. None is: the
 	 * wait below submits, waits and reaps in one io_uring_enter, rather
 	 * than a non-blocking enter first and a blocking one after it. */
@@ -220,7 +229,11 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 			expire_timers(l);
 			continue;
 		}
+		/* Tell posters we may block, unless something came (inbox.c). */
+		if (reel__inbox_before_block(l))
+			continue;
 		wait_for_events(l);
+		reel__inbox_after_wait(l->inbox);
 	}
 	if (reel_unlikely(l->timing))
 		reel__console_pass_end(l);
@@ -267,7 +280,7 @@ static inline struct reel__fiber *next_ready(struct reel__loop *l)
 		 * or arms a timer, which cuts it back to one round of the ready
 		 * queue (reel__pass_work). */
 		if (!reel__list_empty(&l->ready) && !reel__ring_busy(&l->ring) &&
-		    reel__wheel_empty(&l->wheel)) {
+		    reel__wheel_empty(&l->wheel) && !reel__inbox_pending(l->inbox)) {
 			l->stats.passes++;
 			l->budget = PASS_MAX;
 			reel__console_pass(l, l->console);

@@ -333,6 +333,19 @@ int reel_spawn(reel_task *task, reel_fn fn, void *arg, const struct reel_spawn_o
 	return err;
 }
 
+int reel__loop_spawn(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+		     const struct reel_spawn_opts *opts)
+{
+	int err;
+
+	if (l->closed)
+		return -ESHUTDOWN;
+	err = reel__task_create(l, task, fn, arg, opts, false);
+	if (err == 0 && l->shutting_down)
+		reel__task_cancel_fiber(l, l->tasks[(uint32_t)task->id].fiber);
+	return err;
+}
+
 int reel_join(reel_task task, int *status)
 {
 	struct reel__loop *l = reel__loop_cur;
