@@ -109,7 +109,7 @@ REEL_API int reel_rt_index(void);
  * Caller-owned (usually in the caller's frame); private fields.
  */
 struct reel_remote {
-	uint64_t private_[12];
+	uint64_t private_[16];
 };
 
 /*

@@ -479,13 +479,15 @@ void reel__inbox_on_kick(struct reel__inbox *ib, void (*fn)(void *arg), void *ar
 bool reel__loop_closed(const struct reel__loop *l);
 
 /*
- * reel__loop_spawn - reel_spawn for a message's @run: start @fn(@arg) as a
- * task of @l, which is the calling thread's loop, from loop context.
- * Returns 0 with the handle in *@task; -ESHUTDOWN when @l is closed; the
- * errors of reel_spawn. While @l shuts down, the task is cancelled before
- * it starts (it never runs), as reel_spawn does.
+ * reel__loop_spawn - start @fn(@arg) as a detached task of @l, the calling
+ * thread's loop, from loop context (a message's @run). Unlike reel_spawn's,
+ * the task always runs, even when it is cancelled before its first run (by
+ * the loop's shutdown, say): its body sees the cancellation
+ * (reel__interrupt_pending) and can still answer whoever waits for it.
+ * Returns 0; -ESHUTDOWN when @l is closed (its fibers have all ended); the
+ * errors of reel_spawn.
  */
-int reel__loop_spawn(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+int reel__loop_spawn(struct reel__loop *l, reel_fn fn, void *arg,
 		     const struct reel_spawn_opts *opts);
 
 /*

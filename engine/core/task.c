@@ -148,8 +148,9 @@ int reel__task_create(struct reel__loop *l, reel_task *task, reel_fn fn, void *a
 static void watching_abort(const struct reel__fiber *f)
 {
 	fprintf(stderr, "reel: task %#llx (%s) ended while %u task group(s), "
-		"set(s) or generator(s) it started still held tasks: wait for or "
-		"close them before returning\n", (unsigned long long)f->id,
+		"set(s) or generator(s) it started still held tasks, or remote "
+		"task(s) it started were not joined: wait for, close or join them "
+		"before returning\n", (unsigned long long)f->id,
 		f->name ? f->name : "unnamed", f->watching);
 	abort();
 }
@@ -333,17 +334,26 @@ int reel_spawn(reel_task *task, reel_fn fn, void *arg, const struct reel_spawn_o
 	return err;
 }
 
-int reel__loop_spawn(struct reel__loop *l, reel_task *task, reel_fn fn, void *arg,
+int reel__loop_spawn(struct reel__loop *l, reel_fn fn, void *arg,
 		     const struct reel_spawn_opts *opts)
 {
+	struct reel__task_slot *s;
+	reel_task t;
 	int err;
 
 	if (l->closed)
 		return -ESHUTDOWN;
-	err = reel__task_create(l, task, fn, arg, opts, false);
-	if (err == 0 && l->shutting_down)
-		reel__task_cancel_fiber(l, l->tasks[(uint32_t)task->id].fiber);
-	return err;
+	err = reel__task_create(l, &t, fn, arg, opts, false);
+	if (err)
+		return err;
+	s = &l->tasks[(uint32_t)t.id];
+	s->detached = true;
+	/* Counted as started: a cancel before its first run does not end it
+	 * unrun (finish_unstarted); its body sees the cancel and answers. */
+	s->fiber->started = true;
+	if (l->shutting_down)
+		reel__task_cancel_fiber(l, s->fiber);
+	return 0;
 }
 
 int reel_join(reel_task task, int *status)
