@@ -61,7 +61,7 @@ struct reel_rt_opts {
  * memory run out; the errno of a loop that could not start (the others are
  * stopped and joined first; the reason is written in words as reel_run's).
  * Ownership: the caller must reel_rt_wait *@rt exactly once.
- * Context: any thread, outside a fiber.
+ * Context: any thread, outside a fiber (-EPERM in one).
  */
 REEL_API int reel_rt_start(struct reel_rt **rt, reel_fn main, void *arg,
 			   const struct reel_rt_opts *opts);
@@ -73,7 +73,7 @@ REEL_API int reel_rt_start(struct reel_rt **rt, reel_fn main, void *arg,
  * A loop whose main failed (a negative status) is named on stderr unless
  * @statuses receives it: no error is lost.
  * Returns 0; -EINVAL for NULL @rt. Context: any thread but the runtime's own
- * loops, outside a fiber.
+ * loops, outside a fiber (-EPERM in one).
  */
 REEL_API int reel_rt_wait(struct reel_rt *rt, int *statuses, unsigned n);
 
@@ -82,7 +82,8 @@ REEL_API int reel_rt_wait(struct reel_rt *rt, int *statuses, unsigned n);
  * parking calls return -ECANCELED), so it returns, and each loop cancels
  * and awaits its tasks. Idempotent. Returns 0; -EINVAL for NULL.
  * Context: anywhere - any thread, a fiber of any loop, a signal handler
- * (async-signal-safe).
+ * (async-signal-safe) - until reel_rt_wait(@rt) returns (a stop under way
+ * when the loops end is waited for).
  */
 REEL_API int reel_rt_stop(struct reel_rt *rt);
 

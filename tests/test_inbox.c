@@ -4,8 +4,9 @@
  * early); a wake before the park; a timeout and a cancel (never early),
  * and settle after an interruption; a burst of posts from a thread runs
  * once each, in order, for far fewer wake-ups than posts; a ping-pong
- * between two loops on two threads by MSG_RING, by eventfd, and with the
- * brief poll; a post to a loop that has ended is refused (-ESHUTDOWN).
+ * between two loops on two threads by MSG_RING, by eventfd (asked for by
+ * flag and by REEL_DISABLE=msg_ring), and with the brief poll; a post to a loop that has ended is refused (-ESHUTDOWN);
+ * the capability report names the wake-up path.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -345,7 +346,7 @@ static void run_pingpong(bool no_msg_ring, uint64_t poll_ns, const char *what)
 	/* Each wake-up went the way asked for (a loop may post to itself,
 	 * by neither way: it is awake). */
 	for (int i = 0; i < 2; i++) {
-		if (no_msg_ring)
+		if (no_msg_ring || getenv("REEL_DISABLE"))
 			assert_int_equal(t[i].ib->wakes_msg_ring, 0);
 		else
 			assert_true(t[i].ib->wakes_msg_ring >= t[i].ib->wakes_eventfd);
@@ -371,10 +372,32 @@ static void test_pingpong_eventfd(void **state)
 	run_pingpong(true, 0, "eventfd");
 }
 
+/* REEL_DISABLE=msg_ring: the loops' own choice, no flag needed. */
+static void test_pingpong_env(void **state)
+{
+	(void)state;
+	setenv("REEL_DISABLE", "msg_ring", 1);
+	run_pingpong(false, 0, "eventfd (REEL_DISABLE=msg_ring)");
+	unsetenv("REEL_DISABLE");
+}
+
 static void test_pingpong_poll(void **state)
 {
 	(void)state;
 	run_pingpong(false, 50000, "MSG_RING, 50 us poll");
+}
+
+/* reel-caps says which way peers wake a loop. */
+static void test_caps_report(void **state)
+{
+	struct reel_run_opts o = { .disable = REEL_NO_MSG_RING };
+	static char rep[8192];
+
+	(void)state;
+	assert_true(reel_capabilities(rep, sizeof(rep), NULL) > 0);
+	assert_non_null(strstr(rep, "loop wake-ups:  MSG_RING"));
+	assert_true(reel_capabilities(rep, sizeof(rep), &o) > 0);
+	assert_non_null(strstr(rep, "loop wake-ups:  eventfd (MSG_RING disabled"));
 }
 
 int main(void)
@@ -387,7 +410,9 @@ int main(void)
 		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_pingpong_msg_ring),
 		cmocka_unit_test(test_pingpong_eventfd),
+		cmocka_unit_test(test_pingpong_env),
 		cmocka_unit_test(test_pingpong_poll),
+		cmocka_unit_test(test_caps_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -183,7 +184,9 @@ static void send_msg_ring(struct reel__loop *me, struct reel__inbox *ib, int rin
 	io_uring_sqe_set_data64(sqe, REEL__UD_MSG_RING_SENT | (uint64_t)(uintptr_t)ib);
 	me->ring.msg_ring_failed = msg_ring_failed;
 	if (!me->in_pass)
-		reel__pass_work(me);
+		reel__pass_work(me);   /* out at this pass's end */
+	else
+		me->inbox->flush = true;   /* a message's run: out before the next pass */
 }
 
 int reel__xmsg_post(struct reel__inbox *ib, struct reel__xmsg *m)
@@ -369,7 +372,8 @@ int reel__inbox_loop_init(struct reel__loop *l)
 	l->inbox = ib;
 	if (ib->owned && !ib->no_msg_ring && !(l->disable & REEL_NO_MSG_RING) &&
 	    (l->ring.caps.ops & (1ull << IORING_OP_MSG_RING))) {
-		int fd = dup(l->ring.ring.ring_fd);
+		/* Close-on-exec: a child must not keep the ring alive. */
+		int fd = fcntl(l->ring.ring.ring_fd, F_DUPFD_CLOEXEC, 0);
 
 		pthread_mutex_lock(&ib->lock);
 		ib->ring_fd = fd < 0 ? -1 : fd;   /* none: eventfd wake-ups */

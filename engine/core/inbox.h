@@ -49,6 +49,8 @@ struct reel__inbox {
 	/* The loop's thread only. */
 	struct reel__loop *loop __attribute__((aligned(64)));  /* while it runs */
 	uint32_t parked;              /* fibers parked in reel__xwait_park */
+	bool flush;                   /* a MSG_RING was queued during a pass end:
+				       * submit before the next pass (sched.c) */
 	bool armed;                   /* @read is in the kernel */
 	struct reel__op read;         /* the eventfd read, armed before a block */
 	uint64_t count;               /* @read's buffer */

@@ -333,6 +333,21 @@ static void report_buf_ring(struct out *o, struct io_uring *ring, unsigned disab
 		    register_failure(err, "needs 5.19"));
 }
 
+/* How a loop of a runtime is woken by its peers (inbox.c); plain threads
+ * always write its eventfd. */
+static void report_wake_path(struct out *o, const struct reel__ring *r, unsigned disable)
+{
+	if (disable & REEL_NO_MSG_RING)
+		say(o, "loop wake-ups:  eventfd (MSG_RING disabled by request)\n");
+	else if (r->caps.ops & (1ull << IORING_OP_MSG_RING))
+		say(o, "loop wake-ups:  MSG_RING between loops of a runtime%s; eventfd from "
+		    "other threads\n", (r->caps.features & IORING_FEAT_CQE_SKIP)
+		    ? " (no CQE back on success)" : "");
+	else
+		say(o, "loop wake-ups:  eventfd (the opcode probe lists no MSG_RING: a "
+		    "kernel before 5.18, or the probe was refused)\n");
+}
+
 static void report_limits(struct out *o)
 {
 	long disabled = read_proc_long("/proc/sys/kernel/io_uring_disabled");
@@ -390,6 +405,7 @@ int reel_capabilities(char *buf, size_t len, const struct reel_run_opts *opts)
 		    ? "EXT_ARG (timeout passed to io_uring_enter)" : "a TIMEOUT SQE per wait");
 		report_ops(&o, &r.ring);
 		report_buf_ring(&o, &r.ring, disable);
+		report_wake_path(&o, &r, disable);
 		say(&o, "fallbacks:      %s\n", r.caps.fallback[0] ? r.caps.fallback : "none");
 		reel__ring_term(&r);
 	}

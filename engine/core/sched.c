@@ -235,6 +235,12 @@ static __attribute__((noinline)) void end_pass(struct reel__loop *l)
 		wait_for_events(l);
 		reel__inbox_after_wait(l->inbox);
 	}
+	if (reel_unlikely(l->inbox->flush)) {
+		/* Messages run in this pass end queued wake-ups of peers
+		 * (inbox.c): they go out now, not a whole pass later. */
+		l->inbox->flush = false;
+		reel__ring_poll(&l->ring);
+	}
 	if (reel_unlikely(l->timing))
 		reel__console_pass_end(l);
 	l->in_pass = false;

@@ -114,19 +114,23 @@ enum { COMMIT_BATCH, COMMIT_EACH, COMMIT_NONE };
 
 bool reel__stack_guard_install_supported(void)
 {
-	static int supported = -1;   /* probe once per process */
+	/* Probed once per process; loops of a runtime start at once, and two
+	 * probes give the same answer, so a relaxed atomic is all it needs. */
+	static int supported = -1;
+	int known = __atomic_load_n(&supported, __ATOMIC_RELAXED);
 	long page = sysconf(_SC_PAGESIZE);
 	void *p;
 
-	if (supported >= 0)
-		return supported;
+	if (known >= 0)
+		return known;
 	p = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return false;
-	supported = madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0;
+	known = madvise(p, (size_t)page, MADV_GUARD_INSTALL) == 0;
 	munmap(p, (size_t)page * 2);
-	return supported;
+	__atomic_store_n(&supported, known, __ATOMIC_RELAXED);
+	return known;
 }
 
 size_t reel__stack_size(size_t requested)

@@ -88,6 +88,11 @@ struct reel_rt {
 
 static __thread struct rt_loop *rt_cur;   /* this thread's loop of a runtime */
 
+/* reel_rt_stop calls under way, in any runtime: reel_rt_wait frees its
+ * runtime only when none is, so a stop racing the end of the wait (from
+ * another thread, a signal handler) never writes into freed memory. */
+static int stops_in_flight;
+
 /* ---- signals ------------------------------------------------------------------------ */
 
 static struct reel_rt *sig_rts[MAX_SIG_RTS];   /* atomic pointers */
@@ -404,6 +409,8 @@ int reel_rt_start(struct reel_rt **out, reel_fn main, void *arg, const struct re
 
 	if (!out || !main || check_opts(opts))
 		return -EINVAL;
+	if (reel__self_fiber())
+		return -EPERM;   /* its handshake and its wait would block a loop */
 	err = make_rt(&rt, main, arg, opts);
 	if (err)
 		return err;
@@ -439,6 +446,8 @@ int reel_rt_wait(struct reel_rt *rt, int *statuses, unsigned n)
 	join_all(rt);
 	if (rt->signals)
 		signals_unregister(rt);
+	while (__atomic_load_n(&stops_in_flight, __ATOMIC_SEQ_CST))
+		sched_yield();   /* a stop begun before now finishes first */
 	for (unsigned i = 0; i < rt->n; i++) {
 		int st = rt->loops[i].status;
 
@@ -456,10 +465,12 @@ int reel_rt_stop(struct reel_rt *rt)
 {
 	if (!rt)
 		return -EINVAL;
-	if (__atomic_exchange_n(&rt->stopping, 1, __ATOMIC_SEQ_CST))
-		return 0;   /* idempotent */
-	for (unsigned i = 0; i < rt->n; i++)
-		reel__inbox_kick(rt->loops[i].inbox);
+	__atomic_add_fetch(&stops_in_flight, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&rt->stopping, 1, __ATOMIC_SEQ_CST)) {
+		for (unsigned i = 0; i < rt->n; i++)
+			reel__inbox_kick(rt->loops[i].inbox);
+	}
+	__atomic_sub_fetch(&stops_in_flight, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
