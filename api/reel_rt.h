@@ -179,8 +179,10 @@ struct reel_xchan {
 REEL_API int reel_xchan_init(struct reel_xchan *c, size_t elem_size, size_t capacity);
 
 /* reel_xchan_destroy - free the buffer, dropping buffered elements.
- * Returns 0; -EBUSY while any fiber waits on @c (close it and let them
- * leave first); -EINVAL. Context: anywhere, once no thread uses @c. */
+ * Returns 0; -EBUSY while any fiber waits on @c, or was woken from a wait
+ * on @c and has not yet returned (close it and let them return first);
+ * -EINVAL. Once it returns 0, @c's memory may go. Context: anywhere, once
+ * no thread uses @c. */
 REEL_API int reel_xchan_destroy(struct reel_xchan *c);
 
 /*

@@ -36,6 +36,8 @@ cmake --build build-asan -j "$jobs"
 # cannot judge, and each live fiber takes one of TSan's 8128 thread slots
 # (test_sched's million sleepers would not fit). No suppressions: none needed.
 tsan_tests=(threadpool procpool loop inbox rt)
+# Channels between loops (issue 16): test_xchan runs its loops on several threads.
+tsan_tests+=(xchan)
 step "sanitizer build (TSan: ${tsan_tests[*]})"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREEL_SANITIZE_THREAD=ON \
       -DREEL_BUILD_BENCH=OFF -DREEL_BUILD_EXAMPLES=OFF -DREEL_BUILD_TOOLS=OFF >/dev/null

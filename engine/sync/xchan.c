@@ -6,7 +6,7 @@
  * Shape. Go's channels: one mutex per channel guards a ring of @cap
  * elements and two FIFO queues of parked waiters, senders and receivers,
  * which may sit on any loops. A waiter is a struct xwaiter in the parked
- * fiber's frame; its struct reel__xwait (engine/core/inbox.c) is the one
+ * fiber's frame; its struct reel__xwait (engine/core/xwait.c) is the one
  * way another thread can make it runnable: reel__xwait_wake posts to the
  * waiter's loop. A plain mutex, not a lock-free ring: the critical sections
  * are a few memcpys, batches amortise the lock (send_many / recv_many move
@@ -21,7 +21,10 @@
  * unlocking calls reel__xwait_wake (never under the lock: the wake may
  * post to an inbox, and the lock is held only to move elements). So
  * "woken" means "done": a woken waiter never retries, and a burst of
- * elements handed to one parked party costs it one wake. Invariants:
+ * elements handed to one parked party costs it one wake. The woken waiter
+ * reads its result without the channel's lock: the post and the loop's
+ * taking of it pass through the inbox's mutex, which orders the waker's
+ * writes before that read. Invariants:
  *  - receivers wait only while the ring is empty, senders only while it is
  *    full, so the two queues are never both non-empty;
  *  - a send serves waiting receivers first (oldest first, each up to its
@@ -54,9 +57,17 @@
  *
  * Close fails every queued sender (-EPIPE, or the count it had moved) and
  * every queued receiver (they wait only on an empty ring: end of stream);
- * buffered elements still drain. Destroy refuses (-EBUSY) while a waiter is
- * queued; a taken waiter does not count: its waker touches only the
- * waiter's own frame after unlocking.
+ * buffered elements still drain.
+ *
+ * Destroy refuses (-EBUSY) while any fiber is inside a parking call on the
+ * channel (@inside): queued, and also taken but not yet returned. Unlike
+ * the one-loop channel, a taken waiter may still touch the channel: if it
+ * is interrupted before its wake arrives, it takes the lock to learn that
+ * it was taken. So a fiber counts itself in when it queues, and out, with a
+ * release, after its last touch of the channel; destroy reads the count
+ * with an acquire. Rejected: a "taken" flag in the waiter read without the
+ * lock - a waiter that sees it unset must still take the lock to withdraw,
+ * and between the two a close could take it and a destroy free the lock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -72,7 +83,7 @@
 #define XCHAN_MAGIC 0x7863686eu   /* "xchn" */
 
 struct xchan_impl {
-	pthread_mutex_t lock;         /* guards every field below but magic */
+	pthread_mutex_t lock;         /* guards every field below but inside and magic */
 	struct reel__list senders;    /* struct xwaiter.node: parked senders, oldest first */
 	struct reel__list receivers;  /* struct xwaiter.node: parked receivers, oldest first */
 	unsigned char *buf;           /* cap * size bytes */
@@ -80,6 +91,7 @@ struct xchan_impl {
 	size_t cap;                   /* elements (>= 1, fixed at init) */
 	size_t head;                  /* index of the oldest element */
 	size_t len;                   /* elements buffered */
+	size_t inside;                /* fibers in a parking call past the fast path (atomic) */
 	bool closed;
 	uint32_t magic;               /* XCHAN_MAGIC from init to destroy */
 };
@@ -136,6 +148,7 @@ int reel_xchan_init(struct reel_xchan *c, size_t elem_size, size_t capacity)
 	xi->cap = capacity;
 	xi->head = 0;
 	xi->len = 0;
+	xi->inside = 0;
 	xi->closed = false;
 	xi->magic = XCHAN_MAGIC;
 	return 0;
@@ -149,7 +162,10 @@ int reel_xchan_destroy(struct reel_xchan *c)
 	if (!xi)
 		return -EINVAL;
 	pthread_mutex_lock(&xi->lock);
-	busy = !reel__list_empty(&xi->senders) || !reel__list_empty(&xi->receivers);
+	/* Pairs with the release in park_waiter: a waiter that has counted
+	 * itself out is done with the channel. */
+	busy = !reel__list_empty(&xi->senders) || !reel__list_empty(&xi->receivers) ||
+	       __atomic_load_n(&xi->inside, __ATOMIC_ACQUIRE) != 0;
 	pthread_mutex_unlock(&xi->lock);
 	if (busy)
 		return -EBUSY;
@@ -276,9 +292,10 @@ static void wake_taken(struct reel__list *woken)
 
 /* Queue @w (its first @w->done elements already moved) at the tail of @q;
  * called under the lock by the fiber that will park. */
-static void queue_waiter(struct xwaiter *w, struct reel__list *q, void *data, size_t want,
-			 size_t done)
+static void queue_waiter(struct xchan_impl *xi, struct xwaiter *w, struct reel__list *q,
+			 void *data, size_t want, size_t done)
 {
+	__atomic_fetch_add(&xi->inside, 1, __ATOMIC_RELAXED);
 	reel__xwait_init(&w->wait);
 	w->data = data;
 	w->want = want;
@@ -295,20 +312,21 @@ static void queue_waiter(struct xwaiter *w, struct reel__list *q, void *data, si
 static long park_waiter(struct xchan_impl *xi, struct xwaiter *w)
 {
 	int r = reel__xwait_park(&w->wait, REEL__PARK_XCHAN, REEL__FOREVER);
+	bool still_queued = false;
 
 	if (r < 0) {
-		bool still_queued;
-
 		pthread_mutex_lock(&xi->lock);
 		still_queued = w->queued;
 		if (still_queued)
 			reel__list_del(&w->node);
 		pthread_mutex_unlock(&xi->lock);
-		if (still_queued)
-			return w->done ? (long)w->done : r;
-		/* Taken, and completed: its wake is posted or about to be. */
-		reel__xwait_settle(&w->wait);
 	}
+	/* The last touch of the channel (destroy may free it from now on). */
+	__atomic_fetch_sub(&xi->inside, 1, __ATOMIC_RELEASE);
+	if (still_queued)
+		return w->done ? (long)w->done : r;
+	if (r < 0)   /* taken and completed: its wake is posted or about to be */
+		reel__xwait_settle(&w->wait);
 	return w->done ? (long)w->done : w->result;
 }
 
@@ -348,7 +366,7 @@ long reel_xchan_send_many(struct reel_xchan *c, const void *elems, size_t n)
 	 * call queues behind them. */
 	moved = put_locked(xi, elems, n, &woken);
 	if (moved < n)
-		queue_waiter(&w, &xi->senders, (void *)(uintptr_t)elems, n, moved);
+		queue_waiter(xi, &w, &xi->senders, (void *)(uintptr_t)elems, n, moved);
 	pthread_mutex_unlock(&xi->lock);
 	wake_taken(&woken);
 	if (moved == n)
@@ -404,7 +422,7 @@ long reel_xchan_recv_many(struct reel_xchan *c, void *elems, size_t max)
 		return -EPIPE;
 	}
 	if (got == 0)
-		queue_waiter(&w, &xi->receivers, elems, max, 0);
+		queue_waiter(xi, &w, &xi->receivers, elems, max, 0);
 	pthread_mutex_unlock(&xi->lock);
 	wake_taken(&woken);
 	if (got)
