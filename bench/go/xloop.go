@@ -14,12 +14,18 @@
 //
 // Usage:
 //
-//	xloop_go MODE N        MODE: idle | busy | stream
+//	xloop_go MODE N [CPU0 CPU1]    MODE: idle | busy | stream
 //
 // idle: nothing else runs, so between messages the other side parks and
 // its P may go to sleep in the kernel. busy: each P also has a goroutine
 // that calls runtime.Gosched() in a loop until the measurement ends (the
 // twin of reel's busy fiber that yields in a loop), so no P ever sleeps.
+// With CPU0 and CPU1, the two ping-pong goroutines are locked to their OS
+// threads (runtime.LockOSThread) and those threads pinned to the two CPUs
+// (sched_setaffinity): every message then crosses cores, as between two
+// reel loops. Without them Go's scheduler is free to run both on one P,
+// which it does (the receiver is put in the sender's runnext slot), so the
+// unpinned figure is mostly a goroutine switch on one thread.
 // stream: one goroutine sends N values over a channel of 256 slots, another
 // receives them (the one-way throughput's baseline); ELAPSED_NS from the
 // first send to the last receive.
@@ -33,10 +39,25 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
-const warmup = 10000
+// pin locks the calling goroutine to its thread and the thread to @cpu
+// (-1: neither).
+func pin(cpu int) {
+	if cpu < 0 {
+		return
+	}
+	runtime.LockOSThread()
+	var mask [16]uint64
+	mask[cpu/64] |= 1 << (uint(cpu) % 64)
+	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8),
+		uintptr(unsafe.Pointer(&mask[0])))
+}
+
+const warmup = 100 // as the C side: a pinned busy round trip takes ~0.5 ms
 
 func pingpong(n int, ping, pong chan int) time.Duration {
 	for i := 0; i < warmup; i++ {
@@ -70,11 +91,21 @@ func stream(n int) time.Duration {
 
 func main() {
 	mode := ""
-	if len(os.Args) == 3 {
+	cpus := [2]int{-1, -1}
+	if len(os.Args) == 3 || len(os.Args) == 5 {
 		mode = os.Args[1]
 	}
+	if len(os.Args) == 5 {
+		for i := range cpus {
+			c, err := strconv.Atoi(os.Args[3+i])
+			if err != nil || c < 0 || c >= 1024 {
+				mode = ""
+			}
+			cpus[i] = c
+		}
+	}
 	if mode != "idle" && mode != "busy" && mode != "stream" {
-		fmt.Println("err usage: xloop_go idle|busy|stream N")
+		fmt.Println("err usage: xloop_go idle|busy|stream N [CPU0 CPU1]")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -98,10 +129,12 @@ func main() {
 	}
 	ping, pong := make(chan int), make(chan int)
 	go func() {
+		pin(cpus[1])
 		for v := range ping {
 			pong <- v
 		}
 	}()
+	pin(cpus[0])
 	elapsed := pingpong(n, ping, pong)
 	atomic.StoreInt32(&stop, 1)
 	close(ping)

@@ -8,7 +8,11 @@
  *     channel and sends it back on another),
  * beside (same run, repetitions interleaved):
  *   - Go: two goroutines ping-ponging over unbuffered channels with
- *     GOMAXPROCS=2 (bench/go/xloop.go, its own process);
+ *     GOMAXPROCS=2 (bench/go/xloop.go, its own process). Go's scheduler
+ *     may run both on one P, and does, so this is mostly a goroutine
+ *     switch on one thread; hence also
+ *   - Go pinned: the two goroutines locked to threads pinned to the two
+ *     CPUs, so every message crosses cores as between reel's loops;
  *   - eventfd: two threads pinned to the two CPUs, blocking reads.
  * Idle case: nothing else to do, so between messages the other side
  * sleeps in the kernel and every message is a wake-up through it (on this
@@ -240,9 +244,9 @@ static const char *const kind_names[] = { "loop_call", "xchan ping-pong" };
 static int round_trips(const struct bench_cfg *cfg, const int cpus[2], const char *go_bin)
 {
 	static struct xcase xc[2][2][2];       /* [busy][kind][poll] */
-	struct xloop_base base[2], gob[2];
-	struct bench_case cases[12];
-	struct bench_series out[12];
+	struct xloop_base base[2], gob[2], gop[2];
+	struct bench_case cases[14];
+	struct bench_series out[14];
 	char name[128];
 	unsigned n = 0;
 	int err;
@@ -267,9 +271,14 @@ static int round_trips(const struct bench_cfg *cfg, const int cpus[2], const cha
 		gob[busy] = base[busy];
 		gob[busy].go_bin = go_bin;
 		gob[busy].go_mode = busy ? "busy" : "idle";
-		if (go_bin)
+		gop[busy] = gob[busy];
+		gop[busy].go_pinned = true;
+		if (go_bin) {
 			cases[n++] = (struct bench_case){ .name = "go", .fn = xloop_go,
 							  .ctx = &gob[busy] };
+			cases[n++] = (struct bench_case){ .name = "go pinned", .fn = xloop_go,
+							  .ctx = &gop[busy] };
+		}
 		if ((err = bench_measure(cfg, cases + first, n - first, out + first)) < 0)
 			return err;
 		for (unsigned i = 0; i < 4; i++) {
@@ -283,6 +292,12 @@ static int round_trips(const struct bench_cfg *cfg, const int cpus[2], const cha
 					.base_name = busy ? "Go chan ping-pong (busy Ps)" :
 							    "Go chan ping-pong, GOMAXPROCS=2",
 					.base = &out[first + 5], .goal = BENCH_RATIO_LE,
+					.goal_value = 1.0 });
+				bench_report(XLOOP_NAME, &(struct bench_row){
+					.name = name, .unit = "ns", .reel = &out[first + i],
+					.base_name = busy ? "Go pinned to 2 CPUs (busy Ps)" :
+							    "Go, goroutines pinned to 2 CPUs",
+					.base = &out[first + 6], .goal = BENCH_RATIO_LE,
 					.goal_value = 1.0 });
 			}
 			snprintf(name, sizeof(name), "round trip %s, %s, poll %s",

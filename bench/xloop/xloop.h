@@ -18,13 +18,15 @@ struct xloop_base {
 	bool busy;
 	const char *go_bin;     /* xloop_go (Go twin cases) */
 	const char *go_mode;    /* "idle", "busy", "stream" */
+	bool go_pinned;         /* the ping-pong goroutines locked to threads on cpus[] */
 };
 
 /* The eventfd ping-pong: thread A on cpus[0] writes 1 to B's eventfd and
  * blocks reading its own; B on cpus[1] answers the same way. */
 int xloop_eventfd(void *ctx, uint64_t iters, uint64_t *elapsed_ns);
 
-/* The Go twin, run as "xloop_go MODE N" with GOMAXPROCS=2 on both CPUs. */
+/* The Go twin, run as "xloop_go MODE N [CPU0 CPU1]" with GOMAXPROCS=2 on
+ * both CPUs. */
 int xloop_go(void *ctx, uint64_t iters, uint64_t *elapsed_ns);
 
 /* The Go twin's path next to reel-bench into @bin, 0; -ENOENT and why. */

@@ -178,12 +178,16 @@ int xloop_go(void *ctx, uint64_t iters, uint64_t *elapsed_ns)
 {
 	const struct xloop_base *b = ctx;
 	struct bench_proc p;
-	char n[32], *argv[] = { (char *)b->go_bin, (char *)b->go_mode, n, NULL };
+	char n[32], c0[16], c1[16];
+	char *argv[] = { (char *)b->go_bin, (char *)b->go_mode, n,
+			 b->go_pinned ? c0 : NULL, c1, NULL };
 	unsigned long long ns = 0;
 	const char *line;
 	int err, wstatus;
 
 	snprintf(n, sizeof(n), "%llu", (unsigned long long)iters);
+	snprintf(c0, sizeof(c0), "%d", b->cpus[0]);
+	snprintf(c1, sizeof(c1), "%d", b->cpus[1]);
 	setenv("GOMAXPROCS", "2", 1);
 	err = bench_child_start(&p, argv, -1, 0);
 	unsetenv("GOMAXPROCS");
