@@ -141,7 +141,10 @@ static int shutdown_here(void *arg)
 }
 
 /* Loop 0, several loops: wait for SIGINT / SIGTERM (blocked in every
- * thread before the runtime started), then shut every loop's server down. */
+ * thread before the runtime started), then shut every loop's server down:
+ * the others first, each call awaited, and this loop's last, without
+ * parking after it - loop 0's main cancels this fiber once its own server
+ * is down, and a cancel in mid-loop would leave a loop serving. */
 static int signals(void *arg)
 {
 	sigset_t *set = arg;
@@ -149,9 +152,9 @@ static int signals(void *arg)
 
 	if (signo < 0)
 		return signo == -ECANCELED ? 0 : signo;
-	for (int i = 0; i < reel_rt_loops(); i++)
+	for (int i = 1; i < reel_rt_loops(); i++)
 		reel_loop_call(i, shutdown_here, NULL, &st);
-	return 0;
+	return shutdown_here(NULL);
 }
 
 /* Serve on @fd until shut down; a loop asked to stop before it got here
