@@ -443,9 +443,12 @@ struct reel__xmsg {
 	void (*run)(struct reel__xmsg *m); /* on the target loop, loop context */
 };
 
-/* Post @m to @ib from any thread (a signal handler excepted). FIFO per
- * inbox. Returns 0; -ESHUTDOWN when @ib's loop has ended (then @m is the
- * poster's again and will never run). */
+/* Post @m to @ib from any thread (a signal handler excepted: see
+ * reel__inbox_kick), from a fiber, a message's @run or a plain thread - not
+ * from an op's completion handler (a MSG_RING wake-up takes an SQE, and
+ * taking one from a full SQ submits, which may reap). FIFO per inbox.
+ * Returns 0; -ESHUTDOWN when @ib's loop has ended (then @m is the poster's
+ * again and will never run). */
 int reel__xmsg_post(struct reel__inbox *ib, struct reel__xmsg *m);
 
 /* The inbox of @l (every loop has one from its start). */

@@ -77,6 +77,12 @@
 #include "internal.h"
 #include "trace.h"
 
+#if defined(REEL_HAVE_VALGRIND) && REEL_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* The runtime's inbox for the next loop this thread starts. */
 static __thread struct reel__inbox *adopt_next;
 
@@ -369,6 +375,7 @@ int reel__inbox_loop_init(struct reel__loop *l)
 			return err;
 	}
 	ib->loop = l;
+	ib->valgrind = RUNNING_ON_VALGRIND != 0;
 	l->inbox = ib;
 	if (ib->owned && !ib->no_msg_ring && !(l->disable & REEL_NO_MSG_RING) &&
 	    (l->ring.caps.ops & (1ull << IORING_OP_MSG_RING))) {

@@ -49,6 +49,7 @@ struct reel__inbox {
 	/* The loop's thread only. */
 	struct reel__loop *loop __attribute__((aligned(64)));  /* while it runs */
 	uint32_t parked;              /* fibers parked in reel__xwait_park */
+	bool valgrind;                /* under valgrind: bounded waits (sched.c) */
 	bool flush;                   /* a MSG_RING was queued during a pass end:
 				       * submit before the next pass (sched.c) */
 	bool armed;                   /* @read is in the kernel */
@@ -68,6 +69,18 @@ static inline bool reel__inbox_pending(const struct reel__inbox *ib)
 static inline bool reel__inbox_listening(const struct reel__inbox *ib)
 {
 	return ib->owned || ib->parked != 0;
+}
+
+/*
+ * Under valgrind (3.19 at least) a thread blocked in io_uring_enter keeps
+ * valgrind's big lock: no other thread runs, so none can post the wake-up
+ * the loop waits for. While the loop listens, its waits are then bounded
+ * to a millisecond and followed by sched_yield (the thread pool's mailbox
+ * polls for the same reason).
+ */
+static inline bool reel__inbox_bounded_waits(const struct reel__inbox *ib)
+{
+	return reel_unlikely(ib->valgrind) && reel__inbox_listening(ib);
 }
 
 /* loop.c: set-up (adopting the runtime's inbox if one was handed over)

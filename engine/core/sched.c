@@ -49,6 +49,7 @@
  *     looks again, so a post either is seen or wakes it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@
 
 enum { PASS_MAX = 1024, TRIM_BUDGET = 256, PREFETCH_LINES = 4 };   /* 128 bytes apart */
 #define TRIM_IDLE_NS (2 * 1000 * 1000ull)   /* trim only before a 2 ms+ wait */
+#define VALGRIND_WAIT_NS (1000 * 1000ull)   /* inbox.h: reel__inbox_bounded_waits */
 
 static const char *const park_reason_names[REEL__PARK_REASONS] = {
 	[REEL__PARK_YIELD] = "yield",
@@ -193,8 +195,12 @@ static void wait_for_events(struct reel__loop *l)
 	}
 	if (reel_unlikely(l->console != NULL))
 		timeout = reel__console_idle(l, timeout);   /* the next snapshot */
+	if (reel__inbox_bounded_waits(l->inbox) && timeout > VALGRIND_WAIT_NS)
+		timeout = VALGRIND_WAIT_NS;   /* inbox.h: let other threads run */
 	l->stats.waits++;
 	reel__ring_wait(&l->ring, timeout);
+	if (reel__inbox_bounded_waits(l->inbox))
+		sched_yield();
 	expire_timers(l);
 }
 
