@@ -29,9 +29,11 @@
 
 /* ---- loops on plain threads ----------------------------------------------------- */
 
-/* The counts of the cross-thread runs: scaled() (ASan, valgrind), and a
- * fiftieth under ThreadSanitizer, which makes every lock, switch and copy
- * here some 50 to 100 times slower. */
+/* The counts of the cross-thread runs: scaled() (ASan), a fiftieth under
+ * ThreadSanitizer, which makes every lock, switch and copy here some 50 to
+ * 100 times slower, and a hundredth under valgrind, which runs one thread
+ * at a time and lets a sleeping loop look for posts only every millisecond
+ * (engine/core/inbox.c). */
 #if defined(__SANITIZE_THREAD__)
 #define XCHAN_TSAN 1
 #elif defined(__has_feature)
@@ -45,22 +47,9 @@
 
 static long xscaled(long n)
 {
+	if (RUNNING_ON_VALGRIND)
+		return n / 100;
 	return XCHAN_TSAN ? n / 50 : scaled(n);
-}
-
-/*
- * Skip a test whose loops run on several threads under valgrind: its
- * io_uring_enter (3.19 at least) blocks with valgrind's big lock held, so
- * while one loop sleeps in the kernel no other thread runs to wake it - a
- * deadlock (engine/offload/threadpool.c polls for this reason). The
- * one-loop tests still run under valgrind.
- */
-static void skip_on_valgrind(void)
-{
-	if (RUNNING_ON_VALGRIND) {
-		printf("# skipped under valgrind: loops on several threads\n");
-		skip();
-	}
 }
 
 /* A thread running reel_run(@fn, @arg) on a loop of its own. */
@@ -572,7 +561,6 @@ static void test_xchan_ping_pong_two_loops(void **state)
 	uint64_t t0;
 
 	(void)state;
-	skip_on_valgrind();
 	pp.rounds = xscaled(100000);
 	assert_int_equal(reel_xchan_init(&pp.ping, sizeof(long), 1), 0);
 	assert_int_equal(reel_xchan_init(&pp.pong, sizeof(long), 1), 0);
@@ -845,7 +833,6 @@ static void test_xchan_million_under_cancellation(void **state)
 	uint64_t t0;
 
 	(void)state;
-	skip_on_valgrind();
 	cx_setup();
 	t0 = reel_now();
 	loop_start(&r, cx_receiver_loop, NULL);
@@ -875,7 +862,6 @@ static void test_xchan_million_under_cancellation_runtime(void **state)
 	uint64_t t0;
 
 	(void)state;
-	skip_on_valgrind();
 	cx_setup();
 	t0 = reel_now();
 	assert_int_equal(reel_rt_run(cx_runtime_main, NULL, &o, st, 3), 0);
@@ -994,7 +980,6 @@ static void test_xchan_shutdown_in_flight(void **state)
 	struct loop_thread s, r;
 
 	(void)state;
-	skip_on_valgrind();
 	/* Both orders: the receiving side stops first (senders then see the
 	 * close, parked or not), and the sending side first, its senders
 	 * cancelled while parked on a full ring (the receiver is slow), which
@@ -1061,7 +1046,6 @@ static void test_xchan_shutdown_in_flight_runtime(void **state)
 	struct reel_rt_opts o = { .loops = 2, .flags = REEL_RT_NO_SIGNALS };
 
 	(void)state;
-	skip_on_valgrind();
 	/* A fast receiver (the ring mostly empty: parked receivers, senders
 	 * running) and a slow one (the ring full: parked senders). */
 	for (int round = 0; round < 2; round++) {
@@ -1142,7 +1126,6 @@ static void test_xchan_close_destroy_race(void **state)
 	long busy = 0;
 
 	(void)state;
-	skip_on_valgrind();
 	cd.rng = 0x5851f42d4c957f2dull;
 	for (long i = 0; i < rounds; i++) {
 		struct loop_thread lt;
@@ -1219,7 +1202,6 @@ static void test_xchan_plain_thread_producer(void **state)
 	void *ret;
 
 	(void)state;
-	skip_on_valgrind();
 	pt.n = xscaled(200000);
 	assert_int_equal(reel_xchan_init(&pt.c, sizeof(long), 16), 0);
 	loop_start(&r, pt_receiver, NULL);
