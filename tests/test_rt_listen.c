@@ -28,20 +28,6 @@ struct shared {
 	atomic_bool done;               /* every connection accepted */
 };
 
-/*
- * Under valgrind (3.19 at least) a loop's io_uring_enter blocks with
- * valgrind's big lock held, so while one loop sleeps in the kernel no
- * other thread runs to wake it: runtimes of several loops deadlock there
- * (tests/test_xchan.c skips the same way). Single-loop tests still run.
- */
-static void skip_on_valgrind(void)
-{
-	if (RUNNING_ON_VALGRIND) {
-		printf("# skipped under valgrind: loops on several threads\n");
-		skip();
-	}
-}
-
 static int run_rt(reel_fn fn, struct shared *sh, unsigned loops)
 {
 	struct reel_rt_opts o = { .loops = loops, .flags = REEL_RT_NO_PIN | REEL_RT_NO_SIGNALS };
@@ -109,7 +95,6 @@ static void test_rt_listen_every_loop_gets_the_port(void **state)
 	struct shared sh = { .host = "127.0.0.1" };
 
 	(void)state;
-	skip_on_valgrind();
 	sh.port = free_port();
 	run_rt(same_port_main, &sh, LOOPS);
 	for (int i = 0; i < LOOPS; i++)
@@ -124,7 +109,6 @@ static void test_rt_listen_port0_is_one_port_for_all_loops(void **state)
 	struct shared again = sh;
 
 	(void)state;
-	skip_on_valgrind();
 	run_rt(same_port_main, &sh, MAX_LOOPS);
 	assert_true(sh.ports[0] > 0);
 	for (int i = 1; i < MAX_LOOPS; i++)
@@ -141,7 +125,6 @@ static void test_rt_listen_port0_any_address(void **state)
 	struct shared sh = { .host = NULL, .port = 0 };
 
 	(void)state;
-	skip_on_valgrind();
 	run_rt(same_port_main, &sh, LOOPS);
 	assert_true(sh.ports[0] > 0);
 	assert_int_equal(sh.ports[1], sh.ports[0]);
@@ -226,7 +209,6 @@ static void test_rt_listen_connections_spread_over_loops(void **state)
 	struct shared sh = { .conns = 64 };
 
 	(void)state;
-	skip_on_valgrind();
 	run_rt(spread_main, &sh, LOOPS);
 	assert_int_equal(sh.ports[1], sh.ports[0]);
 	assert_int_equal(atomic_load(&sh.accepted), sh.conns);

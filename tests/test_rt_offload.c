@@ -18,20 +18,6 @@
 #define FIBERS 4
 #define CALLS 8
 
-/*
- * Under valgrind (3.19 at least) a loop's io_uring_enter blocks with
- * valgrind's big lock held, so while one loop sleeps in the kernel no
- * other thread runs to wake it: runtimes of several loops deadlock there
- * (tests/test_xchan.c skips the same way). Single-loop tests still run.
- */
-static void skip_on_valgrind(void)
-{
-	if (RUNNING_ON_VALGRIND) {
-		printf("# skipped under valgrind: loops on several threads\n");
-		skip();
-	}
-}
-
 static int run_rt(reel_fn fn, void *arg)
 {
 	struct reel_rt_opts o = { .loops = LOOPS, .flags = REEL_RT_NO_PIN | REEL_RT_NO_SIGNALS };
@@ -100,7 +86,6 @@ static int thread_main(void *arg)
 static void test_rt_offload_thread_pool_serves_every_loop(void **state)
 {
 	(void)state;
-	skip_on_valgrind();
 	atomic_store(&thread_jobs, 0);
 	run_rt(thread_main, NULL);
 	assert_int_equal(atomic_load(&thread_jobs), LOOPS * FIBERS * CALLS);
@@ -157,7 +142,6 @@ static void test_rt_offload_process_pool_serves_every_loop(void **state)
 	struct shared_pool sp = { 0 };
 
 	(void)state;
-	skip_on_valgrind();
 	assert_int_equal(reel_procpool_create(&sp.pool, 2, 64), 0);
 	run_rt(proc_main, &sp);
 	assert_int_equal(atomic_load(&sp.calls), LOOPS * FIBERS * CALLS);
@@ -229,7 +213,6 @@ static void test_rt_offload_forwarded_call_times_out(void **state)
 	struct shared_pool sp = { 0 };
 
 	(void)state;
-	skip_on_valgrind();
 	assert_int_equal(reel_procpool_create(&sp.pool, 1, 64), 0);
 	run_rt(timeout_main, &sp);
 	assert_int_equal(reel_procpool_destroy(sp.pool), 0);
