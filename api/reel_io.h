@@ -115,6 +115,31 @@ REEL_API int reel_socket(int domain, int type, int protocol);
  */
 REEL_API int reel_listen_tcp(const char *host, uint16_t port, int backlog);
 REEL_API int reel_listen_unix(const char *path, int backlog);
+
+/* reel_listen_opts.flags */
+#define REEL_LISTEN_REUSEPORT    (1u << 0)  /* SO_REUSEPORT: one of a group of
+					     * sockets on the port, the kernel
+					     * spreads connections over them */
+#define REEL_LISTEN_INCOMING_CPU (1u << 1)  /* SO_INCOMING_CPU = @incoming_cpu */
+
+/*
+ * Options of reel_listen_tcp_opts; NULL or all zero: reel_listen_tcp's.
+ * @incoming_cpu (with REEL_LISTEN_INCOMING_CPU): in a REUSEPORT group, the
+ * kernel hands this socket the connections whose SYN it handled on that
+ * CPU. Helps only where each CPU has a NIC queue of its own: loopback SYNs
+ * are handled on the client's CPU, so a local client pinned to one CPU
+ * would feed one socket only (docs/scaling.md).
+ */
+struct reel_listen_opts {
+	unsigned flags;
+	int incoming_cpu;
+};
+
+/* reel_listen_tcp_opts - reel_listen_tcp with the socket options of @opts
+ * set before bind. Returns the fd, owned by the caller; reel_listen_tcp's
+ * errors, -EINVAL for unknown flags. Context: fiber only (-EPERM). */
+REEL_API int reel_listen_tcp_opts(const char *host, uint16_t port, int backlog,
+				  const struct reel_listen_opts *opts);
 /* The local port of a bound socket, or -errno. Context: anywhere. */
 REEL_API int reel_local_port(int fd);
 

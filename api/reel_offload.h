@@ -103,8 +103,11 @@ REEL_API int reel_procpool_create(struct reel_procpool **pool, unsigned workers,
  *                 at once, nothing sent. Once the request went out: the
  *                 worker is killed (SIGKILL), reaped and replaced, so the
  *                 work stops - fn's side effects up to then stay;
- *   -EXDEV        calls of another loop are in progress (a pool serves one
- *                 loop at a time);
+ *   -EXDEV        calls of a loop outside the caller's runtime are in
+ *                 progress (a pool serves one loop at a time; a call from
+ *                 another loop of the same runtime (api/reel_rt.h) is run
+ *                 on the loop that has the pool, through reel_loop_call,
+ *                 so all the loops of a runtime share a pool);
  *   -EPERM        outside a fiber; other -errno from fork (no worker could
  *                 be replaced).
  * After an error, *@status holds the same error. @in and @out belong to the

@@ -234,12 +234,15 @@ REEL_API size_t reel_xchan_len(struct reel_xchan *c);
  * reel_rt_listen_tcp - a listening TCP socket with SO_REUSEPORT, one per
  * calling loop: every loop of a runtime calls it with the same @host and
  * @port and gets its own socket of one group, and the kernel spreads new
- * connections over them (with SO_INCOMING_CPU set to the loop's CPU when it
- * is pinned). Port 0 picks one free port for the whole runtime: every loop
+ * connections over them by hash. (SO_INCOMING_CPU is not set: a local
+ * client pinned to one CPU, or a NIC with fewer queues than loops, would
+ * then feed only some loops; reel_listen_tcp_opts sets it where wanted.)
+ * Port 0 picks one free port for the whole runtime: every loop
  * asking for (@host, 0) gets the same one. Outside a runtime (plain
- * reel_run, or not on a loop), as reel_listen_tcp with SO_REUSEPORT.
+ * reel_run), as reel_listen_tcp with SO_REUSEPORT.
  * Returns the descriptor (the caller owns it: reel_close); -errno as
- * reel_listen_tcp. Context: anywhere; in a fiber it may park (a name lookup).
+ * reel_listen_tcp. Context: fiber only (as reel_listen_tcp); it may park
+ * (a name lookup; port 0 while another loop binds it).
  * A socket of the group that is not accepted from still gets its share of
  * connections: open it only on loops that serve.
  */

@@ -11,6 +11,8 @@
 #   micro/   the micro-benchmarks, one per file
 #   echo/    the echo benchmark: its part of reel-bench (echo.c) and the
 #            programs it runs (baseline servers, load generator)
+#   xloop/   messages between loops: round trip vs Go and eventfd,
+#            one-way channel throughput (Go twin: go/xloop.go)
 #   soak/    the soak test: its part of reel-bench (soak.c) and its load
 #            generator (soak_load.c, soak_load_http.c), run against
 #            examples/echo_server and reel_http_server
@@ -87,7 +89,9 @@ else()
     ${REEL_BENCH_DIR}/echo/echo.c
     ${REEL_BENCH_DIR}/http/http.c
     ${REEL_BENCH_DIR}/trace/trace.c
-    ${REEL_BENCH_DIR}/soak/soak.c)
+    ${REEL_BENCH_DIR}/soak/soak.c
+    ${REEL_BENCH_DIR}/xloop/xloop.c
+    ${REEL_BENCH_DIR}/xloop/xloop_base.c)
   # bench/http/http.c runs node_server.js and fastapi_app.py from the tree.
   target_compile_definitions(reel-bench PRIVATE
     REEL_BENCH_HTTP_DIR="${REEL_BENCH_DIR}/http")
@@ -187,6 +191,15 @@ if(REEL_GO)
     COMMENT "Building the Go twin of the suite (bench/go/suite.go)" VERBATIM)
   add_custom_target(suite_go ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/suite_go)
   list(APPEND REEL_ECHO_PROGRAMS suite_go)
+  # The cross-loop round trip's Go twin (bench/xloop/xloop.c), built the same way.
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/xloop_go
+    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOFLAGS= GOPATH=${REEL_GO_DIR}
+      GOCACHE=${REEL_GO_DIR}/cache GOTOOLCHAIN=local
+      ${REEL_GO} build -o ${CMAKE_CURRENT_BINARY_DIR}/xloop_go ${REEL_BENCH_DIR}/go/xloop.go
+    DEPENDS ${REEL_BENCH_DIR}/go/xloop.go
+    COMMENT "Building the Go twin of the cross-loop benchmark (bench/go/xloop.go)" VERBATIM)
+  add_custom_target(xloop_go ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/xloop_go)
+  list(APPEND REEL_ECHO_PROGRAMS xloop_go)
 else()
   message(STATUS "go not found (tools/setup.sh --test installs golang-go): "
                  "the suite's Go twin is not built")

@@ -80,6 +80,8 @@ static const struct bench benches[] = {
 	  bench_mem, 600, false, false },
 	{ "nop", "fiber NOP and 4 KiB cached pread vs a raw liburing loop, batch 1/8/32",
 	  bench_ring, 120, false, false },
+	{ "xloop", "cross-loop round trip vs Go and eventfd; one-way xchan throughput",
+	  bench_xloop, 300, false, false },
 	{ "trace", "what the run-time trace costs: compiled in but off, on; drops",
 	  bench_trace, 300, true, false },
 	{ "echo", "TCP echo servers: reel vs raw epoll, raw liburing, libuv",

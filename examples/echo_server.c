@@ -1,9 +1,16 @@
 /*
  * echo_server - a TCP echo server with one fiber per connection.
  *
- * Usage: echo_server PORT        (0: a free port; the port is printed)
+ * Usage: echo_server PORT [--loops N]   (0: a free port; the port is printed)
  *
- * Listens on 127.0.0.1:PORT. The main fiber is the accept loop: every
+ * Listens on 127.0.0.1:PORT with N loops, one per CPU by default (the CPUs
+ * this process may run on): a runtime of N threads (reel_rt_run), each
+ * running the same main on a loop of its own, with a listening socket of
+ * its own (reel_rt_listen_tcp: SO_REUSEPORT, the kernel spreads the
+ * connections), so nothing is shared between loops but the totals printed
+ * at the end. --loops 1 runs one loop on the calling thread (reel_run).
+ *
+ * On each loop, the main fiber is the accept loop: every
  * connection gets a fiber of its own, a child of one task group, that
  * receives (one multishot receive into a buffer pool shared by all
  * connections, reel_receiver) and writes back what it got with reel_send,
@@ -15,7 +22,9 @@
  * thread each, and buffer memory follows the data in flight, not the
  * number of connections.
  *
- * SIGINT and SIGTERM stop it cleanly: a small fiber waits for them with
+ * SIGINT and SIGTERM stop it cleanly. With several loops the runtime
+ * does it: it cancels every loop's main, which cancels its connections as
+ * below. With one loop, a small fiber waits for them with
  * reel_signal_wait and cancels the accept loop, which then cancels the
  * group and waits for it: each connection's receive returns -ECANCELED, it
  * closes its socket, and once all are gone the pool is freed and the
@@ -29,6 +38,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -40,6 +51,7 @@
 
 #include "reel.h"
 #include "reel_io.h"
+#include "reel_rt.h"
 
 #define BUF_SIZE 4096         /* one pool buffer */
 #define BUF_COUNT 2048        /* pool buffers: 8 MiB */
@@ -47,11 +59,13 @@
 
 struct server_args {
 	int port;
+	long loops;
 	sigset_t stop;          /* SIGINT, SIGTERM: blocked before reel_run */
 };
 
-/* The loop is single-threaded: plain counters are enough. */
-static struct {
+/* Each loop's own state: a loop is one thread, so thread-local plain
+ * counters are enough; each loop adds its counts to @totals as it ends. */
+static _Thread_local struct {
 	reel_task main;         /* the accept loop, cancelled on a signal */
 	struct reel_bufpool *pool;  /* receive buffers, shared by connections */
 	uint64_t accepted;
@@ -60,6 +74,24 @@ static struct {
 	int signo;              /* the signal that stopped us, or 0 */
 	int signal_err;         /* why the signal fiber could not wait, or 0 */
 } srv;
+
+/* The sums over loops, for the last line (written under @lock). */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t accepted, open, dropped;
+	int signo;
+} totals = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void add_totals(void)
+{
+	pthread_mutex_lock(&totals.lock);
+	totals.accepted += srv.accepted;
+	totals.open += srv.open;
+	totals.dropped += srv.dropped;
+	if (srv.signo)
+		totals.signo = srv.signo;
+	pthread_mutex_unlock(&totals.lock);
+}
 
 /* Send all of @len bytes. reel_send adds MSG_NOSIGNAL, so a peer that went
  * away is -EPIPE here, not a SIGPIPE. (reel_write_all loops the same way but
@@ -195,19 +227,22 @@ static int main_fiber(void *arg)
 	int lfd, err;
 	reel_task t;
 
-	/* The signal fiber first, and let it run once: it blocks the signals
-	 * and makes the loop's signalfd while descriptors are still free. */
+	/* One loop: the signal fiber first, and let it run once: it blocks
+	 * the signals and makes the loop's signalfd while descriptors are
+	 * still free. Several: the runtime stops us on a signal. */
 	srv.main = reel_self();
-	err = reel_spawn(&t, signals, &args->stop, &sig_opts);
-	if (err < 0) {
-		fprintf(stderr, "echo_server: spawn: %s\n", reel_strerror(err));
-		return err;
+	if (reel_rt_loops() == 1) {
+		err = reel_spawn(&t, signals, &args->stop, &sig_opts);
+		if (err < 0) {
+			fprintf(stderr, "echo_server: spawn: %s\n", reel_strerror(err));
+			return err;
+		}
+		reel_detach(t);
+		reel_yield();
+		if (srv.signal_err)
+			return srv.signal_err;
 	}
-	reel_detach(t);
-	reel_yield();
-	if (srv.signal_err)
-		return srv.signal_err;
-	lfd = reel_listen_tcp("127.0.0.1", (uint16_t)port, 0);
+	lfd = reel_rt_listen_tcp("127.0.0.1", (uint16_t)port, 0);
 	if (lfd < 0) {
 		fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%d: %s\n", port,
 			reel_strerror(lfd));
@@ -219,8 +254,11 @@ static int main_fiber(void *arg)
 		close(lfd);
 		return err;
 	}
-	printf("echo_server: listening on 127.0.0.1:%d\n", reel_local_port(lfd));
-	fflush(stdout);
+	if (reel_rt_index() == 0) {
+		printf("echo_server: listening on 127.0.0.1:%d (%d loop%s)\n",
+		       reel_local_port(lfd), reel_rt_loops(), reel_rt_loops() > 1 ? "s" : "");
+		fflush(stdout);
+	}
 
 	reel_group_init(&conns);
 	err = serve(lfd, &conns);
@@ -230,33 +268,110 @@ static int main_fiber(void *arg)
 		fprintf(stderr, "echo_server: accept: %s\n", reel_strerror(err));
 	else if (srv.signal_err)
 		err = srv.signal_err;   /* stopped because it could not hear signals */
+	add_totals();
+	return err;
+}
+
+/* The last line, over every loop (bench/soak and tests read it). */
+static void print_totals(void)
+{
 	fprintf(stderr, "echo_server: %s%s: %llu connections served, %llu dropped for not "
 		"reading, %llu open; exiting\n",
-		srv.signo ? "signal " : "stopped", srv.signo ? strsignal(srv.signo) : "",
-		(unsigned long long)srv.accepted, (unsigned long long)srv.dropped,
-		(unsigned long long)srv.open);
+		totals.signo ? "signal " : "stopped", totals.signo ? strsignal(totals.signo) : "",
+		(unsigned long long)totals.accepted, (unsigned long long)totals.dropped,
+		(unsigned long long)totals.open);
+}
+
+/* The CPUs this process may run on: the default number of loops. */
+static long cpu_count(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+}
+
+static int usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s PORT [--loops N]   (PORT 0: any free port; N: loops, "
+		"default one per CPU)\n", prog);
+	return 2;
+}
+
+/* PORT [--loops N] into @args; 0, or 2 after the usage line. */
+static int parse_args(int argc, char **argv, struct server_args *args)
+{
+	long port = -1;
+	char *end;
+
+	args->loops = cpu_count();
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--loops")) {
+			if (++i == argc)
+				return usage(argv[0]);
+			args->loops = strtol(argv[i], &end, 10);
+			if (*end || args->loops < 1 || args->loops > 1024)
+				return usage(argv[0]);
+		} else if (port < 0) {
+			port = strtol(argv[i], &end, 10);
+			if (*end || port < 0 || port > 65535)
+				return usage(argv[0]);
+		} else {
+			return usage(argv[0]);
+		}
+	}
+	if (port < 0)
+		return usage(argv[0]);
+	args->port = (int)port;
+	return 0;
+}
+
+/* A loop's main: a loop that cannot serve stops the others too, rather
+ * than leave a server that serves on some loops only. */
+static int loop_main(void *arg)
+{
+	int err = main_fiber(arg);
+
+	if (err < 0)
+		reel_rt_stop(reel_rt_self());
 	return err;
+}
+
+/* Several loops: a runtime, which stops every loop on SIGINT / SIGTERM. */
+static int run_loops(struct server_args *args)
+{
+	struct reel_rt_opts opts = { .loops = (unsigned)args->loops };
+	int *status = calloc((size_t)args->loops, sizeof(*status));
+	int err, failed = 0;
+
+	if (!status)
+		return 1;
+	err = reel_rt_run(loop_main, args, &opts, status, (unsigned)args->loops);
+	if (err < 0)
+		fprintf(stderr, "echo_server: reel_rt_run: %s\n", reel_strerror(err));
+	for (long i = 0; i < args->loops && err >= 0; i++)
+		failed |= status[i] < 0;
+	free(status);
+	print_totals();
+	return err < 0 || failed;
 }
 
 int main(int argc, char **argv)
 {
 	struct server_args args;
 	struct rlimit rl;
-	char *end;
-	long port;
 	int status, err;
 
-	port = argc == 2 ? strtol(argv[1], &end, 10) : -1;
-	if (argc != 2 || *end || port < 0 || port > 65535) {
-		fprintf(stderr, "usage: %s PORT   (0: any free port)\n", argv[0]);
+	if (parse_args(argc, argv, &args))
 		return 2;
-	}
-	args.port = (int)port;
 	/* A server with hundreds of connections needs more than ulimit -n 1024. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (args.loops > 1)
+		return run_loops(&args);
 	/* Blocked from the start, so a signal that comes before the signal
 	 * fiber first runs waits for it instead of killing the process. */
 	sigemptyset(&args.stop);
@@ -269,5 +384,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo_server: reel_run: %s\n", reel_strerror(err));
 		return 1;
 	}
+	print_totals();
 	return status < 0 ? 1 : 0;
 }

@@ -22,14 +22,21 @@
  * SIGTERM or SIGINT stops it gracefully (REEL_HTTP_SIGNALS): no new
  * connections, requests in flight finish, then exit 0.
  *
- * --loops is accepted for the day reel runs one loop per core; until then N
- * must be 1.
+ * --loops N (default: one per CPU this process may run on) serves on N
+ * loops, a thread each (reel_rt_run): every loop has its own server and
+ * its own listening socket on the same port (reel_rt_listen_tcp, so the
+ * kernel spreads connections over them), and nothing else is shared. The
+ * graceful shutdown then goes through loop 0: its signal fiber hears
+ * SIGTERM and asks every loop, with reel_loop_call, to shut its own server
+ * down (a server is touched only from its loop). --loops 1 is one loop on
+ * the calling thread, as before.
  *
  * Try it:  ./http_hello 8080 &  curl localhost:8080/users/42
  *          curl -N localhost:8080/stream
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +46,7 @@
 #include "example.h"
 #include "reel_http.h"
 #include "reel_io.h"
+#include "reel_rt.h"
 
 #define STREAM_CHUNKS 10
 #define STREAM_GAP_MS 20
@@ -116,10 +124,53 @@ static int not_found(struct reel_http_req *req, void *arg)
 	return reel_http_respond(req, 404, "application/json", body, sizeof(body) - 1);
 }
 
+/* Each loop's server, touched only by fibers of that loop (a thread each). */
+static _Thread_local struct {
+	struct reel_http_server *srv;
+	bool serving;           /* reel_http_serve has begun */
+	bool stopping;          /* shut down before it began: do not serve */
+} loop_srv;
+
+/* Run on each loop by loop 0's signal fiber: shut this loop's server down
+ * gracefully, or make sure it never starts serving. */
+static int shutdown_here(void *arg)
+{
+	(void)arg;
+	loop_srv.stopping = true;
+	return loop_srv.serving ? reel_http_shutdown(loop_srv.srv) : 0;
+}
+
+/* Loop 0, several loops: wait for SIGINT / SIGTERM (blocked in every
+ * thread before the runtime started), then shut every loop's server down:
+ * the others first, each call awaited, and this loop's last, without
+ * parking after it - loop 0's main cancels this fiber once its own server
+ * is down, and a cancel in mid-loop would leave a loop serving. */
+static int signals(void *arg)
+{
+	sigset_t *set = arg;
+	int signo = reel_signal_wait(set, NULL), st;
+
+	if (signo < 0)
+		return signo == -ECANCELED ? 0 : signo;
+	for (int i = 1; i < reel_rt_loops(); i++)
+		reel_loop_call(i, shutdown_here, NULL, &st);
+	return shutdown_here(NULL);
+}
+
+/* Serve on @fd until shut down; a loop asked to stop before it got here
+ * does not begin (nothing parks between the check and serving). */
+static int serve(struct reel_http_server *srv, int fd)
+{
+	if (loop_srv.stopping)
+		return 0;
+	loop_srv.serving = true;
+	return reel_http_serve(srv, fd);
+}
+
 static int main_fiber(void *arg)
 {
-	static const struct reel_http_server_opts opts = {
-		.flags = REEL_HTTP_SIGNALS,
+	struct reel_http_server_opts opts = {
+		.flags = reel_rt_loops() == 1 ? REEL_HTTP_SIGNALS : 0,
 		.shutdown_timeout_ns = MSEC(3000),
 	};
 	int port = (int)(intptr_t)arg;
@@ -138,17 +189,20 @@ static int main_fiber(void *arg)
 		fprintf(stderr, "http_hello: routes: %s\n", reel_strerror(err));
 		goto destroy;
 	}
-	fd = reel_listen_tcp("127.0.0.1", (uint16_t)port, 0);
+	loop_srv.srv = srv;
+	fd = reel_rt_listen_tcp("127.0.0.1", (uint16_t)port, 0);
 	if (fd < 0) {
 		err = fd;
 		fprintf(stderr, "http_hello: cannot listen on 127.0.0.1:%d: %s\n", port,
 			reel_strerror(err));
 		goto destroy;
 	}
-	printf("listening on 127.0.0.1:%d\n", reel_local_port(fd));
-	fflush(stdout);
+	if (reel_rt_index() == 0) {
+		printf("listening on 127.0.0.1:%d\n", reel_local_port(fd));
+		fflush(stdout);
+	}
 
-	err = reel_http_serve(srv, fd);         /* until SIGTERM / SIGINT */
+	err = serve(srv, fd);                   /* until SIGTERM / SIGINT */
 	close(fd);
 	if (err < 0)
 		fprintf(stderr, "http_hello: serve: %s\n", reel_strerror(err));
@@ -159,15 +213,70 @@ destroy:
 	return err;
 }
 
+/* Several loops: loop 0 also runs the signal fiber (the runtime's own
+ * signal handling would cancel the servers, without grace). */
+static int loops_main(void *arg)
+{
+	static const struct reel_spawn_opts sig_opts = { .name = "signals" };
+	static sigset_t stop;
+	reel_task t;
+	int err, st = 0;
+
+	if (reel_rt_index() != 0) {
+		err = main_fiber(arg);
+		if (err < 0)
+			reel_rt_stop(reel_rt_self());   /* not serving: stop the others too */
+		return err;
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	if ((err = reel_spawn(&t, signals, &stop, &sig_opts)) < 0)
+		return err;
+	err = main_fiber(arg);
+	if (err < 0)
+		reel_rt_stop(reel_rt_self());
+	reel_cancel(t);
+	reel_join(t, &st);
+	return err < 0 ? err : st;
+}
+
+static int run_loops(long loops, long port)
+{
+	struct reel_rt_opts opts = { .loops = (unsigned)loops, .flags = REEL_RT_NO_SIGNALS };
+	int *status = calloc((size_t)loops, sizeof(*status));
+	int err, failed = 0;
+
+	if (!status)
+		return 1;
+	err = reel_rt_run(loops_main, (void *)(intptr_t)port, &opts, status, (unsigned)loops);
+	if (err < 0)
+		fprintf(stderr, "http_hello: reel_rt_run: %s\n", reel_strerror(err));
+	for (long i = 0; i < loops && err >= 0; i++)
+		failed |= status[i] < 0;
+	free(status);
+	return err < 0 || failed;
+}
+
+static long cpu_count(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 1)
+		return 1;
+	return CPU_COUNT(&set);
+}
+
 static int usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s PORT [--loops N]   (PORT 0: any free port)\n", prog);
+	fprintf(stderr, "usage: %s PORT [--loops N]   (PORT 0: any free port; N loops, "
+		"default one per CPU, at most 1024)\n", prog);
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	long port = -1, loops = 1;
+	long port = -1, loops = cpu_count();
 	sigset_t stop;
 	char *end;
 
@@ -176,7 +285,7 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return usage(argv[0]);
 			loops = strtol(argv[i], &end, 10);
-			if (*end || loops < 1)
+			if (*end || loops < 1 || loops > 1024)
 				return usage(argv[0]);
 		} else if (port < 0) {
 			port = strtol(argv[i], &end, 10);
@@ -188,16 +297,14 @@ int main(int argc, char **argv)
 	}
 	if (port < 0)
 		return usage(argv[0]);
-	if (loops != 1) {
-		fprintf(stderr, "http_hello: --loops %ld: reel runs one loop per process for now "
-			"(no multi-loop runtime yet); use --loops 1\n", loops);
-		return 2;
-	}
-	/* Blocked from the start: a SIGTERM that comes before the server
-	 * listens for it waits instead of killing the process. */
+	/* Blocked from the start (and so in every loop's thread): a SIGTERM
+	 * that comes before the server listens for it waits instead of
+	 * killing the process. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
+	if (loops > 1)
+		return run_loops(loops, port);
 	return example_run(main_fiber, (void *)(intptr_t)port);
 }

@@ -5,12 +5,15 @@
 # gets every echo within 1 s and the server drops the 4 once their sends
 # have waited 5 s; on SIGTERM it cancels its connections, frees its pool and
 # exits 0 within 3 s. Bounded: about 8 s, every process killed on exit.
+# Options after the server's path go to it (--loops N; default: a loop per
+# CPU, so the counts of the last line are sums over the loops).
 set -euo pipefail
 srv=$1
+shift                  # the rest: echo_server's options (--loops N)
 out=$(mktemp)
 pid=
 trap 'rm -f "$out"; [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true' EXIT
-"$srv" 0 >"$out" 2>&1 &
+"$srv" 0 "$@" >"$out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
 port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out")

@@ -35,7 +35,7 @@ cmake --build build-asan -j "$jobs"
 # Only what crosses threads: the rest is one loop on one thread, which TSan
 # cannot judge, and each live fiber takes one of TSan's 8128 thread slots
 # (test_sched's million sleepers would not fit). No suppressions: none needed.
-tsan_tests=(threadpool procpool loop inbox rt)
+tsan_tests=(threadpool procpool loop inbox rt rt_listen rt_offload)
 # Channels between loops (issue 16): test_xchan runs its loops on several threads.
 tsan_tests+=(xchan)
 step "sanitizer build (TSan: ${tsan_tests[*]})"

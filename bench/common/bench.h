@@ -253,6 +253,8 @@ int bench_echo(const struct bench_cfg *cfg);
 /* bench/http/http.c: HTTP servers; also writes OUT/http.csv. */
 int bench_http(const struct bench_cfg *cfg);
 int bench_trace(const struct bench_cfg *cfg);
+/* bench/xloop/xloop.c: messages between two loops of a runtime. */
+int bench_xloop(const struct bench_cfg *cfg);
 /* bench/soak/soak.c: a pass/fail verdict in OUT/soak.md, not table rows. */
 int bench_soak(const struct bench_cfg *cfg);
 

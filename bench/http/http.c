@@ -38,6 +38,18 @@
  * numbers are in the table after the notes and in OUT/http.csv, which
  * REPORT.md's HTTP section is generated from.
  *
+ * Every core (issue 16), where the machine has two CPUs or more: reel on
+ * two loops (reel_http_server --loops 2: a runtime pinning its loops to
+ * two CPUs, a SO_REUSEPORT socket each) and nginx with two workers
+ * (master_process on, worker_processes 2, worker_cpu_affinity auto,
+ * listen ... reuseport), for GET /hello at 50 and 500 connections, with
+ * http_load not pinned (on a 2-CPU machine it shares the CPUs with the
+ * server: nothing is left for it otherwise). Their CPU per request is
+ * summed over every thread of every process of the server (nginx's master
+ * and workers). Rows: reel's CPU per request on 2 loops against nginx's on
+ * 2 workers (goal <= 1), and req/s on 2 loops against 1 loop (goal >= 1.5
+ * where a third CPU exists for the load; on two CPUs, context only).
+ *
  * Then the event-stream cell, for reel and the floor: 10,000 connections
  * each GET /sse (an event a second), held for a 10 s window after 3 s of
  * warm-up; http_load counts every connection's events and the gaps between
@@ -63,6 +75,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define NAME "http"
@@ -74,10 +87,11 @@
 #define SSE_CONNS 10000
 #define SETUP_HINT "install with tools/setup.sh --test"
 
-enum { SRV_REEL, SRV_FLOOR, SRV_NGINX, SRV_NODE, SRV_FASTAPI, NSRV };
+enum { SRV_REEL, SRV_FLOOR, SRV_NGINX, SRV_NODE, SRV_FASTAPI, SRV_REEL2, SRV_NGINX2, NSRV };
 enum { EP_HELLO, EP_STREAM, NEP };
 
-static const char *const labels[NSRV] = { "reel", "floor", "nginx", "node", "fastapi" };
+static const char *const labels[NSRV] = { "reel", "floor", "nginx", "node", "fastapi",
+					   "reel-2loops", "nginx-2w" };
 static const char *const ep_names[NEP] = { "hello", "stream" };
 static const unsigned conn_counts[] = { 1, 50, 500 };
 #define NCONNS (sizeof(conn_counts) / sizeof(conn_counts[0]))
@@ -115,7 +129,51 @@ struct http_run {
 	bool sse_done[NSRV];
 };
 
+/* The servers on two CPUs (every core): only GET /hello at 50 and 500
+ * connections, load not pinned. */
+static bool two_cpus(unsigned s)
+{
+	return s == SRV_REEL2 || s == SRV_NGINX2;
+}
+
+static bool cell_wanted(unsigned s, unsigned e, unsigned conns)
+{
+	return !two_cpus(s) || (e == EP_HELLO && conns >= 50);
+}
+
 /* ---- CPU time and memory of a child ---- */
+
+/* On-CPU ns of @pid and of its children (nginx's workers), or -errno. */
+static int64_t proc_tree_oncpu_ns(pid_t pid)
+{
+	int64_t sum = bench_proc_oncpu_ns(pid);
+	char path[64], line[512];
+	struct dirent *d;
+	DIR *dir;
+
+	if (sum < 0 || !(dir = opendir("/proc")))
+		return sum;
+	while ((d = readdir(dir)) != NULL) {
+		int child = atoi(d->d_name), ppid = 0;
+		char *close_paren;
+		FILE *f;
+
+		if (child <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", child);
+		if (!(f = fopen(path, "r")))
+			continue;
+		close_paren = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		fclose(f);
+		if (close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == pid) {
+			int64_t ns = bench_proc_oncpu_ns(child);
+
+			sum += ns > 0 ? ns : 0;
+		}
+	}
+	closedir(dir);
+	return sum;
+}
 
 /* VmRSS of @pid in KiB, or 0. */
 static uint64_t proc_rss_kib(pid_t pid)
@@ -232,7 +290,10 @@ static int probe(int port)
 	return err;
 }
 
-static int write_nginx_conf(struct http_run *r, int port, char *conf, size_t len)
+/* One process (the measured pid is the worker), or @workers > 1 under a
+ * master, each worker pinned and with a SO_REUSEPORT socket of its own. */
+static int write_nginx_conf(struct http_run *r, int port, unsigned workers, char *conf,
+			    size_t len)
 {
 	FILE *f;
 
@@ -240,8 +301,13 @@ static int write_nginx_conf(struct http_run *r, int port, char *conf, size_t len
 	f = fopen(conf, "w");
 	if (!f)
 		return -errno;
+	if (workers > 1)
+		fprintf(f, "user root;\nmaster_process on;\nworker_processes %u;\n"
+			"worker_cpu_affinity auto;\n", workers);
+	else
+		fprintf(f, "master_process off;\nworker_processes 1;\n");
 	fprintf(f, "load_module %s;\n"
-		"daemon off;\nmaster_process off;\nworker_processes 1;\n"
+		"daemon off;\n"
 		"worker_rlimit_nofile 20000;\n"
 		"error_log stderr warn;\npid %s/nginx.pid;\n"
 		"events { worker_connections 16384; }\n"
@@ -251,10 +317,11 @@ static int write_nginx_conf(struct http_run *r, int port, char *conf, size_t len
 		"\tfastcgi_temp_path %s/tmp;\n\tuwsgi_temp_path %s/tmp;\n"
 		"\tscgi_temp_path %s/tmp;\n", r->prefix, r->prefix, r->prefix,
 		r->prefix, r->prefix);
-	fprintf(f, "\tserver {\n\t\tlisten 127.0.0.1:%d;\n"
+	fprintf(f, "\tserver {\n\t\tlisten 127.0.0.1:%d%s;\n"
 		"\t\tlocation = /hello { default_type text/plain; "
 		"return 200 \"hello, world\\n\"; }\n"
-		"\t\tlocation = /stream {\n\t\t\tdefault_type text/plain;\n", port);
+		"\t\tlocation = /stream {\n\t\t\tdefault_type text/plain;\n", port,
+		workers > 1 ? " reuseport" : "");
 	for (int i = 0; i < 10; i++)
 		fprintf(f, "\t\t\techo \"chunk %d\";%s\n", i,
 			i < 9 ? " echo_flush; echo_sleep 0.02;" : "");
@@ -279,8 +346,16 @@ static int start_server(struct http_run *r, unsigned s, int port, struct bench_p
 			 s == SRV_REEL ? "reel_http_server" : "http_floor");
 		argv[1] = portstr;
 		break;
+	case SRV_REEL2:
+		snprintf(exe, sizeof(exe), "%s/reel_http_server", r->dir);
+		argv[1] = "--loops";
+		argv[2] = "2";
+		argv[3] = portstr;
+		break;
 	case SRV_NGINX:
-		if ((err = write_nginx_conf(r, port, conf, sizeof(conf))) < 0) {
+	case SRV_NGINX2:
+		if ((err = write_nginx_conf(r, port, s == SRV_NGINX2 ? 2 : 1, conf,
+					    sizeof(conf))) < 0) {
 			snprintf(why, whylen, "cannot write %.200s: %s", conf, strerror(-err));
 			return err;
 		}
@@ -310,7 +385,7 @@ static int start_server(struct http_run *r, unsigned s, int port, struct bench_p
 		break;
 	}
 	}
-	err = bench_child_start(srv, argv, r->cpu_srv, 0);
+	err = bench_child_start(srv, argv, two_cpus(s) ? -1 : r->cpu_srv, 0);
 	if (err < 0) {
 		snprintf(why, whylen, "cannot start %.200s: %s", exe, strerror(-err));
 		return err;
@@ -386,9 +461,9 @@ static int parse_result(const char *line, const struct cell *in, struct cell *ou
 }
 
 /* Run http_load against @port; fill @out. -errno with @why on failure. */
-static int run_load(struct http_run *r, struct bench_proc *srv, int port, const char *kind,
-		    unsigned conns, double warmup, double window, struct cell *out,
-		    char *why, size_t whylen)
+static int run_load(struct http_run *r, struct bench_proc *srv, bool multi, int port,
+		    const char *kind, unsigned conns, double warmup, double window,
+		    struct cell *out, char *why, size_t whylen)
 {
 	struct bench_proc load = { .pid = -1, .out = -1 };
 	char exe[PATH_MAX + 64], c[16], d[32], w[32], p[16], k[16], st[64];
@@ -408,18 +483,18 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 	snprintf(p, sizeof(p), "%d", port);
 	snprintf(k, sizeof(k), "%s", kind);
 	alarm((unsigned)(warmup + window) + 60);        /* this cell's watchdog */
-	err = bench_child_start(&load, argv, r->cpu_load, srv->pid);
+	err = bench_child_start(&load, argv, multi ? -1 : r->cpu_load, srv->pid);
 	if (err < 0) {
 		snprintf(why, whylen, "cannot start http_load: %s", strerror(-err));
 		return err;
 	}
 	while ((line = bench_child_line(&load, deadline, &err)) != NULL) {
 		if (strcmp(line, "start") == 0) {
-			cpu0 = bench_proc_oncpu_ns(srv->pid);
+			cpu0 = multi ? proc_tree_oncpu_ns(srv->pid) : bench_proc_oncpu_ns(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s0);
 			read_cpu_ticks(r->cpu_load, &l0);
 		} else if (strcmp(line, "stop") == 0) {
-			cpu1 = bench_proc_oncpu_ns(srv->pid);
+			cpu1 = multi ? proc_tree_oncpu_ns(srv->pid) : bench_proc_oncpu_ns(srv->pid);
 			rss1 = proc_rss_kib(srv->pid);
 			read_cpu_ticks(r->cpu_srv, &s1);
 			read_cpu_ticks(r->cpu_load, &l1);
@@ -441,6 +516,8 @@ static int run_load(struct http_run *r, struct bench_proc *srv, int port, const 
 			out->other = other_share(&s0, &s1, out->srv_busy);
 			if (other_share(&l0, &l1, out->load_busy) > out->other)
 				out->other = other_share(&l0, &l1, out->load_busy);
+			if (multi)
+				out->other = 0;   /* both CPUs are the server's and the load's */
 			break;
 		}
 	}
@@ -486,7 +563,7 @@ static void stop_server(unsigned s, struct bench_proc *srv)
 	char st[64];
 	int wstatus = 0, err = bench_child_stop(srv, STOP_TIMEOUT_NS, &wstatus);
 
-	if ((s == SRV_REEL || s == SRV_FLOOR) &&
+	if ((s == SRV_REEL || s == SRV_REEL2 || s == SRV_FLOOR) &&
 	    (err < 0 || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0))
 		bench_note("http: %s did not stop cleanly on SIGTERM: %s", labels[s],
 			   err < 0 ? "killed after 5 s" : bench_wstatus(wstatus, st, sizeof(st)));
@@ -521,9 +598,11 @@ static int round_of(struct http_run *r, unsigned s)
 	}
 	for (unsigned e = 0; e < NEP; e++) {
 		for (unsigned i = 0; i < NCONNS; i++) {
+			if (!cell_wanted(s, e, conn_counts[i]))
+				continue;
 			memset(&cell, 0, sizeof(cell));
-			err = run_load(r, &srv, port, ep_names[e], conn_counts[i], r->warmup_s,
-				       r->window_s, &cell, why, sizeof(why));
+			err = run_load(r, &srv, two_cpus(s), port, ep_names[e], conn_counts[i],
+				       r->warmup_s, r->window_s, &cell, why, sizeof(why));
 			if (err < 0) {
 				bench_kill_pair(&srv, &none);
 				if (srv.loglen)
@@ -562,7 +641,7 @@ static int sse_cell(struct http_run *r, unsigned s)
 	alarm((unsigned)(READY_TIMEOUT_NS / 1000000000ull) + 30);
 	err = start_server(r, s, port, &srv, why, sizeof(why));
 	if (err == 0)
-		err = run_load(r, &srv, port, "sse", SSE_CONNS, r->sse_warmup_s,
+		err = run_load(r, &srv, false, port, "sse", SSE_CONNS, r->sse_warmup_s,
 			       r->sse_window_s, &r->sse[s], why, sizeof(why));
 	if (err < 0) {
 		bench_kill_pair(&srv, &none);
@@ -618,6 +697,13 @@ static void find_servers(struct http_run *r)
 	if (!r->have[SRV_FASTAPI])
 		snprintf(r->why[SRV_FASTAPI], sizeof(r->why[0]), "skipped: " SETUP_HINT
 			 " (python3-fastapi, python3-uvicorn for " PYTHON ")");
+	for (unsigned s = SRV_REEL2; s <= SRV_NGINX2; s++) {
+		unsigned one = s == SRV_REEL2 ? SRV_REEL : SRV_NGINX;
+
+		r->have[s] = r->have[one] && r->cpu_srv != r->cpu_load;
+		snprintf(r->why[s], sizeof(r->why[0]), "%s", !r->have[one] ? r->why[one] :
+			 "one CPU only: no second loop or worker to run");
+	}
 }
 
 /* ---- rows, the detail table and http.csv ---- */
@@ -640,12 +726,46 @@ static double median(const struct bench_series *s)
 	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
 }
 
+/* Every core: 2 loops against nginx's 2 workers, and against 1 loop. */
+static void report_two_cpus(const struct http_run *r)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char name[96];
+
+	if (!r->have[SRV_REEL2])
+		return;
+	for (unsigned i = 1; i < NCONNS; i++) {
+		const struct cell_series *two = &r->cs[SRV_REEL2][EP_HELLO][i];
+
+		if (r->have[SRV_NGINX2]) {
+			snprintf(name, sizeof(name), "http /hello %u conns, 2 loops: CPU/request",
+				 conn_counts[i]);
+			bench_report(NAME, &(struct bench_row){
+				.name = name, .unit = "us", .reel = &two->cpu_us,
+				.base_name = "nginx, 2 workers", .base = &r->cs[SRV_NGINX2][EP_HELLO][i].cpu_us,
+				.goal = BENCH_RATIO_LE, .goal_value = 1.0 });
+		}
+		snprintf(name, sizeof(name), "http /hello %u conns: req/s, 2 loops vs 1",
+			 conn_counts[i]);
+		bench_report(NAME, &(struct bench_row){
+			.name = name, .unit = "req/s", .reel = &two->req_s,
+			.base_name = "reel, 1 loop", .base = &r->cs[SRV_REEL][EP_HELLO][i].req_s,
+			.goal = ncpu >= 3 ? BENCH_RATIO_GE : BENCH_INFO, .goal_value = 1.5 });
+	}
+	if (ncpu < 3)
+		bench_note("http: 2 loops vs 1: %ld CPUs, so http_load shares the server's two "
+			   "(1 loop: server and load a CPU each; 2 loops: three busy parties on "
+			   "two CPUs): the req/s ratio is bounded by the load generator's CPU, "
+			   "not the server's; the CPU-per-request rows still compare", ncpu);
+}
+
 static void report_rows(const struct http_run *r)
 {
 	char name[96];
 
 	if (!r->have[SRV_REEL])
 		return;
+	report_two_cpus(r);
 	for (unsigned e = 0; e < NEP; e++) {
 		for (unsigned i = 0; i < NCONNS; i++) {
 			const struct cell_series *reel = &r->cs[SRV_REEL][e][i];
@@ -770,6 +890,8 @@ static int write_details(const struct http_run *r, const struct bench_cfg *cfg)
 				const struct cell_series *c = &r->cs[s][e][i];
 				char ttfb[16] = "-";
 
+				if (!cell_wanted(s, e, conn_counts[i]))
+					continue;
 				if (e == EP_STREAM)
 					snprintf(ttfb, sizeof(ttfb), "%.0f", median(&c->ttfb50));
 				bench_appendix("| %-7s | /%-6s | %5u | %10.0f | %9.2f | %9.0f | "

@@ -1,6 +1,6 @@
 /*
  * dial.c - TCP by name: reel_connect_tcp (happy eyeballs, RFC 8305) and
- * reel_listen_tcp on a name or a numeric address.
+ * reel_listen_tcp(_opts) on a name or a numeric address.
  *
  * Why here and not in engine/io: a name needs reel_getaddrinfo, which
  * needs the thread pool, and io sits below offload. io/net.c keeps the
@@ -317,22 +317,42 @@ int reel_connect_tcp(const char *host, uint16_t port)
 
 /* ---- listening ------------------------------------------------------------- */
 
+#define LISTEN_FLAGS (REEL_LISTEN_REUSEPORT | REEL_LISTEN_INCOMING_CPU)
+
+/* Set what @o asks for on a socket about to be bound: 0 or -errno. */
+static int listen_setopts(int fd, const struct reel_listen_opts *o)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		return -errno;
+	if ((o->flags & REEL_LISTEN_REUSEPORT) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		return -errno;
+	if ((o->flags & REEL_LISTEN_INCOMING_CPU) &&
+	    setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &o->incoming_cpu,
+		       sizeof(o->incoming_cpu)) != 0)
+		return -errno;
+	return 0;
+}
+
 /* A socket of @family bound to @addr and listening: the fd or -errno.
  * @dual: IPV6_V6ONLY off, so an IPv6 "any" takes IPv4 too. */
 static int listen_on(int family, const struct sockaddr *addr, socklen_t len, int backlog,
-		     bool dual)
+		     bool dual, const struct reel_listen_opts *o)
 {
 	int fd = reel_socket(family, SOCK_STREAM, IPPROTO_TCP);
-	int one = 1, zero = 0;
+	int zero = 0, err;
 
 	if (fd < 0)
 		return fd;
 	if (dual)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, addr, len) != 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
-		int err = -errno;
-
+	err = listen_setopts(fd, o);
+	if (!err && (bind(fd, addr, len) != 0 ||
+		     listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0))
+		err = -errno;
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -341,7 +361,7 @@ static int listen_on(int family, const struct sockaddr *addr, socklen_t len, int
 
 /* Every address: IPv6 any with IPv4 mapped in, or IPv4 any where the
  * machine has no IPv6. */
-static int listen_any(uint16_t port, int backlog)
+static int listen_any(uint16_t port, int backlog, const struct reel_listen_opts *o)
 {
 	struct sockaddr_in6 in6 = {
 		.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT,
@@ -349,15 +369,18 @@ static int listen_any(uint16_t port, int backlog)
 	struct sockaddr_in in4 = {
 		.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY),
 	};
-	int fd = listen_on(AF_INET6, (struct sockaddr *)&in6, sizeof(in6), backlog, true);
+	int fd = listen_on(AF_INET6, (struct sockaddr *)&in6, sizeof(in6), backlog, true, o);
 
 	if (fd == -EAFNOSUPPORT)
-		fd = listen_on(AF_INET, (struct sockaddr *)&in4, sizeof(in4), backlog, false);
+		fd = listen_on(AF_INET, (struct sockaddr *)&in4, sizeof(in4), backlog, false, o);
 	return fd;
 }
 
-int reel_listen_tcp(const char *host, uint16_t port, int backlog)
+int reel_listen_tcp_opts(const char *host, uint16_t port, int backlog,
+			 const struct reel_listen_opts *opts)
 {
+	static const struct reel_listen_opts defaults;
+	const struct reel_listen_opts *o = opts ? opts : &defaults;
 	struct addrinfo hints = {
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
 		.ai_socktype = SOCK_STREAM,
@@ -368,10 +391,12 @@ int reel_listen_tcp(const char *host, uint16_t port, int backlog)
 	bool tried = false;
 	char service[8];
 
+	if (o->flags & ~LISTEN_FLAGS)
+		return -EINVAL;
 	if (!host) {
 		if (!reel__self_fiber())
 			return -EPERM;
-		return listen_any(port, backlog);
+		return listen_any(port, backlog, o);
 	}
 	snprintf(service, sizeof(service), "%u", (unsigned)port);
 	r = reel_getaddrinfo(host, service, &hints, &res);
@@ -380,7 +405,7 @@ int reel_listen_tcp(const char *host, uint16_t port, int backlog)
 	for (ai = res; ai; ai = ai->ai_next) {
 		if (!inet(ai))
 			continue;
-		r = listen_on(ai->ai_family, ai->ai_addr, ai->ai_addrlen, backlog, false);
+		r = listen_on(ai->ai_family, ai->ai_addr, ai->ai_addrlen, backlog, false, o);
 		if (r >= 0 || !tried)
 			fd = r;   /* the socket, or the first address's error */
 		tried = true;
@@ -389,4 +414,9 @@ int reel_listen_tcp(const char *host, uint16_t port, int backlog)
 	}
 	reel_offload__freeaddrinfo(res);
 	return fd;
+}
+
+int reel_listen_tcp(const char *host, uint16_t port, int backlog)
+{
+	return reel_listen_tcp_opts(host, port, backlog, NULL);
 }

@@ -51,13 +51,23 @@
  *     waits with waitpid (which, after SIGKILL, returns as soon as the
  *     kernel has torn the process down).
  *
- * A pool is not locked: it serves the fibers of one loop at a time
- * (-EXDEV for another loop while calls are in progress).
+ * Several loops: a pool's workers, waiters and sockets are touched by one
+ * loop at a time, the loop whose calls are in progress; only which loop
+ * that is (calls, loop) is under a mutex. When the pool is idle any loop
+ * may take it. A call from another loop of the same runtime while it is
+ * taken is run on the taking loop (reel_loop_call of the call itself), so
+ * every loop of a runtime shares one pool and its FIFO, and the caller's
+ * cancellation reaches the call there (the remote task is cancelled and
+ * awaited). Rejected: a lock around the whole pool, which would make a
+ * fiber park holding a mutex other threads block on. Loops of another
+ * runtime, or a plain reel_run loop, get -EXDEV while it is taken: there
+ * is no inbox to forward through.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +82,7 @@
 
 #include <reel_io.h>
 #include <reel_offload.h>
+#include <reel_rt.h>
 
 #include "../reelimpl.h"
 
@@ -119,8 +130,11 @@ struct waiter {
 struct reel_procpool {
 	size_t max_msg;
 	unsigned nworkers;
+	pthread_mutex_t lock;     /* guards the next four: which loop has the pool */
 	unsigned calls;           /* in progress: holding or waiting for a worker */
 	struct reel__loop *loop;  /* whose fibers make them */
+	struct reel_rt *rt;       /* that loop's runtime (NULL: none) */
+	int home;                 /* that loop's index in it */
 	struct reel__list waiters;
 	struct worker w[];
 };
@@ -374,6 +388,7 @@ int reel_procpool_create(struct reel_procpool **pool, unsigned workers, size_t m
 		return -ENOMEM;
 	p->max_msg = max_msg;
 	reel__list_init(&p->waiters);
+	pthread_mutex_init(&p->lock, NULL);
 	for (p->nworkers = 0; p->nworkers < workers; p->nworkers++) {
 		err = start_worker(&p->w[p->nworkers], max_msg);
 		if (err)
@@ -583,13 +598,77 @@ static int call(struct reel_procpool *p, struct reel__loop *l, reel_proc_fn fn,
 	return r;
 }
 
+/*
+ * Take @p for loop @l (0: calls counted, ours until they end), or say
+ * whose it is: 1 and that loop's index in *@home when it is a loop of our
+ * runtime (forward the call there), else -EXDEV.
+ */
+static int claim(struct reel_procpool *p, struct reel__loop *l, int *home)
+{
+	struct reel_rt *rt = reel_rt_self();
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->calls && p->loop != l) {
+		r = rt && p->rt == rt ? 1 : -EXDEV;
+		*home = p->home;
+	} else {
+		p->calls++;
+		p->loop = l;
+		p->rt = rt;
+		p->home = reel_rt_index();
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+static void unclaim(struct reel_procpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->calls--;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A call run on the loop that has the pool, for a fiber of another loop. */
+struct forward {
+	struct reel_procpool *p;
+	reel_proc_fn fn;
+	const void *in;
+	size_t in_len;
+	void *out;
+	size_t out_cap;
+	size_t len;
+	int st;
+};
+
+static int forward_run(void *arg)
+{
+	struct forward *f = arg;
+
+	return reel_procpool_call(f->p, f->fn, f->in, f->in_len, f->out, f->out_cap,
+				  &f->len, &f->st);
+}
+
+/* Run the call on loop @home; its result, fn's status in *@st. */
+static int forward(struct forward *f, int home, size_t *len, int *st)
+{
+	int r, fr = 0;
+
+	r = reel_loop_call(home, forward_run, f, &fr);
+	if (r == 0)
+		r = fr;   /* the call's own result there */
+	*len = f->len;
+	*st = f->st;
+	return r;
+}
+
 int reel_procpool_call(struct reel_procpool *p, reel_proc_fn fn, const void *in,
 		       size_t in_len, void *out, size_t out_cap, size_t *out_len,
 		       int *status)
 {
 	struct reel__loop *l = reel__running_loop();
 	size_t len = 0;
-	int r, st = 0;
+	int r, st = 0, home = 0;
 
 	if (!l)
 		r = -EPERM;
@@ -597,15 +676,15 @@ int reel_procpool_call(struct reel_procpool *p, reel_proc_fn fn, const void *in,
 		r = -EINVAL;
 	else if (in_len > p->max_msg)
 		r = -EMSGSIZE;
-	else if (p->calls && p->loop != l)
-		r = -EXDEV;
-	else
-		r = reel__interrupt_pending(reel__self_fiber());
-	if (!r) {
-		p->calls++;
-		p->loop = l;
+	else if ((r = reel__interrupt_pending(reel__self_fiber())) == 0)
+		r = claim(p, l, &home);
+	if (r == 1) {
+		struct forward f = { p, fn, in, in_len, out, out_cap, 0, 0 };
+
+		r = forward(&f, home, &len, &st);
+	} else if (r == 0) {
 		r = call(p, l, fn, in, in_len, out, out_cap, &len, &st);
-		p->calls--;
+		unclaim(p);
 	}
 	if (!r && out_len)
 		*out_len = len;
@@ -631,11 +710,16 @@ static bool exited_within_grace(struct worker *w, uint64_t deadline)
 int reel_procpool_destroy(struct reel_procpool *p)
 {
 	uint64_t deadline = reel_now() + GRACE_NS;
+	unsigned calls;
 
 	if (!p)
 		return -EINVAL;
-	if (p->calls)
+	pthread_mutex_lock(&p->lock);
+	calls = p->calls;
+	pthread_mutex_unlock(&p->lock);
+	if (calls)
 		return -EBUSY;
+	pthread_mutex_destroy(&p->lock);
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		if (p->w[i].fd >= 0)
 			close(p->w[i].fd);   /* end of file: the worker exits */
