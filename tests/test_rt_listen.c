@@ -3,7 +3,8 @@
  * runtime gets a socket of its own on the same port (SO_REUSEPORT); the
  * kernel spreads a client's connections over them, so each loop accepts
  * some and none is lost or doubled; port 0 gives one port to every loop,
- * a fresh one to each host asked for; outside a runtime it is a plain
+ * a fresh one to each host asked for, a name's too (the loops that ask
+ * while the first one looks it up wait for its port); outside a runtime it is a plain
  * listener (SO_REUSEPORT set), and -EPERM outside a fiber.
  */
 #include <arpa/inet.h>
@@ -130,6 +131,19 @@ static void test_rt_listen_port0_any_address(void **state)
 	assert_int_equal(sh.ports[1], sh.ports[0]);
 }
 
+/* A name: the first loop parks in the lookup while the others find the
+ * port pending and wait for it; all end on one port. */
+static void test_rt_listen_port0_by_name(void **state)
+{
+	struct shared sh = { .host = "localhost", .port = 0 };
+
+	(void)state;
+	run_rt(same_port_main, &sh, MAX_LOOPS);
+	assert_true(sh.ports[0] > 0);
+	for (int i = 1; i < MAX_LOOPS; i++)
+		assert_int_equal(sh.ports[i], sh.ports[0]);
+}
+
 /* ---- connections spread over the loops ---- */
 
 struct accept_job {
@@ -253,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_rt_listen_every_loop_gets_the_port),
 		cmocka_unit_test(test_rt_listen_port0_is_one_port_for_all_loops),
 		cmocka_unit_test(test_rt_listen_port0_any_address),
+		cmocka_unit_test(test_rt_listen_port0_by_name),
 		cmocka_unit_test(test_rt_listen_connections_spread_over_loops),
 		cmocka_unit_test(test_rt_listen_outside_a_runtime),
 	};

@@ -130,8 +130,9 @@ struct waiter {
 struct reel_procpool {
 	size_t max_msg;
 	unsigned nworkers;
-	pthread_mutex_t lock;     /* guards the next four: which loop has the pool */
+	pthread_mutex_t lock;     /* guards the next five: which loop has the pool */
 	unsigned calls;           /* in progress: holding or waiting for a worker */
+	unsigned forwarded;       /* of other loops, on their way to its loop */
 	struct reel__loop *loop;  /* whose fibers make them */
 	struct reel_rt *rt;       /* that loop's runtime (NULL: none) */
 	int home;                 /* that loop's index in it */
@@ -612,6 +613,7 @@ static int claim(struct reel_procpool *p, struct reel__loop *l, int *home)
 	if (p->calls && p->loop != l) {
 		r = rt && p->rt == rt ? 1 : -EXDEV;
 		*home = p->home;
+		p->forwarded += r == 1;
 	} else {
 		p->calls++;
 		p->loop = l;
@@ -622,10 +624,13 @@ static int claim(struct reel_procpool *p, struct reel__loop *l, int *home)
 	return r;
 }
 
-static void unclaim(struct reel_procpool *p)
+static void unclaim(struct reel_procpool *p, bool forwarded)
 {
 	pthread_mutex_lock(&p->lock);
-	p->calls--;
+	if (forwarded)
+		p->forwarded--;
+	else
+		p->calls--;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -682,9 +687,10 @@ int reel_procpool_call(struct reel_procpool *p, reel_proc_fn fn, const void *in,
 		struct forward f = { p, fn, in, in_len, out, out_cap, 0, 0 };
 
 		r = forward(&f, home, &len, &st);
+		unclaim(p, true);
 	} else if (r == 0) {
 		r = call(p, l, fn, in, in_len, out, out_cap, &len, &st);
-		unclaim(p);
+		unclaim(p, false);
 	}
 	if (!r && out_len)
 		*out_len = len;
@@ -715,7 +721,7 @@ int reel_procpool_destroy(struct reel_procpool *p)
 	if (!p)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
-	calls = p->calls;
+	calls = p->calls + p->forwarded;
 	pthread_mutex_unlock(&p->lock);
 	if (calls)
 		return -EBUSY;
