@@ -102,7 +102,16 @@ void reel__xwait_settle(struct reel__xwait *w)
 
 void reel__xwait_wake(struct reel__xwait *w)
 {
-	int r = reel__xmsg_post(w->loop->inbox, &w->msg);
+	int r;
+
+	/* On the waiter's own thread there is nobody to tell: wake it now
+	 * rather than through the inbox, whose look at the next pass end may
+	 * be up to a whole free pass (PASS_MAX switches) away. */
+	if (reel__loop_cur == w->loop) {
+		xwait_run(&w->msg);
+		return;
+	}
+	r = reel__xmsg_post(w->loop->inbox, &w->msg);
 
 	/* A loop ends only after its fibers: one waits for this wake. */
 	assert(r == 0);
