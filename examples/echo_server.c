@@ -52,6 +52,7 @@
 #include "reel.h"
 #include "reel_io.h"
 #include "reel_rt.h"
+#include "server_args.h"
 
 #define BUF_SIZE 4096         /* one pool buffer */
 #define BUF_COUNT 2048        /* pool buffers: 8 MiB */
@@ -282,49 +283,14 @@ static void print_totals(void)
 		(unsigned long long)totals.open);
 }
 
-/* The CPUs this process may run on: the default number of loops. */
-static long cpu_count(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 1;
-	return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
-}
-
-static int usage(const char *prog)
-{
-	fprintf(stderr, "usage: %s PORT [--loops N]   (PORT 0: any free port; N: loops, "
-		"default one per CPU)\n", prog);
-	return 2;
-}
-
 /* PORT [--loops N] into @args; 0, or 2 after the usage line. */
 static int parse_args(int argc, char **argv, struct server_args *args)
 {
-	long port = -1;
-	char *end;
+	long port;
+	int r = parse_server_args(argc, argv, &port, &args->loops);
 
-	args->loops = cpu_count();
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--loops")) {
-			if (++i == argc)
-				return usage(argv[0]);
-			args->loops = strtol(argv[i], &end, 10);
-			if (*end || args->loops < 1 || args->loops > 1024)
-				return usage(argv[0]);
-		} else if (port < 0) {
-			port = strtol(argv[i], &end, 10);
-			if (*end || port < 0 || port > 65535)
-				return usage(argv[0]);
-		} else {
-			return usage(argv[0]);
-		}
-	}
-	if (port < 0)
-		return usage(argv[0]);
 	args->port = (int)port;
-	return 0;
+	return r;
 }
 
 /* A loop's main: a loop that cannot serve stops the others too, rather

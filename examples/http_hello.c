@@ -47,6 +47,7 @@
 #include "reel_http.h"
 #include "reel_io.h"
 #include "reel_rt.h"
+#include "server_args.h"
 
 #define STREAM_CHUNKS 10
 #define STREAM_GAP_MS 20
@@ -258,45 +259,13 @@ static int run_loops(long loops, long port)
 	return err < 0 || failed;
 }
 
-static long cpu_count(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 1)
-		return 1;
-	return CPU_COUNT(&set);
-}
-
-static int usage(const char *prog)
-{
-	fprintf(stderr, "usage: %s PORT [--loops N]   (PORT 0: any free port; N loops, "
-		"default one per CPU, at most 1024)\n", prog);
-	return 2;
-}
-
 int main(int argc, char **argv)
 {
-	long port = -1, loops = cpu_count();
+	long port, loops;
 	sigset_t stop;
-	char *end;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--loops")) {
-			if (++i == argc)
-				return usage(argv[0]);
-			loops = strtol(argv[i], &end, 10);
-			if (*end || loops < 1 || loops > 1024)
-				return usage(argv[0]);
-		} else if (port < 0) {
-			port = strtol(argv[i], &end, 10);
-			if (*end || port < 0 || port > 65535)
-				return usage(argv[0]);
-		} else {
-			return usage(argv[0]);
-		}
-	}
-	if (port < 0)
-		return usage(argv[0]);
+	if (parse_server_args(argc, argv, &port, &loops))
+		return 2;
 	/* Blocked from the start (and so in every loop's thread): a SIGTERM
 	 * that comes before the server listens for it waits instead of
 	 * killing the process. */

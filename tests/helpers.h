@@ -135,13 +135,12 @@ static inline void run_ok(reel_fn fn, void *arg)
 #define SEC (1000 * MS)
 
 /*
- * Run reel_run(@fn, @arg, @opts) in a child process whose stderr is captured
- * into @out (NUL-terminated, at most @len - 1 bytes): for behaviour that
- * ends the process (stack overflow, abort). The child gets 20 s before
- * SIGALRM ends a hang. Returns the child's wait status.
+ * Run @body(@arg) in a child process whose stderr is captured into @out
+ * (NUL-terminated, at most @len - 1 bytes): for behaviour that ends the
+ * process (stack overflow, abort). The child gets 20 s before SIGALRM ends
+ * a hang, and exits 0 if @body returns. Returns the child's wait status.
  */
-static inline int run_in_child(reel_fn fn, void *arg, const struct reel_run_opts *opts,
-			       char *out, size_t len)
+static inline int call_in_child(void (*body)(void *), void *arg, char *out, size_t len)
 {
 	size_t got = 0;
 	int fds[2], wstatus;
@@ -159,7 +158,7 @@ static inline int run_in_child(reel_fn fn, void *arg, const struct reel_run_opts
 		close(fds[0]);
 		close(fds[1]);
 		alarm(20);
-		reel_run(fn, arg, opts, NULL);
+		body(arg);
 		_exit(0);
 	}
 	close(fds[1]);
@@ -169,6 +168,28 @@ static inline int run_in_child(reel_fn fn, void *arg, const struct reel_run_opts
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
 	return wstatus;
+}
+
+struct child_run {
+	reel_fn fn;
+	void *arg;
+	const struct reel_run_opts *opts;
+};
+
+static inline void child_reel_run(void *arg)
+{
+	const struct child_run *c = arg;
+
+	reel_run(c->fn, c->arg, c->opts, NULL);
+}
+
+/* reel_run(@fn, @arg, @opts) in a child process: call_in_child. */
+static inline int run_in_child(reel_fn fn, void *arg, const struct reel_run_opts *opts,
+			       char *out, size_t len)
+{
+	struct child_run c = { fn, arg, opts };
+
+	return call_in_child(child_reel_run, &c, out, len);
 }
 
 /* Every parking call fails at once with @err, three times over: the

@@ -33,7 +33,8 @@
  * 600 s), but at least 10 s (at most a third of the run) and at least one
  * period. The verdict (docs/bench.md, "Soak"):
  *   RSS          the last sample <= 1.05 x the first sample at or after the
- *                first window (giving memory back is not a leak);
+ *                first window, and at or after 15 s of warm-up (half the
+ *                run at most: rss_base_s) (giving memory back is not a leak);
  *   descriptors  the last sample within +-5% of that same sample (the load
  *                holds the same number of connections throughout);
  *   p99          of the timed round trips (echoes, GET /hello) of the last
@@ -70,6 +71,7 @@
 #define START_TIMEOUT_NS (5 * 1000000000ull)
 #define STOP_TIMEOUT_NS (3 * 1000000000ull)
 #define RSS_GROWTH_MAX 0.05
+#define WARMUP_S 15.0   /* see rss_base_s */
 #define FDS_DRIFT_MAX 0.05
 #define P99_RATIO_MAX 2.0
 #define P99_FLOOR_NS 10000000ull   /* 10 ms: see the design comment */
@@ -397,13 +399,29 @@ struct verdict {
 	bool rss, fds, p99, errors;
 };
 
+/*
+ * Where RSS and descriptors are measured from: after the first window, but
+ * never before WARMUP_S. A server's high-water marks (stacks and buffers
+ * kept for the most connections in flight at once so far) still rise for
+ * 15-20 s under churning load (at 100 connections: +4.5% between 12 s and
+ * 27 s, then flat - warm-up, not a leak), which failed 30 s runs measured
+ * from 12 s now and then. Half the run at most, so a short run still has a
+ * half to show a leak in.
+ */
+static double rss_base_s(const struct soak_run *r)
+{
+	double at = r->window_s > WARMUP_S ? r->window_s : WARMUP_S;
+
+	return at < r->seconds / 2.0 ? at : r->seconds / 2.0;
+}
+
 static void judge(const struct soak_run *r, const struct soak_result *res, struct verdict *v)
 {
 	unsigned long long p99_max;
 
 	memset(v, 0, sizeof(*v));
 	for (unsigned i = 0; i < r->ns && !v->base; i++)
-		if (r->s[i].t_s + 0.5 >= r->window_s)
+		if (r->s[i].t_s + 0.5 >= rss_base_s(r))
 			v->base = &r->s[i];
 	/* The last sample before the end: the final one races the load's close. */
 	for (unsigned i = 0; i < r->ns; i++)
