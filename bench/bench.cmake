@@ -183,23 +183,20 @@ list(APPEND REEL_ECHO_PROGRAMS fresh_tasks)
 find_program(REEL_GO go)
 if(REEL_GO)
   set(REEL_GO_DIR ${CMAKE_CURRENT_BINARY_DIR}/go)
-  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/suite_go
-    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOFLAGS= GOPATH=${REEL_GO_DIR}
-      GOCACHE=${REEL_GO_DIR}/cache GOTOOLCHAIN=local
-      ${REEL_GO} build -o ${CMAKE_CURRENT_BINARY_DIR}/suite_go ${REEL_BENCH_DIR}/go/suite.go
-    DEPENDS ${REEL_BENCH_DIR}/go/suite.go
-    COMMENT "Building the Go twin of the suite (bench/go/suite.go)" VERBATIM)
-  add_custom_target(suite_go ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/suite_go)
-  list(APPEND REEL_ECHO_PROGRAMS suite_go)
-  # The cross-loop round trip's Go twin (bench/xloop/xloop.c), built the same way.
-  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/xloop_go
-    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOFLAGS= GOPATH=${REEL_GO_DIR}
-      GOCACHE=${REEL_GO_DIR}/cache GOTOOLCHAIN=local
-      ${REEL_GO} build -o ${CMAKE_CURRENT_BINARY_DIR}/xloop_go ${REEL_BENCH_DIR}/go/xloop.go
-    DEPENDS ${REEL_BENCH_DIR}/go/xloop.go
-    COMMENT "Building the Go twin of the cross-loop benchmark (bench/go/xloop.go)" VERBATIM)
-  add_custom_target(xloop_go ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/xloop_go)
-  list(APPEND REEL_ECHO_PROGRAMS xloop_go)
+  # One Go program: bench/go/NAME.go -> BUILD/NAME_go, by target go_NAME (a
+  # target named as its own output file makes make warn of a circle).
+  function(reel_go_twin name what)
+    add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}_go
+      COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOFLAGS= GOPATH=${REEL_GO_DIR}
+        GOCACHE=${REEL_GO_DIR}/cache GOTOOLCHAIN=local
+        ${REEL_GO} build -o ${CMAKE_CURRENT_BINARY_DIR}/${name}_go ${REEL_BENCH_DIR}/go/${name}.go
+      DEPENDS ${REEL_BENCH_DIR}/go/${name}.go
+      COMMENT "Building the Go twin of ${what} (bench/go/${name}.go)" VERBATIM)
+    add_custom_target(go_${name} ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/${name}_go)
+  endfunction()
+  reel_go_twin(suite "the suite")
+  reel_go_twin(xloop "the cross-loop benchmark")
+  list(APPEND REEL_ECHO_PROGRAMS go_suite go_xloop)
 else()
   message(STATUS "go not found (tools/setup.sh --test installs golang-go): "
                  "the suite's Go twin is not built")
