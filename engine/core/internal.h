@@ -184,8 +184,6 @@ struct reel__loop {
 	struct reel__stack_cache stacks;
 	struct reel__fiber_cache fibers;
 	struct reel__loop_part *parts[REEL__PARTS];  /* the layers' (reelimpl.h) */
-	struct reel__inbox *inbox;    /* the way in from other threads (inbox.c) */
-	bool closed;                  /* main has handed the thread back */
 	struct reel__loop_stats stats;
 	struct reel__list loops_node; /* on reel__loops while reel_run runs (loop.c) */
 	int tid;                      /* the thread running it (gettid), for debuggers */
@@ -194,6 +192,8 @@ struct reel__loop {
 	const void *thread_stack_bottom;  /* for ASan's fiber switches */
 	size_t thread_stack_size;
 	void *thread_fake_stack;
+	struct reel__inbox *inbox;    /* the way in from other threads (inbox.c) */
+	bool closed;                  /* main has handed the thread back */
 #ifdef REEL_TSAN
 	void *thread_tsan_fiber;      /* reel_run's own TSan context, to return to */
 #endif
